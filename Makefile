@@ -1,0 +1,45 @@
+# make demo   install what is missing, then run the bundled demo on a virtual desktop
+# make test   install what is missing, then run the whole test suite (CI runs exactly this)
+# make bench  per-step overhead benchmarks
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+# Programs the desktop and its tests need, and the Debian packages that bring them.
+PROGRAMS := Xvfb openbox xdotool xclip xprop xwininfo xterm mousepad galculator
+APT_PACKAGES := xvfb openbox xdotool xclip x11-utils xterm mousepad galculator fonts-dejavu-core
+
+.PHONY: demo test bench lint system-deps venv clean
+
+demo: system-deps venv
+	$(BIN)/deskpilot demo
+
+test: system-deps venv
+	$(BIN)/python -m pytest
+
+bench: system-deps venv
+	$(BIN)/python benchmarks/step_overhead.py
+
+lint: venv
+	$(BIN)/ruff check agent skills tests benchmarks
+
+system-deps:
+	@missing=""; for p in $(PROGRAMS); do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing desktop packages (missing:$$missing)"; \
+		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q --no-install-recommends $(APT_PACKAGES); \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,107 @@
+"""The deskpilot command.
+
+Exit codes: 0 the model finished with success; 1 it finished with failure, ran out of steps or
+kept making mistakes; 2 usage or configuration error; 3 model/API failure after retries;
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from agent import __version__
+from agent.config import load_settings
+from agent.coords import COORD_SPACES
+from agent.errors import ConfigError, DeskpilotError
+from agent.progress import print_outcome, step_printer
+from agent.runner import EXIT_INTERRUPTED, run_task
+
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(prog="deskpilot", description="A GUI agent for the desktop.")
+    parser.add_argument("--version", action="version", version=f"deskpilot {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="work on a task on the desktop")
+    run.add_argument("task", help="what to do, in plain words")
+    add_run_options(run)
+
+    demo = commands.add_parser("demo", help="run the bundled demo on a virtual desktop (no API key)")
+    demo.add_argument("--run-dir", type=Path, help="write the run folder exactly here")
+    demo.add_argument("--keep-open", action="store_true", help="wait for Enter before closing the desktop")
+    return parser
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared by everything that runs the agent."""
+    parser.add_argument("--config", help="preset name from configs/ or a TOML file (default: qwen3.7-plus)")
+    parser.add_argument("--base-url", help="OpenAI-compatible API base URL, e.g. http://127.0.0.1:8000/v1")
+    parser.add_argument("--model", help="model id sent to the server")
+    parser.add_argument("--api-key-env", help="environment variable that holds the API key")
+    parser.add_argument("--coords", choices=COORD_SPACES, help="the model's coordinate space")
+    parser.add_argument("--tool-mode", choices=["auto", "native", "text"], help="how the tool is offered")
+    parser.add_argument("--max-steps", type=int, help="stop after this many steps")
+    parser.add_argument("--run-dir", type=Path, help="write the run folder exactly here")
+    parser.add_argument("--display", help="X display to use, e.g. :1 (default: $DISPLAY)")
+    parser.add_argument("--monitor", type=int, help="monitor number, 1 = first (default: 1)")
+    parser.add_argument("--dry-run", action="store_true", default=None, help="ask the model but touch nothing")
+
+
+def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings given on the command line, nested as in the config."""
+    return {
+        "model": {
+            "base_url": args.base_url,
+            "name": args.model,
+            "api_key_env": args.api_key_env,
+            "coords": args.coords,
+            "tool_mode": args.tool_mode,
+        },
+        "run": {
+            "max_steps": args.max_steps,
+            "display": args.display,
+            "monitor": args.monitor,
+            "dry_run": args.dry_run,
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `deskpilot` console script."""
+    args = build_parser().parse_args(argv)
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    try:
+        if args.command == "run":
+            return _run(args, console)
+        from agent.demo import run_demo
+
+        return run_demo(console, run_dir=args.run_dir, keep_open=args.keep_open)
+    except DeskpilotError as error:
+        console.print(f"[bold red]error:[/] {escape(str(error))}")
+        return error.exit_code
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/]")
+        return EXIT_INTERRUPTED
+
+
+def _run(args: argparse.Namespace, console: Console) -> int:
+    if args.max_steps is not None and args.max_steps < 1:
+        raise ConfigError("--max-steps must be at least 1")
+    settings = load_settings(args.config, **overrides_from(args))
+    console.print(f"[bold]deskpilot[/] {settings.model.name} at {settings.model.base_url}")
+    outcome = run_task(args.task, settings, run_dir=args.run_dir, on_step=step_printer(console))
+    print_outcome(console, outcome)
+    return outcome.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""Settings: a TOML preset from configs/, then DESKPILOT_* environment variables, then CLI flags.
+
+Later sources win. Nested fields use `__` in the environment, e.g. DESKPILOT_MODEL__BASE_URL or
+DESKPILOT_RUN__MAX_STEPS. The API key is not a setting: it is read from the environment variable
+that `model.api_key_env` names, and only ever held as a SecretStr.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from agent.coords import CoordSpace
+from agent.errors import ConfigError
+from agent.imaging import ImageFormat
+
+DEFAULT_PRESET = "qwen3.7-plus"
+ToolMode = Literal["auto", "native", "text"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ResizeSettings(_Section):
+    """Qwen's smart_resize rule for the image sent to the model."""
+
+    factor: Literal[28, 32] = 32  # 32 for Qwen3-VL and later, 28 for Qwen2.5-VL
+    min_pixels: int = Field(default=4 * 32 * 32, gt=0)
+    max_pixels: int = Field(default=2_621_440, gt=0)  # DashScope's default for Qwen3-VL
+
+
+class ModelSettings(_Section):
+    """Which model to talk to, and how."""
+
+    base_url: str = "https://api.modelstream.ai/v1"  # POST {base_url}/chat/completions
+    name: str = "qwen3.7-plus"
+    api_key_env: str = "DESKPILOT_API_KEY"  # the environment variable holding the key
+    api_key_required: bool = True  # false for local servers that take no key
+    coords: CoordSpace = "relative-1000"  # the space the model's coordinates are in
+    tool_mode: ToolMode = "auto"  # native `tools`, text `<tool_call>`, or native + text parsing
+    image_format: ImageFormat = "png"
+    resize: ResizeSettings = ResizeSettings()
+    temperature: float | None = 0.0
+    top_p: float | None = None
+    max_tokens: int = Field(default=1024, gt=0)
+    reasoning_effort: str | None = None  # "none" disables thinking on gateways that take it
+    extra_body: dict[str, Any] = {}  # sent as-is, e.g. enable_thinking, vl_high_resolution_images
+    history_images: int = Field(default=3, ge=1)  # screenshots kept in the conversation
+    connect_timeout: float = Field(default=10.0, gt=0)
+    read_timeout: float = Field(default=120.0, gt=0)  # VLM answers can take a while
+    max_retries: int = Field(default=4, ge=0)
+    max_retry_wait: float = Field(default=60.0, ge=0)  # a longer Retry-After is an error
+
+
+class SettleSettings(_Section):
+    """When the screen counts as still after an action."""
+
+    quiet: float = Field(default=0.3, ge=0)
+    timeout: float = Field(default=5.0, gt=0)
+    tolerance: int = Field(default=64, ge=0)  # changed pixels ignored (a blinking caret)
+
+
+class RunSettings(_Section):
+    """How a run behaves on the desktop."""
+
+    max_steps: int = Field(default=30, gt=0)
+    max_mistakes: int = Field(default=3, gt=0)  # consecutive bad replies before stopping
+    runs_dir: Path = Path("runs")
+    display: str | None = None  # default: $DISPLAY
+    monitor: int = Field(default=1, ge=1)  # mss numbering: 1 is the first monitor
+    dry_run: bool = False
+    failsafe: bool = True  # pointer in a corner stops pyautogui; set false on virtual displays
+    settle: SettleSettings = SettleSettings()
+
+
+class Settings(BaseSettings):
+    """All settings of a run."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DESKPILOT_", env_nested_delimiter="__", extra="forbid", toml_file=None
+    )
+
+    model: ModelSettings = ModelSettings()
+    run: RunSettings = RunSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # First wins: CLI flags (init), then the environment, then the preset file.
+        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls)
+
+
+def preset_path(name_or_path: str) -> Path:
+    """The TOML file for a preset name (e.g. 'demo') or a path."""
+    as_path = Path(name_or_path)
+    if as_path.suffix == ".toml" or as_path.exists():
+        if not as_path.is_file():
+            raise ConfigError(f"config file {as_path} does not exist")
+        return as_path
+    for folder in config_folders():
+        candidate = folder / f"{name_or_path}.toml"
+        if candidate.is_file():
+            return candidate
+    known = sorted({p.stem for folder in config_folders() for p in folder.glob("*.toml")})
+    raise ConfigError(f"no preset named {name_or_path!r}; known presets: {', '.join(known)}")
+
+
+def config_folders() -> list[Path]:
+    """Where presets live: the checkout's configs/, else the copy bundled in the package."""
+    here = Path(__file__).resolve().parent
+    return [p for p in (here.parent / "configs", here / "bundled" / "configs") if p.is_dir()]
+
+
+def load_settings(preset: str | None = None, **overrides: Any) -> Settings:
+    """Settings from a preset, the environment and `overrides` (nested dicts, None = not given)."""
+    path = preset_path(preset or DEFAULT_PRESET)
+    with_file = type("Settings", (Settings,), {"model_config": {**Settings.model_config, "toml_file": path}})
+    try:
+        return with_file(**_drop_none(overrides))
+    except ValidationError as error:
+        raise ConfigError(f"invalid settings (preset {path}): {_first_lines(error)}") from None
+    except ValueError as error:  # a broken TOML file or environment value
+        raise ConfigError(f"cannot read settings (preset {path}): {error}") from None
+
+
+def read_api_key(settings: Settings) -> SecretStr | None:
+    """The API key from the environment variable the settings name; None if not required."""
+    name = settings.model.api_key_env
+    value = os.environ.get(name, "").strip() if name else ""
+    if value:
+        return SecretStr(value)
+    if settings.model.api_key_required:
+        raise ConfigError(
+            f"no API key: set {name or 'the variable named by model.api_key_env'} "
+            f"(e.g. export {name or 'DESKPILOT_API_KEY'}=sk-...) or choose another preset with --config"
+        )
+    return None
+
+
+def public_dump(settings: Settings) -> dict[str, Any]:
+    """The settings as JSON-ready data, for run.json (holds no secret: the key is not a setting)."""
+    return settings.model_dump(mode="json")
+
+
+def _drop_none(values: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            value = _drop_none(value)
+            if not value:
+                continue
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def _first_lines(error: ValidationError, limit: int = 3) -> str:
+    parts = []
+    for item in error.errors(include_url=False)[:limit]:
+        where = ".".join(str(p) for p in item["loc"])
+        parts.append(f"{where}: {item['msg']}")
+    return "; ".join(parts)

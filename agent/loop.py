@@ -1,0 +1,235 @@
+"""The perceive–plan–act loop. One step: encode the screen, ask the model, parse, act, settle, log."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from agent.act import Executor, Outcome
+from agent.config import ResizeSettings, Settings
+from agent.coords import CoordSpace, Mapping
+from agent.errors import ModelMistake, StepLimitReached, TooManyMistakes
+from agent.imaging import EncodedImage, encode_bgra, smart_resize
+from agent.model import Model
+from agent.parse import ParsedCall, parse_reply
+from agent.prompt import Conversation, Turn
+from agent.reply import Reply, Usage
+from agent.screen import Frame, Screen, SettleRule
+from agent.trajectory import Trajectory, elapsed, timestamp
+from skills.computer import Answer, Terminate, action_json
+
+RunStatus = Literal["success", "failure"]
+
+
+@dataclass(frozen=True, slots=True)
+class StepReport:
+    """What one step did, for progress display."""
+
+    step: int
+    actions: list[str]
+    error: str | None
+    timings: dict[str, float]
+    usage: Usage
+
+
+@dataclass(slots=True)
+class RunResult:
+    """How a run ended."""
+
+    status: RunStatus
+    answer: str | None
+    steps: int
+    usage: Usage = field(default_factory=Usage)
+
+
+@dataclass(slots=True)
+class _StepState:
+    """What carries from one step to the next."""
+
+    frame: Frame
+    mistakes: int = 0
+    answer: str | None = None
+    usage: Usage = field(default_factory=Usage)
+
+
+class Agent:
+    """Runs a task on a screen through a model, logging every step to a trajectory."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        model: Model,
+        screen: Screen,
+        executor: Executor,
+        trajectory: Trajectory,
+        on_step: Callable[[StepReport], None] = lambda report: None,
+    ) -> None:
+        self.settings = settings
+        self.model = model
+        self.screen = screen
+        self.executor = executor
+        self.trajectory = trajectory
+        self.on_step = on_step
+        self.steps_taken = 0  # steps begun so far, for the final record when a run is cut short
+        s = settings.run.settle
+        self.settle_rule = SettleRule(quiet=s.quiet, timeout=s.timeout, tolerance=s.tolerance)
+
+    def run(self, task: str) -> RunResult:
+        """Work on `task` until the model terminates; raises RunStopped when it does not."""
+        state = _StepState(frame=self.screen.capture())
+        conversation: Conversation | None = None
+        for step in range(1, self.settings.run.max_steps + 1):
+            self.steps_taken = step
+            mapping = self._mapping(state.frame)
+            if conversation is None:
+                conversation = Conversation(task, self.settings.model, mapping.announced_size())
+            status = self._step(step, state, conversation, mapping)
+            if status is not None:
+                return RunResult(status, state.answer, step, state.usage)
+        raise StepLimitReached(
+            f"the model did not finish within {self.settings.run.max_steps} steps (--max-steps)"
+        )
+
+    def _step(
+        self, step: int, state: _StepState, conversation: Conversation, mapping: Mapping
+    ) -> RunStatus | None:
+        timings: dict[str, float] = {"capture": state.frame.grab_seconds}
+        record: dict[str, Any] = {"step": step, "started_at": timestamp()}
+
+        image = self._observe(state.frame, mapping, timings)
+        record |= self._describe_observation(step, image, mapping)
+
+        started = time.monotonic()
+        body = conversation.request(step, image)
+        timings["request_build"] = elapsed(started)
+        reply = self._ask(body, timings)
+        state.usage = state.usage + reply.usage
+        record |= {"model_output": reply.raw_output(), "usage": reply.usage.model_dump(), "retries": reply.retries}
+
+        started = time.monotonic()
+        try:
+            calls = parse_reply(reply, mapping)
+        except ModelMistake as mistake:
+            timings["parse"] = elapsed(started)
+            return self._mistake(step, state, conversation, image, reply, mistake, record | {"timings": timings})
+        timings["parse"] = elapsed(started)
+        state.mistakes = 0
+
+        record["actions"] = [action_json(call.action) for call in calls]
+        self.trajectory.begin_step(record | {"timings": timings})
+        outcomes = self._act(calls, timings)
+        status = _final_status(calls)
+        state.frame = self._settle(step, record, timings, last=status is not None)
+        state.answer = _answer(calls) or state.answer
+
+        record |= {"results": [o.as_json() for o in outcomes], "timings": timings}
+        self.trajectory.end_step(record)
+        conversation.record(Turn(step, image, reply, _call_ids(step, reply), _results(step, outcomes, reply)))
+        self.on_step(StepReport(step, [o.message for o in outcomes], None, timings, reply.usage))
+        return status
+
+    def _observe(self, frame: Frame, mapping: Mapping, timings: dict[str, float]) -> EncodedImage:
+        started = time.monotonic()
+        m = self.settings.model
+        image = encode_bgra(frame.raw, frame.size, target=image_size(frame, m.coords, m.resize), image_format=m.image_format)
+        timings["encode"] = elapsed(started)
+        return image
+
+    def _describe_observation(self, step: int, image: EncodedImage, mapping: Mapping) -> dict[str, Any]:
+        path = self.trajectory.save_screenshot(f"step-{step:03d}.{image.format}", image.data)
+        r = mapping.region
+        return {
+            "screenshot": path,
+            "image": {"width": image.width, "height": image.height, "format": image.format},
+            "screen": {"left": r.left, "top": r.top, "width": r.width, "height": r.height},
+            "coords": mapping.space,
+        }
+
+    def _ask(self, body: dict[str, Any], timings: dict[str, float]) -> Reply:
+        started = time.monotonic()
+        reply = self.model.complete(body)
+        timings["model"] = elapsed(started)
+        return reply
+
+    def _act(self, calls: list[ParsedCall], timings: dict[str, float]) -> list[Outcome]:
+        started = time.monotonic()
+        outcomes = self.executor.run(calls)
+        timings["act"] = elapsed(started)
+        return outcomes
+
+    def _settle(self, step: int, record: dict[str, Any], timings: dict[str, float], *, last: bool) -> Frame:
+        """Wait for the screen to be still; the settled frame is the next step's screenshot."""
+        if self.executor.dry_run:
+            frame = self.screen.capture()  # nothing moved, nothing to wait for
+            timings["settle"] = 0.0
+            return frame
+        settled = self.screen.settle(self.settle_rule)
+        timings["settle"] = round(settled.seconds, 4)
+        record["settle"] = {"seconds": round(settled.seconds, 4), "timed_out": settled.timed_out}
+        if last:
+            m = self.settings.model
+            after = encode_bgra(settled.frame.raw, settled.frame.size, target=settled.frame.size, image_format=m.image_format)
+            record["screenshot_after"] = self.trajectory.save_screenshot(f"step-{step:03d}-after.{after.format}", after.data)
+        return settled.frame
+
+    def _mistake(
+        self,
+        step: int,
+        state: _StepState,
+        conversation: Conversation,
+        image: EncodedImage,
+        reply: Reply,
+        mistake: ModelMistake,
+        record: dict[str, Any],
+    ) -> None:
+        """Log a bad reply and tell the model; too many in a row stop the run."""
+        state.mistakes += 1
+        message = f"step {step}: error: {mistake} (nothing was executed)"
+        record |= {"actions": [], "error": {"type": type(mistake).__name__, "message": str(mistake)}}
+        self.trajectory.begin_step(record)
+        self.trajectory.end_step(record)
+        results = tuple(message for _ in reply.tool_calls) or (message,)
+        conversation.record(Turn(step, image, reply, _call_ids(step, reply), results))
+        self.on_step(StepReport(step, [], str(mistake), record["timings"], reply.usage))
+        if state.mistakes >= self.settings.run.max_mistakes:
+            raise TooManyMistakes(f"{state.mistakes} invalid replies in a row; last: {mistake}")
+
+    def _mapping(self, frame: Frame) -> Mapping:
+        m = self.settings.model
+        width, height = image_size(frame, m.coords, m.resize)
+        return Mapping(m.coords, frame.region, (width, height))
+
+
+def image_size(frame: Frame, coords: CoordSpace, resize: ResizeSettings) -> tuple[int, int]:
+    """The (width, height) the model is shown: smart-resized when it needs the exact size or is too big."""
+    width, height = frame.size
+    if coords != "image" and width * height <= resize.max_pixels:
+        return width, height
+    h, w = smart_resize(height, width, factor=resize.factor, min_pixels=resize.min_pixels, max_pixels=resize.max_pixels)
+    return w, h
+
+
+def _final_status(calls: list[ParsedCall]) -> RunStatus | None:
+    for call in calls:
+        if isinstance(call.action, Terminate):
+            return call.action.status
+    return None
+
+
+def _answer(calls: list[ParsedCall]) -> str | None:
+    answers = [call.action.text for call in calls if isinstance(call.action, Answer)]
+    return answers[-1] if answers else None
+
+
+def _call_ids(step: int, reply: Reply) -> tuple[str, ...]:
+    """The reply's tool-call ids, inventing stable ones where the server sent none."""
+    return tuple(call.id or f"call_{step}_{i}" for i, call in enumerate(reply.tool_calls))
+
+
+def _results(step: int, outcomes: list[Outcome], reply: Reply) -> tuple[str, ...]:
+    """Result texts for the model; each carries the step number, so no two are identical."""
+    texts = tuple(f"step {step}: {o.message}" for o in outcomes)
+    return texts if reply.tool_calls else ("\n".join(texts),)

@@ -1,0 +1,38 @@
+"""What a person sees while a run goes on: one line per step, then how it ended."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.console import Console
+from rich.markup import escape
+
+from agent.loop import StepReport
+from agent.runner import RunOutcome
+
+
+def step_printer(console: Console) -> Callable[[StepReport], None]:
+    """A progress callback that prints one line per step."""
+
+    def show(report: StepReport) -> None:
+        t = report.timings
+        if report.error is None:
+            what = escape("; ".join(report.actions))
+        else:
+            what = f"[yellow]mistake:[/] {escape(report.error)}"
+        timing = f"model {t.get('model', 0):.2f}s act {t.get('act', 0):.2f}s settle {t.get('settle', 0):.2f}s"
+        tokens = report.usage.prompt_tokens + report.usage.completion_tokens
+        console.print(f"step {report.step:>3}  {what}  [dim]{timing}  {tokens} tokens[/]")
+
+    return show
+
+
+def print_outcome(console: Console, outcome: RunOutcome) -> None:
+    """The closing lines of a run: status, answer, where the log is."""
+    style = "green" if outcome.exit_code == 0 else "red"
+    console.print(f"[bold {style}]{outcome.status}[/] after {outcome.steps} steps")
+    if outcome.answer:
+        console.print(f"answer: {escape(outcome.answer)}")
+    if outcome.error:
+        console.print(f"[{style}]{escape(outcome.error)}[/]")
+    console.print(f"run folder: {outcome.folder}")

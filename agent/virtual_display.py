@@ -1,0 +1,593 @@
+"""One virtual X desktop (Xvfb + openbox) and the applications started on it.
+
+Used by the test suite, by ``deskpilot demo`` and by the scenario runner, which runs several
+desktops in parallel, one per process. Hence two hard rules: the display number is always chosen
+by Xvfb itself (``-displayfd``), and every process started here is killed again by ``stop()``.
+
+Typical use::
+
+    with VirtualDesktop() as desk:
+        app = desk.launch(["xterm", "-xrm", "*waitForWm: false", "-xrm", "*wmTimeout: 200"])
+        desk.run(["xdotool", "type", "hello"])
+
+Processes that should drive the desktop (pyautogui, mss) get ``desk.env`` or at least
+``DISPLAY=desk.display`` and ``XAUTHORITY=desk.env["XAUTHORITY"]``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import re
+import select
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+__all__ = ["App", "DisplayError", "VirtualDesktop", "Window", "missing_programs"]
+
+# xprop and xwininfo come with x11-utils: they read WM state and window geometry.
+REQUIRED_PROGRAMS = ("Xvfb", "openbox", "xdotool", "xclip", "xprop", "xwininfo")
+INSTALL_HINT = (
+    "run `make test` or install: apt-get install -y --no-install-recommends "
+    "xvfb openbox xdotool xclip x11-utils"
+)
+POLL_INTERVAL = 0.02  # xdotool's own --sync polls every 0.5 s, far too slow for tests
+STOP_GRACE = 3.0  # seconds between SIGTERM and SIGKILL
+START_TIMEOUT = 10.0  # for Xvfb and the window manager
+LOG_TAIL_CHARS = 2000
+
+# openbox sets this root property to its check window once it manages the screen. Match the
+# value: for an absent property xprop prints "no such atom on any window".
+_WM_CHECK_RE = re.compile(r"window id # 0x[0-9a-fA-F]+")
+
+
+class DisplayError(RuntimeError):
+    """The virtual desktop or an application on it could not be started or used."""
+
+
+def missing_programs() -> list[str]:
+    """Return the programs the virtual desktop needs that are not on PATH."""
+    return [name for name in REQUIRED_PROGRAMS if shutil.which(name) is None]
+
+
+@dataclass(frozen=True)
+class Window:
+    """A top-level window; x, y, width, height are its client area in screen coordinates."""
+
+    id: int
+    x: int
+    y: int
+    width: int
+    height: int
+
+    @property
+    def center(self) -> tuple[int, int]:
+        """Return the screen coordinates of the middle of the client area."""
+        return self.x + self.width // 2, self.y + self.height // 2
+
+
+class App:
+    """A launched application: its process group is always killed by stop()."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], argv: Sequence[str], log_path: Path) -> None:
+        self._proc = proc
+        self.argv = list(argv)
+        self.log_path = log_path
+        self.pid = proc.pid
+        self.window: Window | None = None
+        self._stopped = False
+
+    def returncode(self) -> int | None:
+        """Return the exit status, or None while the application is still running."""
+        return self._proc.poll()
+
+    def log_tail(self, chars: int = LOG_TAIL_CHARS) -> str:
+        """Return the end of the application's stdout/stderr log."""
+        return _tail(self.log_path, chars)
+
+    def stop(self) -> None:
+        """Kill the application's process group (SIGTERM, then SIGKILL after 3 s); idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        _kill_group(self._proc)
+
+    def __repr__(self) -> str:
+        return f"App(pid={self.pid}, argv={self.argv!r}, window={self.window!r})"
+
+
+class VirtualDesktop:
+    """One Xvfb display with openbox, a private HOME and the apps started on it.
+
+    Apps are launched with ``launch()``. xterm should be started with
+    ``-xrm '*waitForWm: false' -xrm '*wmTimeout: 200'``: otherwise it sometimes stalls 5 s at
+    start waiting for the window manager, mostly when several desktops start at once.
+    """
+
+    def __init__(self, width: int = 1280, height: int = 800, *, window_manager: bool = True) -> None:
+        self.width = width
+        self.height = height
+        self.window_manager = window_manager
+        self.display = ""
+        self.env: dict[str, str] = {}
+        self.tmpdir: Path | None = None
+        self._xvfb: subprocess.Popen[bytes] | None = None
+        self._wm: subprocess.Popen[bytes] | None = None
+        self._apps: list[App] = []
+        self._helper_groups: list[int] = []
+        self._logs: list[IO[bytes]] = []
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> VirtualDesktop:
+        """Start Xvfb (and openbox) and build the environment for apps on this desktop."""
+        if self._xvfb is not None:
+            raise DisplayError(f"desktop {self.display} is already started")
+        missing = missing_programs()
+        if missing:
+            raise DisplayError(f"missing programs: {', '.join(missing)}; {INSTALL_HINT}")
+        _live_desktops.add(self)
+        try:
+            self._start()
+        except BaseException:
+            # Never leave half a desktop behind, whatever went wrong (also KeyboardInterrupt).
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        self.tmpdir = Path(tempfile.mkdtemp(prefix="deskpilot-display-"))
+        home = self.tmpdir / "home"
+        runtime = self.tmpdir / "runtime"
+        for d in (home, runtime, home / ".config", home / ".cache", home / ".local/share"):
+            d.mkdir(parents=True)
+        runtime.chmod(0o700)  # XDG base-dir spec; GLib warns otherwise
+        xauthority = self.tmpdir / "Xauthority"
+        # An empty file: pyautogui's old Xlib fails at import when the file does not exist.
+        xauthority.touch()
+
+        self._xvfb = self._start_xvfb()
+        env = dict(os.environ)
+        # Never talk to the host's session: a shared D-Bus would make GTK apps single-instance
+        # across parallel desktops, and a Wayland socket would take precedence over DISPLAY.
+        for var in ("DBUS_SESSION_BUS_ADDRESS", "WAYLAND_DISPLAY", "XDG_SESSION_ID"):
+            env.pop(var, None)
+        env.update(
+            DISPLAY=self.display,
+            XAUTHORITY=str(xauthority),
+            XDG_SESSION_TYPE="x11",  # pyscreeze only uses scrot/X when it sees x11
+            GDK_BACKEND="x11",
+            QT_QPA_PLATFORM="xcb",
+            GSETTINGS_BACKEND="memory",  # no dconf, hence no dbus-launch warnings
+            NO_AT_BRIDGE="1",  # no accessibility bus
+            HOME=str(home),
+            XDG_CONFIG_HOME=str(home / ".config"),
+            XDG_CACHE_HOME=str(home / ".cache"),
+            XDG_DATA_HOME=str(home / ".local/share"),
+            XDG_RUNTIME_DIR=str(runtime),
+            OMP_THREAD_LIMIT="1",  # tesseract is 6-7x slower with default OpenMP threading
+        )
+        self.env = env
+        if self.window_manager:
+            self._wm = self._start_wm()
+
+    def _start_xvfb(self) -> subprocess.Popen[bytes]:
+        assert self.tmpdir is not None
+        log_path = self.tmpdir / "Xvfb.log"
+        read_fd, write_fd = os.pipe()
+        try:
+            xvfb = subprocess.Popen(
+                ["Xvfb", "-displayfd", str(write_fd), "-screen", "0",
+                 f"{self.width}x{self.height}x24", "-nolisten", "tcp", "-noreset"],
+                pass_fds=(write_fd,),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=self._open_log(log_path),
+                start_new_session=True,
+            )
+        finally:
+            os.close(write_fd)
+        self._xvfb = xvfb  # so that stop() cleans up if we fail below
+        try:
+            # Xvfb writes the display number once it accepts connections.
+            number = _read_line(read_fd, START_TIMEOUT, lambda: xvfb.poll() is not None)
+        finally:
+            os.close(read_fd)
+        if not number.isdigit():
+            raise DisplayError(
+                f"Xvfb did not report a display within {START_TIMEOUT:.0f} s "
+                f"(exit status {xvfb.poll()}); its log ends with:\n{_tail(log_path)}"
+            )
+        self.display = f":{number}"
+        return xvfb
+
+    def _start_wm(self) -> subprocess.Popen[bytes]:
+        assert self.tmpdir is not None
+        log_path = self.tmpdir / "openbox.log"
+        wm = subprocess.Popen(
+            ["openbox"],
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._open_log(log_path),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self._wm = wm
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if wm.poll() is not None:
+                raise DisplayError(
+                    f"openbox exited with status {wm.returncode} on {self.display}; "
+                    f"its log ends with:\n{_tail(log_path)}"
+                )
+            out = self.run(["xprop", "-root", "_NET_SUPPORTING_WM_CHECK"]).stdout
+            if _WM_CHECK_RE.search(out):
+                return wm
+            time.sleep(POLL_INTERVAL)
+        raise DisplayError(
+            f"openbox did not take over {self.display} within {START_TIMEOUT:.0f} s; "
+            f"its log ends with:\n{_tail(log_path)}"
+        )
+
+    def stop(self) -> None:
+        """Stop every app, then openbox, then Xvfb, and delete the temp dir; idempotent."""
+        for app in reversed(self._apps):
+            app.stop()
+        self._apps.clear()
+        for pgid in self._helper_groups:
+            # Helpers like `xclip -i` fork into the background and live until X goes away.
+            _signal_group(pgid, signal.SIGKILL)
+        self._helper_groups.clear()
+        if self._wm is not None:
+            _kill_group(self._wm)
+            self._wm = None
+        if self._xvfb is not None:
+            # Xvfb removes its lock file and socket on SIGTERM; SIGKILL is only the fallback.
+            _kill_group(self._xvfb)
+            self._xvfb = None
+        for f in self._logs:
+            f.close()
+        self._logs.clear()
+        if self.tmpdir is not None:
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+            self.tmpdir = None
+        _live_desktops.discard(self)
+
+    def __enter__(self) -> VirtualDesktop:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = self.display or "not started"
+        return f"VirtualDesktop({self.width}x{self.height}, {state})"
+
+    # -- applications ----------------------------------------------------------------------
+
+    def launch(
+        self,
+        argv: Sequence[str],
+        *,
+        wm_class: str | None = None,
+        geometry: tuple[int, int, int, int] | None = None,
+        timeout: float = 15.0,
+        cwd: str | os.PathLike[str] | None = None,
+    ) -> App:
+        """Start an app, wait for its visible window, optionally place it, and activate it.
+
+        The window is found by the app's ``_NET_WM_PID``, or by ``wm_class`` (a regex on
+        WM_CLASS) for apps that do not set it or that fork. ``geometry=(x, y, w, h)`` places
+        the window's client area there. On timeout the app is killed and DisplayError raised.
+        """
+        tmpdir = self._require_started()
+        name = Path(argv[0]).name
+        log_path = tmpdir / f"{name}-{len(self._apps)}.log"
+        before = set(self._visible_windows(wm_class)) if wm_class else set()
+        proc = subprocess.Popen(
+            list(argv),
+            env=self.env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=self._open_log(log_path),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so stop() can kill all of it
+        )
+        app = App(proc, argv, log_path)
+        self._apps.append(app)
+        try:
+            wid = self._wait_for_window(app, wm_class, before, timeout)
+            if geometry is not None:
+                self._place(wid, geometry, timeout)
+            self.run(["xdotool", "windowactivate", "--sync", str(wid)], timeout=timeout)
+            app.window = self.window_geometry(wid)
+        except BaseException:
+            app.stop()
+            raise
+        return app
+
+    def _wait_for_window(
+        self, app: App, wm_class: str | None, before: set[int], timeout: float
+    ) -> int:
+        deadline = time.monotonic() + timeout
+        while True:
+            if wm_class:
+                found = [w for w in self._visible_windows(wm_class) if w not in before]
+            else:
+                found = self._visible_windows(None, pid=app.pid)
+            if found:
+                return found[-1]
+            if app.returncode() is not None:
+                raise DisplayError(
+                    f"{app.argv[0]} exited with status {app.returncode()} before showing a "
+                    f"window on {self.display}; its log ends with:\n{app.log_tail()}"
+                )
+            if time.monotonic() > deadline:
+                how = f"class {wm_class!r}" if wm_class else f"pid {app.pid}"
+                raise DisplayError(
+                    f"{app.argv[0]} showed no window ({how}) on {self.display} within "
+                    f"{timeout:g} s; its log ends with:\n{app.log_tail()}"
+                )
+            time.sleep(POLL_INTERVAL)
+
+    def _visible_windows(self, wm_class: str | None, *, pid: int | None = None) -> list[int]:
+        args = ["--pid", str(pid)] if pid is not None else ["--class", wm_class or ""]
+        out = self.run(["xdotool", "search", "--onlyvisible", *args]).stdout
+        return [int(line) for line in out.split()]
+
+    def _place(self, wid: int, geometry: tuple[int, int, int, int], timeout: float) -> None:
+        x, y, width, height = geometry
+        hints = self.run(["xprop", "-id", str(wid), "WM_NORMAL_HINTS"]).stdout
+        width, height = _allowed_size(hints, width, height)
+        if "window gravity: Static" in hints:
+            frame_x, frame_y = x, y  # Qt apps: the WM puts the client itself at the position
+        else:
+            # NorthWest gravity (the default): windowmove places the outer frame, so shift by
+            # the decorations to put the client area where asked.
+            left, _right, top, _bottom = self._frame_extents(wid)
+            frame_x, frame_y = x - left, y - top
+        # No --sync: xdotool then waits for the size to *change*, which hangs forever when the
+        # app's size hints round the request to the current size. We poll instead.
+        self.run(["xdotool", "windowsize", str(wid), str(width), str(height)], check=True)
+        self.run(["xdotool", "windowmove", str(wid), str(frame_x), str(frame_y)], check=True)
+        wanted = Window(wid, x, y, width, height)
+        deadline = time.monotonic() + timeout
+        while (got := self.window_geometry(wid)) != wanted:
+            if time.monotonic() > deadline:
+                raise DisplayError(
+                    f"window {wid:#x} on {self.display} did not move to {geometry} within "
+                    f"{timeout:g} s; it is at {(got.x, got.y, got.width, got.height)}"
+                )
+            time.sleep(POLL_INTERVAL)
+
+    def _frame_extents(self, wid: int) -> tuple[int, int, int, int]:
+        """Return the WM decoration widths (left, right, top, bottom) around a window."""
+        out = self.run(["xprop", "-id", str(wid), "_NET_FRAME_EXTENTS"]).stdout
+        numbers = [int(n) for n in re.findall(r"\d+", out.partition("=")[2])]
+        if len(numbers) != 4:
+            return 0, 0, 0, 0  # no window manager, no frame
+        return numbers[0], numbers[1], numbers[2], numbers[3]
+
+    def window_geometry(self, wid: int) -> Window:
+        """Return the window's client area in screen coordinates."""
+        # Not `xdotool getwindowgeometry`: under a reparenting WM it adds the frame offset twice.
+        out = self.run(["xwininfo", "-id", str(wid)], check=True).stdout
+        values = dict(re.findall(r"^\s*(Absolute upper-left [XY]|Width|Height):\s+(-?\d+)", out, re.M))
+        return Window(
+            wid,
+            int(values["Absolute upper-left X"]),
+            int(values["Absolute upper-left Y"]),
+            int(values["Width"]),
+            int(values["Height"]),
+        )
+
+    # -- helpers on this display -----------------------------------------------------------
+
+    def run(
+        self,
+        argv: Sequence[str],
+        timeout: float = 10.0,
+        *,
+        input: str | None = None,
+        check: bool = False,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run a helper command (xdotool, xclip, ...) on this display and capture its output."""
+        self._require_started()
+        # Output goes to files, not pipes: helpers that fork into the background (`xclip -i`)
+        # keep inherited pipes open, and reading them would block until the X server dies.
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            proc = subprocess.Popen(
+                list(argv),
+                env=self.env,
+                stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,  # so that stop() can kill whatever it leaves running
+            )
+            try:
+                proc.communicate(input.encode() if input is not None else None, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                _signal_group(proc.pid, signal.SIGKILL)
+                proc.wait()
+                raise DisplayError(
+                    f"`{' '.join(argv)}` did not finish within {timeout:g} s on {self.display}"
+                ) from None
+            if _group_alive(proc.pid):
+                self._helper_groups.append(proc.pid)
+            out.seek(0)
+            err.seek(0)
+            stdout = out.read().decode(errors="replace")
+            stderr = err.read().decode(errors="replace")
+        result = subprocess.CompletedProcess(list(argv), proc.returncode, stdout, stderr)
+        if check and result.returncode != 0:
+            raise DisplayError(
+                f"`{' '.join(argv)}` failed with status {result.returncode} on {self.display}: "
+                f"{stderr.strip()}"
+            )
+        return result
+
+    def mouse_location(self) -> tuple[int, int]:
+        """Return the pointer position in screen coordinates."""
+        out = self.run(["xdotool", "getmouselocation", "--shell"], check=True).stdout
+        values = dict(line.split("=", 1) for line in out.split() if "=" in line)
+        return int(values["X"]), int(values["Y"])
+
+    def active_window_title(self) -> str:
+        """Return the title of the active window, or "" when no window is active."""
+        result = self.run(["xdotool", "getactivewindow", "getwindowname"])
+        return result.stdout.rstrip("\n") if result.returncode == 0 else ""
+
+    def clipboard(self) -> str:
+        """Return the text on the CLIPBOARD selection ("" when it is empty)."""
+        result = self.run(["xclip", "-selection", "clipboard", "-o"])
+        # xclip exits 1 with "target ... not available" when nobody owns the clipboard.
+        return result.stdout if result.returncode == 0 else ""
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _require_started(self) -> Path:
+        if self._xvfb is None or self.tmpdir is None:
+            raise DisplayError("the virtual desktop is not started; call start() first")
+        return self.tmpdir
+
+    def _open_log(self, path: Path) -> IO[bytes]:
+        f = path.open("wb")
+        self._logs.append(f)
+        return f
+
+
+# Desktops that are started and not yet stopped, so that a forgotten stop() still cleans up
+# when the interpreter exits normally.
+_live_desktops: weakref.WeakSet[VirtualDesktop] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_live_desktops() -> None:
+    for desk in list(_live_desktops):
+        desk.stop()
+
+
+def _kill_group(proc: subprocess.Popen[Any]) -> None:
+    """SIGTERM the process group led by proc, wait up to STOP_GRACE, then SIGKILL it."""
+    pgid = proc.pid
+    # Children that left the group (xterm puts its shell in a new session) are found first,
+    # while the parent links still exist.
+    alive = proc.poll() is None  # only then is pid surely still ours
+    strays = [p for p in _descendants(pgid) if _pgid(p) != pgid] if alive else []
+    _signal_group(pgid, signal.SIGTERM)
+    for pid in strays:
+        _signal_pid(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE
+    while time.monotonic() < deadline:
+        if proc.poll() is not None and not _group_alive(pgid):
+            break
+        time.sleep(POLL_INTERVAL)
+    _signal_group(pgid, signal.SIGKILL)
+    for pid in strays:
+        _signal_pid(pid, signal.SIGKILL)
+    proc.wait()
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _signal_pid(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    """Return the fields of /proc/PID/stat after the command name, or None if pid is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name may contain spaces and parentheses; it ends at the last ')'.
+    return raw[raw.rindex(")") + 2 :].split()
+
+
+def _pgid(pid: int) -> int | None:
+    fields = _proc_stat(pid)
+    return int(fields[2]) if fields else None
+
+
+def _descendants(pid: int) -> list[int]:
+    """Return the pids of all living descendants of pid."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (fields := _proc_stat(int(entry))):
+            children.setdefault(int(fields[1]), []).append(int(entry))
+    result: list[int] = []
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            result.append(child)
+            todo.append(child)
+    return result
+
+
+def _allowed_size(hints: str, width: int, height: int) -> tuple[int, int]:
+    """Round a requested client size the way the WM will, given `xprop WM_NORMAL_HINTS`."""
+
+    def pair(label: str) -> tuple[int, int] | None:
+        m = re.search(rf"{label}: (\d+) by (\d+)", hints)
+        return (int(m[1]), int(m[2])) if m else None
+
+    minimum = pair("minimum size") or (1, 1)
+    maximum = pair("maximum size") or (1 << 15, 1 << 15)
+    base = pair("base size") or pair("minimum size") or (0, 0)  # ICCCM fallback
+    step = pair("resize increment") or (1, 1)
+    size = []
+    for want, lo, hi, b, inc in zip((width, height), minimum, maximum, base, step, strict=True):
+        want = min(max(want, lo), hi)
+        # xterm, for one, only takes whole character cells.
+        size.append(b + (want - b) // max(inc, 1) * max(inc, 1))
+    return size[0], size[1]
+
+
+def _read_line(fd: int, timeout: float, gave_up: Callable[[], bool]) -> str:
+    """Read one line from fd, waiting at most timeout seconds or until gave_up() is true."""
+    data = b""
+    deadline = time.monotonic() + timeout
+    while b"\n" not in data and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], POLL_INTERVAL)
+        if ready:
+            chunk = os.read(fd, 64)
+            if not chunk:
+                break  # writer closed the pipe: Xvfb died
+            data += chunk
+        elif gave_up():
+            break
+    return data.decode(errors="replace").strip()
+
+
+def _tail(path: Path, chars: int = LOG_TAIL_CHARS) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return text[-chars:].strip() or "(empty log)"

@@ -1,0 +1,126 @@
+"""The desktop that actions run on: a small interface, and its pyautogui implementation."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from typing import Literal, Protocol
+
+Button = Literal["left", "right", "middle"]
+
+
+class Desktop(Protocol):
+    """What an action may do to the screen; every coordinate is in screen pixels."""
+
+    def click(self, x: int | None, y: int | None, *, button: Button, clicks: int) -> None:
+        """Click `button` `clicks` times at (x, y), or where the pointer is when x is None."""
+
+    def move(self, x: int, y: int) -> None:
+        """Move the pointer to (x, y)."""
+
+    def drag(self, x: int, y: int, *, start: tuple[int, int] | None) -> None:
+        """Drag with the left button from `start` (or the pointer) to (x, y)."""
+
+    def type_text(self, text: str) -> None:
+        """Type `text` into the focused window."""
+
+    def press(self, keys: Sequence[str]) -> None:
+        """Press the keys down in order and release them in reverse order."""
+
+    def scroll(self, clicks: int, *, x: int | None, y: int | None, horizontal: bool) -> None:
+        """Scroll by wheel clicks: positive is up (or right when horizontal)."""
+
+    def pause(self, seconds: float) -> None:
+        """Wait without touching anything."""
+
+
+class PyAutoGuiDesktop:
+    """Drives the X display named by `display` with pyautogui (XTEST events)."""
+
+    DRAG_SECONDS = 0.3
+
+    def __init__(self, display: str, *, failsafe: bool) -> None:
+        # pyautogui binds the display at import, so DISPLAY must be right before the first import.
+        current = os.environ.get("DISPLAY")
+        if current and current != display and "pyautogui" in sys.modules:
+            raise RuntimeError(f"pyautogui is already bound to {current}, not {display}")
+        os.environ["DISPLAY"] = display
+        # python-xlib prints an xauthority warning to stdout on displays without a cookie
+        # (Xvfb); stdout belongs to the command's own output.
+        with contextlib.redirect_stdout(io.StringIO()):
+            import pyautogui
+
+        pyautogui.PAUSE = 0  # the default 0.1 s after every call is pure waiting
+        pyautogui.FAILSAFE = failsafe
+        _fix_less_than(pyautogui)
+        self._gui = pyautogui
+        self.display = display
+
+    def click(self, x: int | None, y: int | None, *, button: Button, clicks: int) -> None:
+        """Click `button` `clicks` times at (x, y), or where the pointer is when x is None."""
+        self._gui.click(x, y, clicks=clicks, interval=0.05, button=button)
+
+    def move(self, x: int, y: int) -> None:
+        """Move the pointer to (x, y)."""
+        self._gui.moveTo(x, y)
+
+    def drag(self, x: int, y: int, *, start: tuple[int, int] | None) -> None:
+        """Drag with the left button from `start` (or the pointer) to (x, y)."""
+        if start is not None:
+            self._gui.moveTo(*start)
+        self._gui.dragTo(x, y, duration=self.DRAG_SECONDS, button="left")
+
+    def type_text(self, text: str) -> None:
+        """Type ASCII with key events, and paste anything else through the clipboard."""
+        if text.isascii():
+            self._gui.write(text)
+        else:
+            # pyautogui silently drops non-ASCII characters; a paste delivers them intact.
+            _copy_to_clipboard(text, self.display)
+            self._gui.hotkey("ctrl", "v")
+
+    def press(self, keys: Sequence[str]) -> None:
+        """Press the keys down in order and release them in reverse order."""
+        self._gui.hotkey(*keys)
+
+    def scroll(self, clicks: int, *, x: int | None, y: int | None, horizontal: bool) -> None:
+        """Scroll by wheel clicks: positive is up (or right when horizontal)."""
+        if horizontal:
+            self._gui.hscroll(clicks, x=x, y=y)
+        else:
+            self._gui.scroll(clicks, x=x, y=y)
+
+    def pause(self, seconds: float) -> None:
+        """Wait without touching anything."""
+        time.sleep(seconds)
+
+
+def _fix_less_than(pyautogui: object) -> None:
+    """Type '<' with the comma key plus shift; Xvfb's keymap maps 'less' to a key that gives '>'."""
+    import pyautogui._pyautogui_x11 as x11
+
+    comma = x11._display.keysym_to_keycode(x11.Xlib.XK.string_to_keysym("comma"))
+    x11.keyboardMapping["<"] = comma
+
+
+def _copy_to_clipboard(text: str, display: str) -> None:
+    """Own the clipboard with `text` through xclip, which serves it until the next copy."""
+    xclip = shutil.which("xclip")
+    if xclip is None:
+        raise RuntimeError("typing non-ASCII text needs xclip: apt-get install -y xclip")
+    env = {**os.environ, "DISPLAY": display}
+    # xclip forks a server that lives until another program takes the clipboard; -loops 0
+    # keeps that default, and the process group ends with the desktop.
+    subprocess.run(
+        [xclip, "-selection", "clipboard", "-in"],
+        input=text.encode(),
+        env=env,
+        check=True,
+        timeout=5,
+    )
