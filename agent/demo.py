@@ -53,7 +53,7 @@ def run_demo(console: Console, *, run_dir: Path | None = None, keep_open: bool =
             if keep_open:
                 input(f"The desktop {desktop.display} stays open; press Enter to close it. ")
         failures = failed_checks(scenario, workdir)
-    _report(console, outcome, failures, server.base_url, path, len(replies))
+    _report(console, outcome, failures, server.base_url, scenario.replies_path(), len(replies))
     return outcome.exit_code if not failures else 1
 
 
@@ -65,7 +65,9 @@ def _prepare(desktop: VirtualDesktop, scenario: Scenario, workdir: Path) -> None
         desktop.launch(expand(launch.argv, workdir), wm_class=launch.wm_class, geometry=launch.geometry)
 
 
-def _report(console: Console, outcome: RunOutcome, failures: list[str], url: str, path: Path, count: int) -> None:
+def _report(
+    console: Console, outcome: RunOutcome, failures: list[str], url: str, replies: Path, count: int
+) -> None:
     print_outcome(console, outcome)
     if failures:
         for failure in failures:
@@ -73,6 +75,6 @@ def _report(console: Console, outcome: RunOutcome, failures: list[str], url: str
     else:
         console.print("[green]checks passed:[/] the application's saved file holds exactly the expected text")
     console.print(
-        f"[dim]The model was scripted: {count} replies from {path.parent / path.stem}'s replies file, "
-        f"served at {url}. Set DESKPILOT_API_KEY and use `deskpilot run` for a real model.[/]"
+        f"[dim]The model was scripted: {count} replies from {replies}, served at {url}. "
+        "For a real model, set DESKPILOT_API_KEY and use `deskpilot run`.[/]"
     )

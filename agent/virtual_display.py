@@ -1,22 +1,23 @@
 """One virtual X desktop (Xvfb + openbox) and the applications started on it.
 
 Used by the test suite, by ``deskpilot demo`` and by the scenario runner, which runs several
-desktops in parallel, one per process. Hence two hard rules: the display number is always chosen
-by Xvfb itself (``-displayfd``), and every process started here is killed again by ``stop()``.
+desktops in parallel, one per process. Hence two rules: Xvfb always picks the display number
+itself (``-displayfd``), and ``stop()`` kills every process started here.
 
 Typical use::
 
     with VirtualDesktop() as desk:
-        app = desk.launch(["xterm", "-xrm", "*waitForWm: false", "-xrm", "*wmTimeout: 200"])
-        desk.run(["xdotool", "type", "hello"])
+        term = desk.launch(["xterm", "-xrm", "*waitForWm: false", "-xrm", "*wmTimeout: 200"])
+        subprocess.run([sys.executable, "drive.py"], env=desk.env)   # pyautogui, mss, ...
 
-Processes that should drive the desktop (pyautogui, mss) get ``desk.env`` or at least
-``DISPLAY=desk.display`` and ``XAUTHORITY=desk.env["XAUTHORITY"]``.
+A process that drives the desktop needs ``DISPLAY`` and ``XAUTHORITY`` from ``desk.env``
+before it imports pyautogui (pyautogui binds to a display at import time).
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import re
 import select
@@ -25,15 +26,14 @@ import signal
 import subprocess
 import tempfile
 import time
-import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 __all__ = ["App", "DisplayError", "VirtualDesktop", "Window", "missing_programs"]
 
-# xprop and xwininfo come with x11-utils: they read WM state and window geometry.
+# xprop and xwininfo come with x11-utils; they read WM state and window geometry.
 REQUIRED_PROGRAMS = ("Xvfb", "openbox", "xdotool", "xclip", "xprop", "xwininfo")
 INSTALL_HINT = (
     "run `make test` or install: apt-get install -y --no-install-recommends "
@@ -47,6 +47,7 @@ LOG_TAIL_CHARS = 2000
 # openbox sets this root property to its check window once it manages the screen. Match the
 # value: for an absent property xprop prints "no such atom on any window".
 _WM_CHECK_RE = re.compile(r"window id # 0x[0-9a-fA-F]+")
+_XWININFO_RE = re.compile(r"^\s*(Absolute upper-left [XY]|Width|Height):\s+(-?\d+)", re.M)
 
 
 class DisplayError(RuntimeError):
@@ -60,7 +61,7 @@ def missing_programs() -> list[str]:
 
 @dataclass(frozen=True)
 class Window:
-    """A top-level window; x, y, width, height are its client area in screen coordinates."""
+    """A top-level window; x, y, width, height are its client area (no frame) on screen."""
 
     id: int
     x: int
@@ -79,26 +80,25 @@ class App:
 
     def __init__(self, proc: subprocess.Popen[bytes], argv: Sequence[str], log_path: Path) -> None:
         self._proc = proc
-        self.argv = list(argv)
-        self.log_path = log_path
-        self.pid = proc.pid
-        self.window: Window | None = None
         self._stopped = False
+        self.argv = list(argv)
+        self.pid = proc.pid
+        self.log_path = log_path  # stdout and stderr; deleted with the desktop's temp dir
+        self.window: Window | None = None
 
     def returncode(self) -> int | None:
         """Return the exit status, or None while the application is still running."""
         return self._proc.poll()
 
     def log_tail(self, chars: int = LOG_TAIL_CHARS) -> str:
-        """Return the end of the application's stdout/stderr log."""
+        """Return the end of the application's output."""
         return _tail(self.log_path, chars)
 
     def stop(self) -> None:
-        """Kill the application's process group (SIGTERM, then SIGKILL after 3 s); idempotent."""
-        if self._stopped:
-            return
-        self._stopped = True
-        _kill_group(self._proc)
+        """Kill the app's process group: SIGTERM, up to 3 s grace, then SIGKILL; idempotent."""
+        if not self._stopped:
+            self._stopped = True
+            _kill_group(self._proc)
 
     def __repr__(self) -> str:
         return f"App(pid={self.pid}, argv={self.argv!r}, window={self.window!r})"
@@ -107,68 +107,66 @@ class App:
 class VirtualDesktop:
     """One Xvfb display with openbox, a private HOME and the apps started on it.
 
-    Apps are launched with ``launch()``. xterm should be started with
-    ``-xrm '*waitForWm: false' -xrm '*wmTimeout: 200'``: otherwise it sometimes stalls 5 s at
-    start waiting for the window manager, mostly when several desktops start at once.
+    Start xterm with ``-xrm '*waitForWm: false' -xrm '*wmTimeout: 200'``: without them it
+    sometimes stalls 5 s at start waiting for the window manager, mostly when several desktops
+    start at once. ``launch()`` deliberately has no special case for it.
     """
 
-    def __init__(self, width: int = 1280, height: int = 800, *, window_manager: bool = True) -> None:
+    def __init__(
+        self, width: int = 1280, height: int = 800, *, window_manager: bool = True
+    ) -> None:
         self.width = width
         self.height = height
         self.window_manager = window_manager
-        self.display = ""
+        self.display = ""  # ":N" once started
         self.env: dict[str, str] = {}
         self.tmpdir: Path | None = None
         self._xvfb: subprocess.Popen[bytes] | None = None
         self._wm: subprocess.Popen[bytes] | None = None
         self._apps: list[App] = []
         self._helper_groups: list[int] = []
-        self._logs: list[IO[bytes]] = []
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> VirtualDesktop:
         """Start Xvfb (and openbox) and build the environment for apps on this desktop."""
         if self._xvfb is not None:
-            raise DisplayError(f"desktop {self.display} is already started")
+            raise DisplayError(f"this desktop is already running on {self.display}")
         missing = missing_programs()
         if missing:
             raise DisplayError(f"missing programs: {', '.join(missing)}; {INSTALL_HINT}")
-        _live_desktops.add(self)
+        _running.add(self)
         try:
             self._start()
         except BaseException:
-            # Never leave half a desktop behind, whatever went wrong (also KeyboardInterrupt).
-            self.stop()
+            self.stop()  # never leave half a desktop behind, not even on KeyboardInterrupt
             raise
         return self
 
     def _start(self) -> None:
-        self.tmpdir = Path(tempfile.mkdtemp(prefix="deskpilot-display-"))
-        home = self.tmpdir / "home"
-        runtime = self.tmpdir / "runtime"
-        for d in (home, runtime, home / ".config", home / ".cache", home / ".local/share"):
+        tmpdir = self.tmpdir = Path(tempfile.mkdtemp(prefix="deskpilot-desktop-"))
+        home, runtime = tmpdir / "home", tmpdir / "runtime"
+        for d in (home / ".config", home / ".cache", home / ".local/share", runtime):
             d.mkdir(parents=True)
-        runtime.chmod(0o700)  # XDG base-dir spec; GLib warns otherwise
-        xauthority = self.tmpdir / "Xauthority"
-        # An empty file: pyautogui's old Xlib fails at import when the file does not exist.
-        xauthority.touch()
+        runtime.chmod(0o700)  # the XDG base-dir spec requires it; GLib warns otherwise
+        xauthority = tmpdir / "Xauthority"
+        xauthority.touch()  # pyautogui's old Xlib fails at import if the file does not exist
 
-        self._xvfb = self._start_xvfb()
+        self._start_xvfb()
         env = dict(os.environ)
-        # Never talk to the host's session: a shared D-Bus would make GTK apps single-instance
-        # across parallel desktops, and a Wayland socket would take precedence over DISPLAY.
+        # Keep apps off the host's session: a shared D-Bus would make GTK apps single-instance
+        # across parallel desktops, and a Wayland socket would win over DISPLAY.
         for var in ("DBUS_SESSION_BUS_ADDRESS", "WAYLAND_DISPLAY", "XDG_SESSION_ID"):
             env.pop(var, None)
         env.update(
             DISPLAY=self.display,
             XAUTHORITY=str(xauthority),
-            XDG_SESSION_TYPE="x11",  # pyscreeze only uses scrot/X when it sees x11
+            XDG_SESSION_TYPE="x11",  # pyscreeze only grabs the screen when it sees x11
             GDK_BACKEND="x11",
             QT_QPA_PLATFORM="xcb",
-            GSETTINGS_BACKEND="memory",  # no dconf, hence no dbus-launch warnings
+            GSETTINGS_BACKEND="memory",  # no dconf, so no "dbus-launch" warnings
             NO_AT_BRIDGE="1",  # no accessibility bus
-            HOME=str(home),
+            HOME=str(home),  # no settings or recent files carry over between runs
             XDG_CONFIG_HOME=str(home / ".config"),
             XDG_CACHE_HOME=str(home / ".cache"),
             XDG_DATA_HOME=str(home / ".local/share"),
@@ -177,65 +175,69 @@ class VirtualDesktop:
         )
         self.env = env
         if self.window_manager:
-            self._wm = self._start_wm()
+            self._start_wm()
 
-    def _start_xvfb(self) -> subprocess.Popen[bytes]:
+    def _start_xvfb(self) -> None:
         assert self.tmpdir is not None
         log_path = self.tmpdir / "Xvfb.log"
         read_fd, write_fd = os.pipe()
         try:
-            xvfb = subprocess.Popen(
-                ["Xvfb", "-displayfd", str(write_fd), "-screen", "0",
-                 f"{self.width}x{self.height}x24", "-nolisten", "tcp", "-noreset"],
-                pass_fds=(write_fd,),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=self._open_log(log_path),
-                start_new_session=True,
-            )
+            with log_path.open("wb") as log:
+                self._xvfb = subprocess.Popen(
+                    self._xvfb_argv(write_fd),
+                    pass_fds=(write_fd,),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
         finally:
             os.close(write_fd)
-        self._xvfb = xvfb  # so that stop() cleans up if we fail below
+        xvfb = self._xvfb
         try:
-            # Xvfb writes the display number once it accepts connections.
-            number = _read_line(read_fd, START_TIMEOUT, lambda: xvfb.poll() is not None)
+            # Xvfb writes the display number it picked once it accepts connections.
+            number = _read_line(read_fd, START_TIMEOUT, gave_up=lambda: xvfb.poll() is not None)
         finally:
             os.close(read_fd)
         if not number.isdigit():
             raise DisplayError(
-                f"Xvfb did not report a display within {START_TIMEOUT:.0f} s "
-                f"(exit status {xvfb.poll()}); its log ends with:\n{_tail(log_path)}"
+                f"Xvfb did not report a display within {START_TIMEOUT:g} s (exit status "
+                f"{xvfb.poll()}); its log ends with:\n{_tail(log_path)}"
             )
         self.display = f":{number}"
-        return xvfb
 
-    def _start_wm(self) -> subprocess.Popen[bytes]:
+    def _xvfb_argv(self, displayfd: int) -> list[str]:
+        screen = f"{self.width}x{self.height}x24"
+        # -displayfd: Xvfb picks a free display itself, so parallel desktops never collide.
+        # -noreset: the server would otherwise reset whenever its last client disconnects.
+        options = ["-screen", "0", screen, "-nolisten", "tcp", "-noreset"]
+        return ["Xvfb", "-displayfd", str(displayfd), *options]
+
+    def _start_wm(self) -> None:
         assert self.tmpdir is not None
         log_path = self.tmpdir / "openbox.log"
-        wm = subprocess.Popen(
-            ["openbox"],
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=self._open_log(log_path),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self._wm = wm
+        with log_path.open("wb") as log:
+            wm = self._wm = subprocess.Popen(
+                ["openbox"],
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        # An app mapped before openbox manages the screen often never gets focus by clicks.
         deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if wm.poll() is not None:
+        while not self._wm_ready():
+            if wm.poll() is not None or time.monotonic() > deadline:
                 raise DisplayError(
-                    f"openbox exited with status {wm.returncode} on {self.display}; "
-                    f"its log ends with:\n{_tail(log_path)}"
+                    f"openbox did not take over {self.display} within {START_TIMEOUT:g} s "
+                    f"(exit status {wm.poll()}); its log ends with:\n{_tail(log_path)}"
                 )
-            out = self.run(["xprop", "-root", "_NET_SUPPORTING_WM_CHECK"]).stdout
-            if _WM_CHECK_RE.search(out):
-                return wm
             time.sleep(POLL_INTERVAL)
-        raise DisplayError(
-            f"openbox did not take over {self.display} within {START_TIMEOUT:.0f} s; "
-            f"its log ends with:\n{_tail(log_path)}"
-        )
+
+    def _wm_ready(self) -> bool:
+        out = self.run(["xprop", "-root", "_NET_SUPPORTING_WM_CHECK"]).stdout
+        return _WM_CHECK_RE.search(out) is not None
 
     def stop(self) -> None:
         """Stop every app, then openbox, then Xvfb, and delete the temp dir; idempotent."""
@@ -243,23 +245,19 @@ class VirtualDesktop:
             app.stop()
         self._apps.clear()
         for pgid in self._helper_groups:
-            # Helpers like `xclip -i` fork into the background and live until X goes away.
+            # Helpers like `xclip -i` fork into the background and would live as long as X.
             _signal_group(pgid, signal.SIGKILL)
         self._helper_groups.clear()
         if self._wm is not None:
             _kill_group(self._wm)
             self._wm = None
         if self._xvfb is not None:
-            # Xvfb removes its lock file and socket on SIGTERM; SIGKILL is only the fallback.
-            _kill_group(self._xvfb)
+            _kill_group(self._xvfb)  # on SIGTERM Xvfb removes its lock file and socket
             self._xvfb = None
-        for f in self._logs:
-            f.close()
-        self._logs.clear()
         if self.tmpdir is not None:
             shutil.rmtree(self.tmpdir, ignore_errors=True)
             self.tmpdir = None
-        _live_desktops.discard(self)
+        _running.discard(self)
 
     def __enter__(self) -> VirtualDesktop:
         return self.start()
@@ -268,8 +266,7 @@ class VirtualDesktop:
         self.stop()
 
     def __repr__(self) -> str:
-        state = self.display or "not started"
-        return f"VirtualDesktop({self.width}x{self.height}, {state})"
+        return f"VirtualDesktop({self.width}x{self.height}, {self.display or 'not started'})"
 
     # -- applications ----------------------------------------------------------------------
 
@@ -284,30 +281,34 @@ class VirtualDesktop:
     ) -> App:
         """Start an app, wait for its visible window, optionally place it, and activate it.
 
-        The window is found by the app's ``_NET_WM_PID``, or by ``wm_class`` (a regex on
-        WM_CLASS) for apps that do not set it or that fork. ``geometry=(x, y, w, h)`` places
-        the window's client area there. On timeout the app is killed and DisplayError raised.
+        The window is found by the app's ``_NET_WM_PID``, or with ``wm_class`` (a
+        case-insensitive regex on WM_CLASS) by the first new window of that class, for apps
+        that do not set the pid (xcalc) or that fork. ``geometry=(x, y, w, h)`` puts the
+        client area there; the size is rounded like the window manager does (xterm takes whole
+        character cells, galculator has a minimum of 331x343). On failure or timeout the app is
+        killed and DisplayError raised with the end of its output.
         """
         tmpdir = self._require_started()
-        name = Path(argv[0]).name
-        log_path = tmpdir / f"{name}-{len(self._apps)}.log"
-        before = set(self._visible_windows(wm_class)) if wm_class else set()
-        proc = subprocess.Popen(
-            list(argv),
-            env=self.env,
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=self._open_log(log_path),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, so stop() can kill all of it
-        )
+        log_path = tmpdir / f"{len(self._apps)}-{Path(argv[0]).name}.log"
+        before = set(self._visible_windows(["--class", wm_class])) if wm_class else set()
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen(
+                list(argv),
+                env=self.env,
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group, so stop() can kill all of it
+            )
         app = App(proc, argv, log_path)
         self._apps.append(app)
         try:
             wid = self._wait_for_window(app, wm_class, before, timeout)
             if geometry is not None:
                 self._place(wid, geometry, timeout)
-            self.run(["xdotool", "windowactivate", "--sync", str(wid)], timeout=timeout)
+            if self._wm is not None:  # without a WM focus follows the pointer
+                self.run(["xdotool", "windowactivate", "--sync", str(wid)], timeout, check=True)
             app.window = self.window_geometry(wid)
         except BaseException:
             app.stop()
@@ -317,30 +318,27 @@ class VirtualDesktop:
     def _wait_for_window(
         self, app: App, wm_class: str | None, before: set[int], timeout: float
     ) -> int:
+        search = ["--class", wm_class] if wm_class else ["--pid", str(app.pid)]
         deadline = time.monotonic() + timeout
         while True:
-            if wm_class:
-                found = [w for w in self._visible_windows(wm_class) if w not in before]
-            else:
-                found = self._visible_windows(None, pid=app.pid)
+            found = [w for w in self._visible_windows(search) if w not in before]
             if found:
                 return found[-1]
-            if app.returncode() is not None:
+            # A launcher may exit once it has started the real app (found by wm_class).
+            if app.returncode() is not None and (not wm_class or not _group_alive(app.pid)):
                 raise DisplayError(
                     f"{app.argv[0]} exited with status {app.returncode()} before showing a "
-                    f"window on {self.display}; its log ends with:\n{app.log_tail()}"
+                    f"window on {self.display}; its output ends with:\n{app.log_tail()}"
                 )
             if time.monotonic() > deadline:
-                how = f"class {wm_class!r}" if wm_class else f"pid {app.pid}"
                 raise DisplayError(
-                    f"{app.argv[0]} showed no window ({how}) on {self.display} within "
-                    f"{timeout:g} s; its log ends with:\n{app.log_tail()}"
+                    f"{app.argv[0]} showed no window ({' '.join(search)}) on {self.display} "
+                    f"within {timeout:g} s; its output ends with:\n{app.log_tail()}"
                 )
             time.sleep(POLL_INTERVAL)
 
-    def _visible_windows(self, wm_class: str | None, *, pid: int | None = None) -> list[int]:
-        args = ["--pid", str(pid)] if pid is not None else ["--class", wm_class or ""]
-        out = self.run(["xdotool", "search", "--onlyvisible", *args]).stdout
+    def _visible_windows(self, search: list[str]) -> list[int]:
+        out = self.run(["xdotool", "search", "--onlyvisible", *search]).stdout
         return [int(line) for line in out.split()]
 
     def _place(self, wid: int, geometry: tuple[int, int, int, int], timeout: float) -> None:
@@ -350,8 +348,8 @@ class VirtualDesktop:
         if "window gravity: Static" in hints:
             frame_x, frame_y = x, y  # Qt apps: the WM puts the client itself at the position
         else:
-            # NorthWest gravity (the default): windowmove places the outer frame, so shift by
-            # the decorations to put the client area where asked.
+            # NorthWest gravity (the default): the position is the outer frame's, so subtract
+            # the decorations to get the client area where asked.
             left, _right, top, _bottom = self._frame_extents(wid)
             frame_x, frame_y = x - left, y - top
         # No --sync: xdotool then waits for the size to *change*, which hangs forever when the
@@ -363,13 +361,14 @@ class VirtualDesktop:
         while (got := self.window_geometry(wid)) != wanted:
             if time.monotonic() > deadline:
                 raise DisplayError(
-                    f"window {wid:#x} on {self.display} did not move to {geometry} within "
-                    f"{timeout:g} s; it is at {(got.x, got.y, got.width, got.height)}"
+                    f"window {wid:#x} on {self.display} did not take the geometry "
+                    f"{(x, y, width, height)} within {timeout:g} s; it has "
+                    f"{(got.x, got.y, got.width, got.height)}"
                 )
             time.sleep(POLL_INTERVAL)
 
     def _frame_extents(self, wid: int) -> tuple[int, int, int, int]:
-        """Return the WM decoration widths (left, right, top, bottom) around a window."""
+        """Return the widths of the WM decorations (left, right, top, bottom)."""
         out = self.run(["xprop", "-id", str(wid), "_NET_FRAME_EXTENTS"]).stdout
         numbers = [int(n) for n in re.findall(r"\d+", out.partition("=")[2])]
         if len(numbers) != 4:
@@ -377,10 +376,10 @@ class VirtualDesktop:
         return numbers[0], numbers[1], numbers[2], numbers[3]
 
     def window_geometry(self, wid: int) -> Window:
-        """Return the window's client area in screen coordinates."""
+        """Return a window's client area in screen coordinates."""
         # Not `xdotool getwindowgeometry`: under a reparenting WM it adds the frame offset twice.
         out = self.run(["xwininfo", "-id", str(wid)], check=True).stdout
-        values = dict(re.findall(r"^\s*(Absolute upper-left [XY]|Width|Height):\s+(-?\d+)", out, re.M))
+        values = dict(_XWININFO_RE.findall(out))
         return Window(
             wid,
             int(values["Absolute upper-left X"]),
@@ -396,24 +395,24 @@ class VirtualDesktop:
         argv: Sequence[str],
         timeout: float = 10.0,
         *,
-        input: str | None = None,
+        input_text: str | None = None,
         check: bool = False,
     ) -> subprocess.CompletedProcess[str]:
         """Run a helper command (xdotool, xclip, ...) on this display and capture its output."""
         self._require_started()
-        # Output goes to files, not pipes: helpers that fork into the background (`xclip -i`)
-        # keep inherited pipes open, and reading them would block until the X server dies.
+        # Output goes to files, not pipes: a helper that forks into the background (`xclip -i`)
+        # keeps inherited pipes open, and reading them would block until the X server dies.
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             proc = subprocess.Popen(
                 list(argv),
                 env=self.env,
-                stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL if input_text is None else subprocess.PIPE,
                 stdout=out,
                 stderr=err,
-                start_new_session=True,  # so that stop() can kill whatever it leaves running
+                start_new_session=True,  # so that stop() can kill whatever it leaves behind
             )
             try:
-                proc.communicate(input.encode() if input is not None else None, timeout=timeout)
+                proc.communicate(None if input_text is None else input_text.encode(), timeout)
             except subprocess.TimeoutExpired:
                 _signal_group(proc.pid, signal.SIGKILL)
                 proc.wait()
@@ -426,13 +425,12 @@ class VirtualDesktop:
             err.seek(0)
             stdout = out.read().decode(errors="replace")
             stderr = err.read().decode(errors="replace")
-        result = subprocess.CompletedProcess(list(argv), proc.returncode, stdout, stderr)
-        if check and result.returncode != 0:
+        if check and proc.returncode != 0:
             raise DisplayError(
-                f"`{' '.join(argv)}` failed with status {result.returncode} on {self.display}: "
+                f"`{' '.join(argv)}` failed with status {proc.returncode} on {self.display}: "
                 f"{stderr.strip()}"
             )
-        return result
+        return subprocess.CompletedProcess(list(argv), proc.returncode, stdout, stderr)
 
     def mouse_location(self) -> tuple[int, int]:
         """Return the pointer position in screen coordinates."""
@@ -448,39 +446,31 @@ class VirtualDesktop:
     def clipboard(self) -> str:
         """Return the text on the CLIPBOARD selection ("" when it is empty)."""
         result = self.run(["xclip", "-selection", "clipboard", "-o"])
-        # xclip exits 1 with "target ... not available" when nobody owns the clipboard.
+        # xclip exits 1 ("target STRING not available") when nobody owns the clipboard.
         return result.stdout if result.returncode == 0 else ""
-
-    # -- internals -------------------------------------------------------------------------
 
     def _require_started(self) -> Path:
         if self._xvfb is None or self.tmpdir is None:
-            raise DisplayError("the virtual desktop is not started; call start() first")
+            raise DisplayError("the virtual desktop is not running; call start() first")
         return self.tmpdir
 
-    def _open_log(self, path: Path) -> IO[bytes]:
-        f = path.open("wb")
-        self._logs.append(f)
-        return f
 
-
-# Desktops that are started and not yet stopped, so that a forgotten stop() still cleans up
-# when the interpreter exits normally.
-_live_desktops: weakref.WeakSet[VirtualDesktop] = weakref.WeakSet()
+# Desktops started and not yet stopped: a forgotten stop() is still made up for at exit.
+_running: set[VirtualDesktop] = set()
 
 
 @atexit.register
-def _stop_live_desktops() -> None:
-    for desk in list(_live_desktops):
+def _stop_running_desktops() -> None:
+    for desk in list(_running):
         desk.stop()
 
 
 def _kill_group(proc: subprocess.Popen[Any]) -> None:
     """SIGTERM the process group led by proc, wait up to STOP_GRACE, then SIGKILL it."""
     pgid = proc.pid
-    # Children that left the group (xterm puts its shell in a new session) are found first,
-    # while the parent links still exist.
-    alive = proc.poll() is None  # only then is pid surely still ours
+    # Descendants that left the group (xterm runs its shell in a new session) are collected
+    # now, while proc is alive and the parent links still lead to them.
+    alive = proc.poll() is None
     strays = [p for p in _descendants(pgid) if _pgid(p) != pgid] if alive else []
     _signal_group(pgid, signal.SIGTERM)
     for pid in strays:
@@ -497,17 +487,13 @@ def _kill_group(proc: subprocess.Popen[Any]) -> None:
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _signal_pid(pid: int, sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.kill(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _group_alive(pgid: int) -> bool:
@@ -541,13 +527,13 @@ def _descendants(pid: int) -> list[int]:
     for entry in os.listdir("/proc"):
         if entry.isdigit() and (fields := _proc_stat(int(entry))):
             children.setdefault(int(fields[1]), []).append(int(entry))
-    result: list[int] = []
+    found: list[int] = []
     todo = [pid]
     while todo:
-        for child in children.get(todo.pop(), []):
-            result.append(child)
-            todo.append(child)
-    return result
+        kids = children.get(todo.pop(), [])
+        found += kids
+        todo += kids
+    return found
 
 
 def _allowed_size(hints: str, width: int, height: int) -> tuple[int, int]:
@@ -559,18 +545,17 @@ def _allowed_size(hints: str, width: int, height: int) -> tuple[int, int]:
 
     minimum = pair("minimum size") or (1, 1)
     maximum = pair("maximum size") or (1 << 15, 1 << 15)
-    base = pair("base size") or pair("minimum size") or (0, 0)  # ICCCM fallback
+    base = pair("base size") or minimum  # the ICCCM fallback
     step = pair("resize increment") or (1, 1)
     size = []
     for want, lo, hi, b, inc in zip((width, height), minimum, maximum, base, step, strict=True):
-        want = min(max(want, lo), hi)
-        # xterm, for one, only takes whole character cells.
-        size.append(b + (want - b) // max(inc, 1) * max(inc, 1))
+        clamped = min(max(want, lo), hi)
+        size.append(b + (clamped - b) // max(inc, 1) * max(inc, 1))  # whole increments only
     return size[0], size[1]
 
 
 def _read_line(fd: int, timeout: float, gave_up: Callable[[], bool]) -> str:
-    """Read one line from fd, waiting at most timeout seconds or until gave_up() is true."""
+    """Read one line from fd within timeout seconds; stop early once gave_up() is true."""
     data = b""
     deadline = time.monotonic() + timeout
     while b"\n" not in data and time.monotonic() < deadline:
@@ -578,7 +563,7 @@ def _read_line(fd: int, timeout: float, gave_up: Callable[[], bool]) -> str:
         if ready:
             chunk = os.read(fd, 64)
             if not chunk:
-                break  # writer closed the pipe: Xvfb died
+                break  # all writers closed the pipe: Xvfb died
             data += chunk
         elif gave_up():
             break
@@ -589,5 +574,5 @@ def _tail(path: Path, chars: int = LOG_TAIL_CHARS) -> str:
     try:
         text = path.read_text(errors="replace")
     except OSError:
-        return "(no log)"
-    return text[-chars:].strip() or "(empty log)"
+        return "(no output file)"
+    return text[-chars:].strip() or "(no output)"

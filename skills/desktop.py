@@ -115,12 +115,14 @@ def _copy_to_clipboard(text: str, display: str) -> None:
     if xclip is None:
         raise RuntimeError("typing non-ASCII text needs xclip: apt-get install -y xclip")
     env = {**os.environ, "DISPLAY": display}
-    # xclip forks a server that lives until another program takes the clipboard; -loops 0
-    # keeps that default, and the process group ends with the desktop.
+    # xclip forks a child that serves the clipboard until another program takes it over. It
+    # must not inherit our stdout/stderr, or whoever reads our output waits for it forever.
     subprocess.run(
         [xclip, "-selection", "clipboard", "-in"],
         input=text.encode(),
         env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         check=True,
         timeout=5,
     )

@@ -1,0 +1,72 @@
+"""Fakes for the screen and desktop seams: frames made in memory, and a desktop that records."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Sequence
+
+from agent.screen import Frame, Region, Settled, SettleRule
+from skills.desktop import Button
+
+
+def solid_frame(width: int, height: int, shade: int = 40, *, left: int = 0, top: int = 0) -> Frame:
+    """A frame of one grey shade (BGRA)."""
+    raw = bytes([shade, shade, shade, 255]) * (width * height)
+    return Frame(raw, (width, height), Region(left, top, width, height), time.monotonic(), 0.001)
+
+
+class FakeScreen:
+    """Serves frames of a fixed size; each settle returns a new shade so steps differ."""
+
+    def __init__(self, width: int = 1280, height: int = 800, *, left: int = 0, top: int = 0) -> None:
+        self.size = (width, height)
+        self.offset = (left, top)
+        self._shades = itertools.cycle(range(30, 220, 10))
+        self.captures = 0
+        self.settles = 0
+
+    def capture(self) -> Frame:
+        self.captures += 1
+        return solid_frame(*self.size, next(self._shades), left=self.offset[0], top=self.offset[1])
+
+    def settle(self, rule: SettleRule) -> Settled:
+        self.settles += 1
+        return Settled(self.capture(), 0.0, timed_out=False)
+
+    def close(self) -> None:
+        pass
+
+
+class RecordingDesktop:
+    """Records every call as a tuple; optionally fails on the n-th call."""
+
+    def __init__(self, fail_on_call: int | None = None) -> None:
+        self.calls: list[tuple[object, ...]] = []
+        self._fail_on_call = fail_on_call
+
+    def _record(self, *call: object) -> None:
+        self.calls.append(call)
+        if self._fail_on_call is not None and len(self.calls) == self._fail_on_call:
+            raise RuntimeError("the X connection broke")
+
+    def click(self, x: int | None, y: int | None, *, button: Button, clicks: int) -> None:
+        self._record("click", x, y, button, clicks)
+
+    def move(self, x: int, y: int) -> None:
+        self._record("move", x, y)
+
+    def drag(self, x: int, y: int, *, start: tuple[int, int] | None) -> None:
+        self._record("drag", x, y, start)
+
+    def type_text(self, text: str) -> None:
+        self._record("type", text)
+
+    def press(self, keys: Sequence[str]) -> None:
+        self._record("press", tuple(keys))
+
+    def scroll(self, clicks: int, *, x: int | None, y: int | None, horizontal: bool) -> None:
+        self._record("scroll", clicks, x, y, horizontal)
+
+    def pause(self, seconds: float) -> None:
+        self._record("pause", seconds)

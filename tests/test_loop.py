@@ -1,0 +1,168 @@
+"""The loop with fake screen and desktop, and the real HTTP client against a scripted server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fakes import FakeScreen, RecordingDesktop
+
+from agent.act import Executor
+from agent.config import load_settings
+from agent.errors import StepLimitReached, TooManyMistakes
+from agent.loop import Agent, RunResult
+from agent.model import ChatCompletionsModel
+from agent.scripted import ScriptedReply, ScriptedServer
+from agent.trajectory import Trajectory, read_trajectory
+
+
+def call(**arguments: object) -> ScriptedReply:
+    return ScriptedReply(action=arguments)
+
+
+def text_call(**arguments: object) -> ScriptedReply:
+    return ScriptedReply(text="<tool_call>\n" + json.dumps({"name": "computer_use", "arguments": arguments}) + "\n</tool_call>")
+
+
+DONE = call(action="terminate", status="success")
+
+
+def run_agent(
+    tmp_path: Path,
+    replies: list[ScriptedReply],
+    *,
+    desktop: RecordingDesktop | None = None,
+    screen: FakeScreen | None = None,
+    **run: object,
+) -> tuple[RunResult, ScriptedServer, RecordingDesktop | None]:
+    with ScriptedServer(replies) as server:
+        settings = load_settings("demo", model={"base_url": server.base_url}, run=run)
+        model = ChatCompletionsModel(settings.model, None)
+        trajectory = Trajectory(tmp_path / "run", {"task": "do the thing"})
+        agent = Agent(
+            settings=settings,
+            model=model,
+            screen=screen or FakeScreen(),
+            executor=Executor(desktop),
+            trajectory=trajectory,
+        )
+        try:
+            result = agent.run("do the thing")
+        finally:
+            trajectory.finish()
+            model.close()
+    return result, server, desktop
+
+
+def test_actions_run_in_screen_pixels_and_the_trajectory_is_complete(tmp_path: Path):
+    replies = [
+        call(action="left_click", coordinate=[500, 500]),
+        text_call(action="type", text="héllo\n"),
+        call(action="key", keys=["Control", "s"]),
+        DONE,
+    ]
+    result, server, desktop = run_agent(tmp_path, replies, desktop=RecordingDesktop())
+    assert result.status == "success" and result.steps == 4
+    assert desktop.calls == [("click", 640, 400, "left", 1), ("type", "héllo\n"), ("press", ("ctrl", "s"))]
+    steps = read_trajectory(tmp_path / "run")
+    assert [s["step"] for s in steps] == [1, 2, 3, 4]
+    assert steps[0]["actions"] == [{"action": "left_click", "x": 640, "y": 400}]
+    assert all(s["status"] != "acting" for s in steps if "status" in s)
+    for s in steps:
+        assert (tmp_path / "run" / s["screenshot"]).is_file()
+        assert set(s["timings"]) >= {"capture", "encode", "model", "parse", "act", "settle"}
+        assert s["model_output"]["finish_reason"] in {"tool_calls", "stop"}
+    assert (tmp_path / "run" / steps[-1]["screenshot_after"]).is_file()
+    assert server.unused() == 0
+
+
+def test_a_bad_reply_goes_back_to_the_model_and_the_run_recovers(tmp_path: Path):
+    replies = [call(action="fly", coordinate=[1, 2]), DONE]
+    result, server, desktop = run_agent(tmp_path, replies, desktop=RecordingDesktop())
+    assert result.status == "success"
+    assert desktop.calls == []
+    tool_messages = [m for m in server.requests[1]["messages"] if m["role"] == "tool"]
+    assert len(tool_messages) == 1
+    assert "allowed actions" in tool_messages[0]["content"]
+    assert tool_messages[0]["tool_call_id"] == "call_scripted_0"
+    first = read_trajectory(tmp_path / "run")[0]
+    assert first["error"]["type"] == "ParseError" and first["actions"] == []
+
+
+def test_text_mode_mistakes_come_back_as_text(tmp_path: Path):
+    replies = [ScriptedReply(text="I will click the button."), DONE]
+    _, server, _ = run_agent(tmp_path, replies, desktop=RecordingDesktop())
+    last_user = server.requests[1]["messages"][-1]
+    assert "no computer_use call" in last_user["content"][0]["text"]
+
+
+def test_too_many_mistakes_in_a_row_stop_the_run(tmp_path: Path):
+    replies = [ScriptedReply(text="thinking...")] * 3
+    with pytest.raises(TooManyMistakes):
+        run_agent(tmp_path, replies, desktop=RecordingDesktop(), max_mistakes=3)
+    assert len(read_trajectory(tmp_path / "run")) == 3
+
+
+def test_the_step_limit_stops_the_run(tmp_path: Path):
+    replies = [call(action="wait", time=0)] * 3
+    with pytest.raises(StepLimitReached, match="3 steps"):
+        run_agent(tmp_path, replies, desktop=RecordingDesktop(), max_steps=3)
+
+
+def test_nothing_runs_after_terminate_and_the_answer_is_kept(tmp_path: Path):
+    reply = ScriptedReply(
+        text='<tool_call>{"name": "computer_use", "arguments": {"action": "answer", "text": "408"}}</tool_call>'
+        '<tool_call>{"name": "computer_use", "arguments": {"action": "terminate", "status": "success"}}</tool_call>'
+        '<tool_call>{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [1, 1]}}</tool_call>'
+    )
+    result, _, desktop = run_agent(tmp_path, [reply], desktop=RecordingDesktop())
+    assert result.answer == "408" and result.status == "success"
+    assert desktop.calls == []
+    results = read_trajectory(tmp_path / "run")[0]["results"]
+    assert [r["status"] for r in results] == ["done", "done", "skipped"]
+
+
+def test_terminate_with_failure_is_a_failure(tmp_path: Path):
+    result, _, _ = run_agent(tmp_path, [call(action="terminate", status="failure")], desktop=RecordingDesktop())
+    assert result.status == "failure"
+
+
+def test_history_keeps_only_the_newest_screenshots_and_distinct_results(tmp_path: Path):
+    replies = [call(action="scroll", pixels=-5)] * 6 + [DONE]
+    _, server, _ = run_agent(tmp_path, replies, desktop=RecordingDesktop())
+    last = server.requests[-1]
+    images = [p for m in last["messages"] if isinstance(m["content"], list) for p in m["content"] if p["type"] == "image_url"]
+    assert len(images) == 3
+    results = [m["content"] for m in last["messages"] if m["role"] == "tool"]
+    assert len(results) == 6 and len(set(results)) == 6  # identical tool results are rejected by some servers
+    roles = [m["role"] for m in last["messages"]]
+    for i, role in enumerate(roles):
+        if role == "tool":
+            assert roles[i - 1] in {"assistant", "tool"}
+
+
+def test_dry_run_touches_nothing_and_logs_everything(tmp_path: Path):
+    replies = [call(action="left_click", coordinate=[10, 10]), call(action="type", text="x"), DONE]
+    screen = FakeScreen()
+    result, _, _ = run_agent(tmp_path, replies, desktop=None, screen=screen)
+    assert result.status == "success"
+    assert screen.settles == 0
+    steps = read_trajectory(tmp_path / "run")
+    assert [r["status"] for s in steps for r in s["results"]] == ["dry-run"] * 3
+    assert steps[0]["actions"] == [{"action": "left_click", "x": 13, "y": 8}]
+
+
+def test_monitor_offsets_are_added(tmp_path: Path):
+    replies = [call(action="left_click", coordinate=[0, 1000]), DONE]
+    _, _, desktop = run_agent(tmp_path, replies, desktop=RecordingDesktop(), screen=FakeScreen(1920, 1080, left=1280, top=0))
+    assert desktop.calls == [("click", 1280, 1079, "left", 1)]
+
+
+def test_a_crash_while_acting_leaves_the_intent_on_disk(tmp_path: Path):
+    replies = [call(action="type", text="abc"), DONE]
+    with pytest.raises(RuntimeError, match="X connection"):
+        run_agent(tmp_path, replies, desktop=RecordingDesktop(fail_on_call=1))
+    (only,) = read_trajectory(tmp_path / "run")
+    assert only["status"] == "acting"
+    assert only["actions"] == [{"action": "type", "text": "abc"}]
