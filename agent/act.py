@@ -45,7 +45,9 @@ class Executor:
         ended = False
         for call in calls:
             if ended:
-                outcomes.append(Outcome(call, "skipped", "skipped: the task was already terminated", 0.0))
+                outcomes.append(
+                    Outcome(call, "skipped", "skipped: the task was already terminated", 0.0)
+                )
                 continue
             outcomes.append(self._run_one(call))
             ended = call.action.terminal

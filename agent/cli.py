@@ -35,25 +35,37 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("task", help="what to do, in plain words")
     add_run_options(run)
 
-    demo = commands.add_parser("demo", help="run the bundled demo on a virtual desktop (no API key)")
+    demo = commands.add_parser(
+        "demo", help="run the bundled demo on a virtual desktop (no API key)"
+    )
     demo.add_argument("--run-dir", type=Path, help="write the run folder exactly here")
-    demo.add_argument("--keep-open", action="store_true", help="wait for Enter before closing the desktop")
+    demo.add_argument(
+        "--keep-open", action="store_true", help="wait for Enter before closing the desktop"
+    )
     return parser
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     """Options shared by everything that runs the agent."""
-    parser.add_argument("--config", help="preset name from configs/ or a TOML file (default: qwen3.7-plus)")
-    parser.add_argument("--base-url", help="OpenAI-compatible API base URL, e.g. http://127.0.0.1:8000/v1")
+    parser.add_argument(
+        "--config", help="preset name from configs/ or a TOML file (default: qwen3.7-plus)"
+    )
+    parser.add_argument(
+        "--base-url", help="OpenAI-compatible API base URL, e.g. http://127.0.0.1:8000/v1"
+    )
     parser.add_argument("--model", help="model id sent to the server")
     parser.add_argument("--api-key-env", help="environment variable that holds the API key")
     parser.add_argument("--coords", choices=COORD_SPACES, help="the model's coordinate space")
-    parser.add_argument("--tool-mode", choices=["auto", "native", "text"], help="how the tool is offered")
+    parser.add_argument(
+        "--tool-mode", choices=["auto", "native", "text"], help="how the tool is offered"
+    )
     parser.add_argument("--max-steps", type=int, help="stop after this many steps")
     parser.add_argument("--run-dir", type=Path, help="write the run folder exactly here")
     parser.add_argument("--display", help="X display to use, e.g. :1 (default: $DISPLAY)")
     parser.add_argument("--monitor", type=int, help="monitor number, 1 = first (default: 1)")
-    parser.add_argument("--dry-run", action="store_true", default=None, help="ask the model but touch nothing")
+    parser.add_argument(
+        "--dry-run", action="store_true", default=None, help="ask the model but touch nothing"
+    )
 
 
 def overrides_from(args: argparse.Namespace) -> dict[str, Any]:

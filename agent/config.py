@@ -130,7 +130,9 @@ def config_folders() -> list[Path]:
 def load_settings(preset: str | None = None, **overrides: Any) -> Settings:
     """Settings from a preset, the environment and `overrides` (nested dicts, None = not given)."""
     path = preset_path(preset or DEFAULT_PRESET)
-    with_file = type("Settings", (Settings,), {"model_config": {**Settings.model_config, "toml_file": path}})
+    with_file = type(
+        "Settings", (Settings,), {"model_config": {**Settings.model_config, "toml_file": path}}
+    )
     try:
         return with_file(**_drop_none(overrides))
     except ValidationError as error:
@@ -148,7 +150,8 @@ def read_api_key(settings: Settings) -> SecretStr | None:
     if settings.model.api_key_required:
         raise ConfigError(
             f"no API key: set {name or 'the variable named by model.api_key_env'} "
-            f"(e.g. export {name or 'DESKPILOT_API_KEY'}=sk-...) or choose another preset with --config"
+            f"(e.g. export {name or 'DESKPILOT_API_KEY'}=sk-...) "
+            "or choose another preset with --config"
         )
     return None
 

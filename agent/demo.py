@@ -42,14 +42,19 @@ def run_demo(console: Console, *, run_dir: Path | None = None, keep_open: bool =
         workdir = Path(scratch)
         with VirtualDesktop(scenario.display.width, scenario.display.height) as desktop:
             _prepare(desktop, scenario, workdir)
-            console.print(f"virtual desktop {desktop.display} ({scenario.display.width}x{scenario.display.height}) is ready")
+            console.print(
+                f"virtual desktop {desktop.display} "
+                f"({scenario.display.width}x{scenario.display.height}) is ready"
+            )
             with ScriptedServer(replies) as server:
                 settings = load_settings(
                     "demo",
                     model={"base_url": server.base_url},
                     run={"display": desktop.display, "max_steps": scenario.max_steps},
                 )
-                outcome = run_task(scenario.task, settings, run_dir=run_dir, on_step=step_printer(console))
+                outcome = run_task(
+                    scenario.task, settings, run_dir=run_dir, on_step=step_printer(console)
+                )
             if keep_open:
                 input(f"The desktop {desktop.display} stays open; press Enter to close it. ")
         failures = failed_checks(scenario, workdir)
@@ -62,7 +67,9 @@ def _prepare(desktop: VirtualDesktop, scenario: Scenario, workdir: Path) -> None
     for name, text in scenario.setup.files.items():
         (workdir / name).write_text(text, encoding="utf-8")
     for launch in scenario.setup.launch:
-        desktop.launch(expand(launch.argv, workdir), wm_class=launch.wm_class, geometry=launch.geometry)
+        desktop.launch(
+            expand(launch.argv, workdir), wm_class=launch.wm_class, geometry=launch.geometry
+        )
 
 
 def _report(
@@ -73,7 +80,9 @@ def _report(
         for failure in failures:
             console.print(f"[red]check failed:[/] {failure}")
     else:
-        console.print("[green]checks passed:[/] the application's saved file holds exactly the expected text")
+        console.print(
+            "[green]checks passed:[/] the application's saved file holds exactly the expected text"
+        )
     console.print(
         f"[dim]The model was scripted: {count} replies from {replies}, served at {url}. "
         "For a real model, set DESKPILOT_API_KEY and use `deskpilot run`.[/]"

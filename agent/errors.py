@@ -7,7 +7,7 @@
     │   ├── ModelConnectionError      connect/read/write failure or timeout
     │   ├── ModelHTTPError            a non-2xx answer; carries status and a short body excerpt
     │   │   └── ModelAuthError        401/403/404: key, permission or model id is wrong
-    │   └── MalformedResponse         a 2xx answer that is not a chat completion (or has an error object)
+    │   └── MalformedResponse         a 2xx answer that is no chat completion, or holds an error
     ├── ModelMistake                  recoverable: told to the model, which gets another try
     │   ├── ParseError                the reply holds no valid action
     │   └── ActionError               a valid action that cannot run here (off-screen, unknown key)

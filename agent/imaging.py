@@ -18,7 +18,7 @@ MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 def smart_resize(
     height: int, width: int, *, factor: int, min_pixels: int, max_pixels: int
 ) -> tuple[int, int]:
-    """Qwen's resize rule: both sides multiples of `factor`, area within [min_pixels, max_pixels]."""
+    """Qwen's resize rule: sides multiples of `factor`, area within [min_pixels, max_pixels]."""
     if max(height, width) / min(height, width) > 200:
         raise ValueError(f"aspect ratio of {width}x{height} is over 200")
     # round() is Python's round-half-to-even, exactly as the reference implementation.

@@ -1,4 +1,8 @@
-"""The perceive–plan–act loop. One step: encode the screen, ask the model, parse, act, settle, log."""
+"""The perceive–plan–act loop.
+
+One step: encode the screen, ask the model, parse its reply, act, wait for the screen to settle,
+and log the step.
+"""
 
 from __future__ import annotations
 
@@ -107,14 +111,20 @@ class Agent:
         timings["request_build"] = elapsed(started)
         reply = self._ask(body, timings)
         state.usage = state.usage + reply.usage
-        record |= {"model_output": reply.raw_output(), "usage": reply.usage.model_dump(), "retries": reply.retries}
+        record |= {
+            "model_output": reply.raw_output(),
+            "usage": reply.usage.model_dump(),
+            "retries": reply.retries,
+        }
 
         started = time.monotonic()
         try:
             calls = parse_reply(reply, mapping)
         except ModelMistake as mistake:
             timings["parse"] = elapsed(started)
-            return self._mistake(step, state, conversation, image, reply, mistake, record | {"timings": timings})
+            return self._mistake(
+                step, state, conversation, image, reply, mistake, record | {"timings": timings}
+            )
         timings["parse"] = elapsed(started)
         state.mistakes = 0
 
@@ -127,18 +137,27 @@ class Agent:
 
         record |= {"results": [o.as_json() for o in outcomes], "timings": timings}
         self.trajectory.end_step(record)
-        conversation.record(Turn(step, image, reply, _call_ids(step, reply), _results(step, outcomes, reply)))
+        conversation.record(
+            Turn(step, image, reply, _call_ids(step, reply), _results(step, outcomes, reply))
+        )
         self.on_step(StepReport(step, [o.message for o in outcomes], None, timings, reply.usage))
         return status
 
     def _observe(self, frame: Frame, mapping: Mapping, timings: dict[str, float]) -> EncodedImage:
         started = time.monotonic()
         m = self.settings.model
-        image = encode_bgra(frame.raw, frame.size, target=image_size(frame, m.coords, m.resize), image_format=m.image_format)
+        image = encode_bgra(
+            frame.raw,
+            frame.size,
+            target=image_size(frame, m.coords, m.resize),
+            image_format=m.image_format,
+        )
         timings["encode"] = elapsed(started)
         return image
 
-    def _describe_observation(self, step: int, image: EncodedImage, mapping: Mapping) -> dict[str, Any]:
+    def _describe_observation(
+        self, step: int, image: EncodedImage, mapping: Mapping
+    ) -> dict[str, Any]:
         path = self.trajectory.save_screenshot(f"step-{step:03d}.{image.format}", image.data)
         r = mapping.region
         return {
@@ -160,7 +179,9 @@ class Agent:
         timings["act"] = elapsed(started)
         return outcomes
 
-    def _settle(self, step: int, record: dict[str, Any], timings: dict[str, float], *, last: bool) -> Frame:
+    def _settle(
+        self, step: int, record: dict[str, Any], timings: dict[str, float], *, last: bool
+    ) -> Frame:
         """Wait for the screen to be still; the settled frame is the next step's screenshot."""
         if self.executor.dry_run:
             frame = self.screen.capture()  # nothing moved, nothing to wait for
@@ -171,8 +192,15 @@ class Agent:
         record["settle"] = {"seconds": round(settled.seconds, 4), "timed_out": settled.timed_out}
         if last:
             m = self.settings.model
-            after = encode_bgra(settled.frame.raw, settled.frame.size, target=settled.frame.size, image_format=m.image_format)
-            record["screenshot_after"] = self.trajectory.save_screenshot(f"step-{step:03d}-after.{after.format}", after.data)
+            after = encode_bgra(
+                settled.frame.raw,
+                settled.frame.size,
+                target=settled.frame.size,
+                image_format=m.image_format,
+            )
+            record["screenshot_after"] = self.trajectory.save_screenshot(
+                f"step-{step:03d}-after.{after.format}", after.data
+            )
         return settled.frame
 
     def _mistake(
@@ -188,7 +216,10 @@ class Agent:
         """Log a bad reply and tell the model; too many in a row stop the run."""
         state.mistakes += 1
         message = f"step {step}: error: {mistake} (nothing was executed)"
-        record |= {"actions": [], "error": {"type": type(mistake).__name__, "message": str(mistake)}}
+        record |= {
+            "actions": [],
+            "error": {"type": type(mistake).__name__, "message": str(mistake)},
+        }
         self.trajectory.begin_step(record)
         self.trajectory.end_step(record)
         results = tuple(message for _ in reply.tool_calls) or (message,)
@@ -204,11 +235,17 @@ class Agent:
 
 
 def image_size(frame: Frame, coords: CoordSpace, resize: ResizeSettings) -> tuple[int, int]:
-    """The (width, height) the model is shown: smart-resized when it needs the exact size or is too big."""
+    """The (width, height) the model is shown: smart-resized for image coordinates or when too big."""
     width, height = frame.size
     if coords != "image" and width * height <= resize.max_pixels:
         return width, height
-    h, w = smart_resize(height, width, factor=resize.factor, min_pixels=resize.min_pixels, max_pixels=resize.max_pixels)
+    h, w = smart_resize(
+        height,
+        width,
+        factor=resize.factor,
+        min_pixels=resize.min_pixels,
+        max_pixels=resize.max_pixels,
+    )
     return w, h
 
 

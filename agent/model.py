@@ -69,7 +69,8 @@ class ChatCompletionsModel:
         )
 
     def __repr__(self) -> str:
-        return f"ChatCompletionsModel(base_url={self._settings.base_url!r}, model={self._settings.name!r})"
+        s = self._settings
+        return f"ChatCompletionsModel(base_url={s.base_url!r}, model={s.name!r})"
 
     def complete(self, body: dict[str, Any]) -> Reply:
         """Send one request, retrying 408/409/429/5xx and transport errors with backoff."""
@@ -100,7 +101,9 @@ class ChatCompletionsModel:
             return self._client.post("chat/completions", json=body)
         except httpx.TimeoutException as error:
             raise ModelConnectionError(
-                self._redact(f"{self._settings.base_url} did not answer in time ({type(error).__name__})")
+                self._redact(
+                    f"{self._settings.base_url} did not answer in time ({type(error).__name__})"
+                )
             ) from None
         except httpx.TransportError as error:
             raise ModelConnectionError(
@@ -121,7 +124,9 @@ class ChatCompletionsModel:
         status = response.status_code
         excerpt = self._redact(response.text[:EXCERPT])
         if status in {401, 403, 404}:
-            raise ModelAuthError(self._auth_message(status, excerpt), status=status, body_excerpt=excerpt)
+            raise ModelAuthError(
+                self._auth_message(status, excerpt), status=status, body_excerpt=excerpt
+            )
         if status >= 400:
             raise ModelHTTPError(
                 f"{self._settings.base_url} answered HTTP {status}"
@@ -140,7 +145,9 @@ class ChatCompletionsModel:
         if not isinstance(data, dict):
             raise MalformedResponse(f"the answer is not a JSON object: {excerpt}")
         if data.get("error"):
-            raise MalformedResponse(f"the server returned an error: {self._redact(json.dumps(data['error']))[:EXCERPT]}")
+            raise MalformedResponse(
+                f"the server returned an error: {self._redact(json.dumps(data['error']))[:EXCERPT]}"
+            )
         choices = data.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             raise MalformedResponse(f"the answer has no choices: {excerpt}")
@@ -157,14 +164,17 @@ class ChatCompletionsModel:
                 request_id=data.get("request_id") or data.get("id"),
             )
         except (TypeError, ValueError, AttributeError) as error:
-            raise MalformedResponse(f"the answer has an unexpected shape ({error}): {excerpt}") from None
+            raise MalformedResponse(
+                f"the answer has an unexpected shape ({error}): {excerpt}"
+            ) from None
 
     def _auth_message(self, status: int, excerpt: str) -> str:
         env = self._settings.api_key_env
         if status == 404:
             return (
                 f"model {self._settings.name!r} or the endpoint was not found at "
-                f"{self._settings.base_url} (HTTP 404): check model.name and model.base_url. {excerpt}"
+                f"{self._settings.base_url} (HTTP 404): check model.name and model.base_url. "
+                f"{excerpt}"
             )
         return (
             f"{self._settings.base_url} refused the request (HTTP {status}): check the key in "
@@ -193,7 +203,9 @@ def _tool_calls(value: Any) -> list[ToolCall]:
         arguments = function.get("arguments")
         if isinstance(arguments, dict):  # some servers send an object instead of JSON text
             arguments = json.dumps(arguments)
-        calls.append(ToolCall(id=item.get("id"), name=function.get("name") or "", arguments=arguments or ""))
+        calls.append(
+            ToolCall(id=item.get("id"), name=function.get("name") or "", arguments=arguments or "")
+        )
     return calls
 
 

@@ -20,7 +20,7 @@ def step_printer(console: Console) -> Callable[[StepReport], None]:
             what = escape("; ".join(report.actions))
         else:
             what = f"[yellow]mistake:[/] {escape(report.error)}"
-        timing = f"model {t.get('model', 0):.2f}s act {t.get('act', 0):.2f}s settle {t.get('settle', 0):.2f}s"
+        timing = " ".join(f"{name} {t.get(name, 0):.2f}s" for name in ("model", "act", "settle"))
         tokens = report.usage.prompt_tokens + report.usage.completion_tokens
         console.print(f"step {report.step:>3}  {what}  [dim]{timing}  {tokens} tokens[/]")
 

@@ -34,7 +34,8 @@ You are provided with function signatures within <tools></tools> XML tags:
 {tools}
 </tools>
 
-For each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:
+For each function call, return a json object with function name and arguments within \
+<tool_call></tool_call> XML tags:
 <tool_call>
 {{"name": <function-name>, "arguments": <args-json-object>}}
 </tool_call>"""
@@ -71,7 +72,9 @@ class Conversation:
         oldest_image = step - self.settings.history_images + 1
         pending = ""  # a text-mode result, delivered with the next user message
         for turn in self.turns:
-            messages.append(self._user(turn.step, turn.image, pending, keep=turn.step >= oldest_image))
+            messages.append(
+                self._user(turn.step, turn.image, pending, keep=turn.step >= oldest_image)
+            )
             messages.append(self._assistant(turn))
             pending = self._results(turn, messages)
         messages.append(self._user(step, image, pending, keep=True))
@@ -103,7 +106,11 @@ class Conversation:
         message: dict[str, Any] = {"role": "assistant", "content": turn.reply.content}
         if turn.reply.tool_calls:
             message["tool_calls"] = [
-                {"id": call_id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
+                {
+                    "id": call_id,
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": call.arguments},
+                }
                 for call_id, call in zip(turn.call_ids, turn.reply.tool_calls, strict=True)
             ]
         return message
@@ -121,7 +128,11 @@ class Conversation:
         body: dict[str, Any] = {"model": s.name, "messages": messages, "max_tokens": s.max_tokens}
         if self.native_tools:
             body["tools"] = [tool_schema(*self.announced_size)]
-        optional = {"temperature": s.temperature, "top_p": s.top_p, "reasoning_effort": s.reasoning_effort}
+        optional = {
+            "temperature": s.temperature,
+            "top_p": s.top_p,
+            "reasoning_effort": s.reasoning_effort,
+        }
         body.update({k: v for k, v in optional.items() if v is not None})
         body.update(s.extra_body)
         return body

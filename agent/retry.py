@@ -14,12 +14,12 @@ MAX_BACKOFF = 8.0
 
 def backoff_delay(attempt: int, *, rng: random.Random | None = None) -> float:
     """Exponential backoff with jitter for retry number `attempt` (1, 2, …)."""
-    ceiling = min(MAX_BACKOFF, BASE_DELAY * 2 ** (attempt - 1))
+    ceiling = min(MAX_BACKOFF, BASE_DELAY * 2 ** min(attempt - 1, 16))  # no overflow for huge n
     return ceiling * (1 - 0.25 * (rng or random).random())
 
 
 def retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
-    """Seconds the server asked us to wait: `retry-after-ms`, or `Retry-After` as seconds or a date."""
+    """Seconds the server asked us to wait: `retry-after-ms`, else `Retry-After` (seconds or date)."""
     lowered = {k.lower(): v for k, v in headers.items()}
     millis = _number(lowered.get("retry-after-ms"))
     if millis is not None:

@@ -42,7 +42,8 @@ def resolve_display(settings: Settings) -> str:
     display = settings.run.display or os.environ.get("DISPLAY")
     if not display:
         raise DisplayError(
-            "no display: set DISPLAY or pass --display :N (try `deskpilot demo`, which starts a virtual one)"
+            "no display: set DISPLAY or pass --display :N "
+            "(`deskpilot demo` shows the agent on a virtual desktop of its own)"
         )
     return display
 
@@ -61,15 +62,23 @@ def run_task(
     with ExitStack() as stack:
         screen = MssScreen(display, settings.run.monitor)
         stack.callback(screen.close)
-        desktop = None if settings.run.dry_run else PyAutoGuiDesktop(display, failsafe=settings.run.failsafe)
+        desktop = (
+            None
+            if settings.run.dry_run
+            else PyAutoGuiDesktop(display, failsafe=settings.run.failsafe)
+        )
         if model is None:
             model = ChatCompletionsModel(settings.model, api_key)
             stack.callback(model.close)
         folder = run_dir or default_run_dir(settings.run.runs_dir, task)
         trajectory = Trajectory(folder, _run_info(task, settings, display))
         agent = Agent(
-            settings=settings, model=model, screen=screen, executor=Executor(desktop),
-            trajectory=trajectory, on_step=on_step,
+            settings=settings,
+            model=model,
+            screen=screen,
+            executor=Executor(desktop),
+            trajectory=trajectory,
+            on_step=on_step,
         )
         return _run(agent, task, trajectory)
 
@@ -78,13 +87,20 @@ def _run(agent: Agent, task: str, trajectory: Trajectory) -> RunOutcome:
     """Run the agent and turn every way it can end into a final run.json and an exit code."""
     started = time.monotonic()
 
-    def finish(code: int, status: str, result: RunResult | None = None, error: str | None = None) -> RunOutcome:
+    def finish(
+        code: int, status: str, result: RunResult | None = None, error: str | None = None
+    ) -> RunOutcome:
         usage = result.usage if result else Usage()
         answer = result.answer if result else None
         count = result.steps if result else agent.steps_taken
         trajectory.finish(
-            status=status, exit_code=code, answer=answer, error=error, steps=count,
-            usage=usage.model_dump(), seconds=round(time.monotonic() - started, 3),
+            status=status,
+            exit_code=code,
+            answer=answer,
+            error=error,
+            steps=count,
+            usage=usage.model_dump(),
+            seconds=round(time.monotonic() - started, 3),
         )
         return RunOutcome(code, status, trajectory.folder, count, answer, error, usage)
 
@@ -101,7 +117,11 @@ def _run(agent: Agent, task: str, trajectory: Trajectory) -> RunOutcome:
         raise
     except Exception as error:
         if _is_failsafe(error):
-            return finish(1, "stopped", error="stopped by the pyautogui fail-safe (pointer in a screen corner)")
+            return finish(
+                1,
+                "stopped",
+                error="stopped by the pyautogui fail-safe (pointer in a screen corner)",
+            )
         finish(1, "error", error=f"{type(error).__name__}: {error}")
         raise
     return finish(0 if result.status == "success" else 1, result.status, result)

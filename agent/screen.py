@@ -85,7 +85,9 @@ class MssScreen:
         monitors = self._mss.monitors
         if not 1 <= monitor < len(monitors):
             self._mss.close()
-            raise DisplayError(f"monitor {monitor} does not exist; this display has 1..{len(monitors) - 1}")
+            raise DisplayError(
+                f"monitor {monitor} does not exist; this display has 1..{len(monitors) - 1}"
+            )
         m = monitors[monitor]
         self._monitor = m
         self.region = Region(m["left"], m["top"], m["width"], m["height"])

@@ -37,7 +37,9 @@ class ScriptedReply(BaseModel):
     def response_body(self, index: int) -> bytes:
         """The HTTP body to send."""
         if self.body is not None:
-            return self.body.encode() if isinstance(self.body, str) else json.dumps(self.body).encode()
+            return (
+                self.body.encode() if isinstance(self.body, str) else json.dumps(self.body).encode()
+            )
         message: dict[str, Any] = {"role": "assistant", "content": self.text or ""}
         if self.action is not None:
             message["tool_calls"] = [
@@ -107,14 +109,21 @@ class ScriptedServer:
         """How many scripted replies were never requested."""
         return len(self.replies) - len(self.requests)
 
-    def next_reply(self, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    def next_reply(
+        self, body: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, dict[str, str], bytes]:
         """Record a request and return the status, headers and body of the next reply."""
         with self._lock:
             index = len(self.requests)
             self.requests.append(body)
             self.headers.append(headers)
         if index >= len(self.replies):
-            error = {"error": {"message": f"script exhausted after {len(self.replies)} replies", "code": "scripted"}}
+            error = {
+                "error": {
+                    "message": f"script exhausted after {len(self.replies)} replies",
+                    "code": "scripted",
+                }
+            }
             return 500, {}, json.dumps(error).encode()
         reply = self.replies[index]
         return reply.status, reply.headers, reply.response_body(index)
@@ -144,7 +153,7 @@ def _handler_for(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(payload)
 
-        def log_message(self, format: str, *args: object) -> None:
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the base's name)
             pass  # the test output stays readable; requests are kept in server.requests
 
     return Handler

@@ -9,15 +9,17 @@ it into canonical actions. Both the tool schema and its description are generate
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, ClassVar, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
 from skills.desktop import Desktop
 
 MAX_WAIT_SECONDS = 60.0
 MAX_SCROLL_CLICKS = 50
 MAX_TEXT_LENGTH = 5000
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 
 class _Action(BaseModel):
@@ -117,7 +119,9 @@ class LeftClickDrag(_Action):
     start_y: int | None = Field(default=None, ge=0)
 
     def perform(self, desktop: Desktop) -> str:
-        start = None if self.start_x is None or self.start_y is None else (self.start_x, self.start_y)
+        start = (
+            None if self.start_x is None or self.start_y is None else (self.start_x, self.start_y)
+        )
         desktop.drag(self.x, self.y, start=start)
         return f"left_click_drag to ({self.x}, {self.y})"
 
@@ -235,7 +239,15 @@ ActionName = Literal[
 ]
 ACTION_NAMES: tuple[str, ...] = get_args(ActionName)
 POINTER_ACTIONS = frozenset(
-    {"left_click", "right_click", "middle_click", "double_click", "triple_click", "scroll", "hscroll"}
+    {
+        "left_click",
+        "right_click",
+        "middle_click",
+        "double_click",
+        "triple_click",
+        "scroll",
+        "hscroll",
+    }
 )
 
 
@@ -251,7 +263,7 @@ class ComputerUseCall(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     action: ActionName = Field(description="The action to perform.")
-    keys: list[str] | None = Field(default=None, description="Required only by action=key.")
+    keys: list[str] | str | None = Field(default=None, description="Required only by action=key.")
     text: str | None = Field(
         default=None, description="Required only by action=type and action=answer."
     )
@@ -270,6 +282,14 @@ class ComputerUseCall(BaseModel):
     )
     # Accepted from models that use them, never announced: the prompt stays on-distribution.
     start_coordinate: list[float] | None = Field(default=None, exclude=True)
+
+    @field_validator("coordinate", "start_coordinate", mode="before")
+    @classmethod
+    def _numbers_in_text(cls, value: object) -> object:
+        """Models sometimes write a point as text: "[512, 38]", "(512,38)" or "512 38"."""
+        if isinstance(value, str):
+            return [float(n) for n in _NUMBER.findall(value)]
+        return value
 
     @classmethod
     def parameters_schema(cls) -> dict[str, object]:

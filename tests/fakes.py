@@ -19,7 +19,9 @@ def solid_frame(width: int, height: int, shade: int = 40, *, left: int = 0, top:
 class FakeScreen:
     """Serves frames of a fixed size; each settle returns a new shade so steps differ."""
 
-    def __init__(self, width: int = 1280, height: int = 800, *, left: int = 0, top: int = 0) -> None:
+    def __init__(
+        self, width: int = 1280, height: int = 800, *, left: int = 0, top: int = 0
+    ) -> None:
         self.size = (width, height)
         self.offset = (left, top)
         self._shades = itertools.cycle(range(30, 220, 10))

@@ -93,9 +93,21 @@ def test_types_into_xterm_in_native_tool_mode(desktop: VirtualDesktop, tmp_path:
     sink = tmp_path / "typed.txt"
     typing_sink(desktop, sink)
     text = "echo 'a<b>c' {x|y} ~/$HOME & 100%\n"
-    replies = [call(action="left_click", coordinate=[500, 500]), call(action="type", text=text), DONE]
+    replies = [
+        call(action="left_click", coordinate=[500, 500]),
+        call(action="type", text=text),
+        DONE,
+    ]
     with ScriptedServer(replies) as server:
-        result = deskpilot(desktop, "run", "type a line", "--base-url", server.base_url, "--run-dir", str(tmp_path / "run"))
+        result = deskpilot(
+            desktop,
+            "run",
+            "type a line",
+            "--base-url",
+            server.base_url,
+            "--run-dir",
+            str(tmp_path / "run"),
+        )
     assert result.returncode == 0, result.stderr
     assert wait_for_text(sink, text, desktop) == text
     records = assert_complete_run_folder(tmp_path / "run", "success", 3)
@@ -104,7 +116,9 @@ def test_types_into_xterm_in_native_tool_mode(desktop: VirtualDesktop, tmp_path:
     assert "tools" in server.requests[0]
 
 
-def test_writes_and_saves_a_file_in_mousepad_in_text_tool_mode(desktop: VirtualDesktop, tmp_path: Path):
+def test_writes_and_saves_a_file_in_mousepad_in_text_tool_mode(
+    desktop: VirtualDesktop, tmp_path: Path
+):
     document = tmp_path / "notes.txt"
     editor(desktop, document)
     text = "Grüße, café — 中文\nline two\n"
@@ -116,8 +130,15 @@ def test_writes_and_saves_a_file_in_mousepad_in_text_tool_mode(desktop: VirtualD
     ]
     with ScriptedServer(replies) as server:
         result = deskpilot(
-            desktop, "run", "write notes", "--base-url", server.base_url, "--tool-mode", "text",
-            "--run-dir", str(tmp_path / "run"),
+            desktop,
+            "run",
+            "write notes",
+            "--base-url",
+            server.base_url,
+            "--tool-mode",
+            "text",
+            "--run-dir",
+            str(tmp_path / "run"),
         )
     assert result.returncode == 0, result.stderr
     assert wait_for_text(document, text, desktop) == text
@@ -141,13 +162,27 @@ def test_the_pointer_lands_where_the_model_pointed(
     replies = [call(action="mouse_move", coordinate=point), DONE]
     with ScriptedServer(replies) as server:
         result = deskpilot(
-            desktop, "run", "point", *extra, "--base-url", server.base_url, "--coords", coords,
-            "--run-dir", str(tmp_path / "run"), key=None if extra else CANARY,
+            desktop,
+            "run",
+            "point",
+            *extra,
+            "--base-url",
+            server.base_url,
+            "--coords",
+            coords,
+            "--run-dir",
+            str(tmp_path / "run"),
+            key=None if extra else CANARY,
         )
     assert result.returncode == 0, result.stderr
     (record, _) = read_trajectory(tmp_path / "run")
     image_w, image_h = record["image"]["width"], record["image"]["height"]
-    extent = {"relative-1000": (1000, 1000), "relative-999": (999, 999), "screen": (1280, 800), "image": (image_w, image_h)}[coords]
+    extent = {
+        "relative-1000": (1000, 1000),
+        "relative-999": (999, 999),
+        "screen": (1280, 800),
+        "image": (image_w, image_h),
+    }[coords]
     expected = (round(point[0] / extent[0] * 1280), round(point[1] / extent[1] * 800))
     x, y = desktop.mouse_location()
     assert abs(x - expected[0]) <= 2 and abs(y - expected[1]) <= 2
@@ -160,7 +195,15 @@ def test_the_api_key_never_reaches_disk_or_output(desktop: VirtualDesktop, tmp_p
     echo = {"error": {"message": f"Incorrect API key provided: {CANARY}"}}
     replies = [call(action="type", text="ok\n"), ScriptedReply(status=401, body=echo)]
     with ScriptedServer(replies) as server:
-        result = deskpilot(desktop, "run", "leak test", "--base-url", server.base_url, "--run-dir", str(tmp_path / "run"))
+        result = deskpilot(
+            desktop,
+            "run",
+            "leak test",
+            "--base-url",
+            server.base_url,
+            "--run-dir",
+            str(tmp_path / "run"),
+        )
     assert result.returncode == 3
     assert "refused" in result.stderr
     assert CANARY not in result.stdout + result.stderr
@@ -176,7 +219,16 @@ def test_dry_run_asks_the_model_but_types_nothing(desktop: VirtualDesktop, tmp_p
     typing_sink(desktop, sink)
     replies = [call(action="type", text="must not appear\n"), DONE]
     with ScriptedServer(replies) as server:
-        result = deskpilot(desktop, "run", "dry", "--base-url", server.base_url, "--dry-run", "--run-dir", str(tmp_path / "run"))
+        result = deskpilot(
+            desktop,
+            "run",
+            "dry",
+            "--base-url",
+            server.base_url,
+            "--dry-run",
+            "--run-dir",
+            str(tmp_path / "run"),
+        )
     assert result.returncode == 0, result.stderr
     assert wait_for_text(sink, "", desktop) == ""
     records = assert_complete_run_folder(tmp_path / "run", "success", 2)
@@ -186,7 +238,17 @@ def test_dry_run_asks_the_model_but_types_nothing(desktop: VirtualDesktop, tmp_p
 def test_running_out_of_steps_exits_1_with_a_complete_log(desktop: VirtualDesktop, tmp_path: Path):
     replies = [call(action="wait", time=0)] * 2
     with ScriptedServer(replies) as server:
-        result = deskpilot(desktop, "run", "loop", "--base-url", server.base_url, "--max-steps", "2", "--run-dir", str(tmp_path / "run"))
+        result = deskpilot(
+            desktop,
+            "run",
+            "loop",
+            "--base-url",
+            server.base_url,
+            "--max-steps",
+            "2",
+            "--run-dir",
+            str(tmp_path / "run"),
+        )
     assert result.returncode == 1
     assert "within 2 steps" in result.stderr
     assert_complete_run_folder(tmp_path / "run", "max_steps", 2)
@@ -194,7 +256,15 @@ def test_running_out_of_steps_exits_1_with_a_complete_log(desktop: VirtualDeskto
 
 def test_a_failure_reported_by_the_model_exits_1(desktop: VirtualDesktop, tmp_path: Path):
     with ScriptedServer([call(action="terminate", status="failure")]) as server:
-        result = deskpilot(desktop, "run", "give up", "--base-url", server.base_url, "--run-dir", str(tmp_path / "run"))
+        result = deskpilot(
+            desktop,
+            "run",
+            "give up",
+            "--base-url",
+            server.base_url,
+            "--run-dir",
+            str(tmp_path / "run"),
+        )
     assert result.returncode == 1
     assert_complete_run_folder(tmp_path / "run", "failure", 1)
 
@@ -210,9 +280,20 @@ def test_a_failure_reported_by_the_model_exits_1(desktop: VirtualDesktop, tmp_pa
     ],
     ids=["no-key", "no-display", "unreachable", "bad-preset", "bad-max-steps"],
 )
-def test_setup_errors_are_one_clear_line(desktop: VirtualDesktop, args, kwargs, code, message, tmp_path: Path):
+def test_setup_errors_are_one_clear_line(
+    desktop: VirtualDesktop, args, kwargs, code, message, tmp_path: Path
+):
     no_retries = {"DESKPILOT_MODEL__MAX_RETRIES": "0"}
-    result = deskpilot(desktop, "run", "task", "--run-dir", str(tmp_path / "run"), *args, env_extra=no_retries, **kwargs)
+    result = deskpilot(
+        desktop,
+        "run",
+        "task",
+        "--run-dir",
+        str(tmp_path / "run"),
+        *args,
+        env_extra=no_retries,
+        **kwargs,
+    )
     assert result.returncode == code, result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr
@@ -221,7 +302,11 @@ def test_setup_errors_are_one_clear_line(desktop: VirtualDesktop, args, kwargs, 
 def test_demo_runs_end_to_end_without_a_display_or_key(tmp_path: Path):
     env = {k: v for k, v in os.environ.items() if k not in {"DISPLAY", "DESKPILOT_API_KEY"}}
     result = subprocess.run(
-        [DESKPILOT, "demo", "--run-dir", str(tmp_path / "run")], env=env, capture_output=True, text=True, timeout=120
+        [DESKPILOT, "demo", "--run-dir", str(tmp_path / "run")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert "checks passed" in result.stderr

@@ -7,30 +7,18 @@ import pytest
 from agent.errors import ActionError
 from agent.parse.keys import ALIASES, VALID_KEYS, normalise_keys
 
-SYNONYM_BUG = (
-    "BUG: a pyautogui synonym is passed through instead of the §e canonical name "
-    "(so e.g. ['Return', 'enter'] is not de-duplicated and logs differ by spelling)"
-)
-
-
-def _xfail(spelling: str, want: list[str], reason: str = SYNONYM_BUG):
-    return pytest.param(
-        spelling, want, id=spelling, marks=pytest.mark.xfail(strict=True, reason=reason)
-    )
-
-
 # One row per accepted spelling in the §e table (Linux: meta/super/cmd -> win).
 SPELLINGS = [
     # enter
-    _xfail("Return", ["enter"]),
+    ("Return", ["enter"]),
     ("KP_Enter", ["enter"]),
     ("enter", ["enter"]),
     ("ENTER", ["enter"]),
-    _xfail("return", ["enter"]),
+    ("return", ["enter"]),
     ("↵", ["enter"]),
     # esc
-    _xfail("Escape", ["esc"]),
-    _xfail("escape", ["esc"]),
+    ("Escape", ["esc"]),
+    ("escape", ["esc"]),
     ("ESC", ["esc"]),
     ("Esc", ["esc"]),
     # backspace, delete, tab, space
@@ -38,16 +26,11 @@ SPELLINGS = [
     ("Backspace", ["backspace"]),
     ("BACKSPACE", ["backspace"]),
     ("Delete", ["delete"]),
-    _xfail("Del", ["delete"]),
+    ("Del", ["delete"]),
     ("KP_Delete", ["delete"]),
     ("DELETE", ["delete"]),
     ("Tab", ["tab"]),
-    _xfail(
-        "ISO_Left_Tab",
-        ["shift", "tab"],
-        "BUG: ISO_Left_Tab is Shift+Tab (§e) but is normalised to plain 'tab', "
-        "so focus moves forward instead of back",
-    ),
+    ("ISO_Left_Tab", ["shift", "tab"]),
     ("space", ["space"]),
     ("Space", ["space"]),
     ("SPACE", ["space"]),
@@ -68,11 +51,11 @@ SPELLINGS = [
     ("Page_Up", ["pageup"]),
     ("Prior", ["pageup"]),
     ("PageUp", ["pageup"]),
-    _xfail("PGUP", ["pageup"]),
+    ("PGUP", ["pageup"]),
     ("Page_Down", ["pagedown"]),
     ("Next", ["pagedown"]),
     ("PageDown", ["pagedown"]),
-    _xfail("PGDN", ["pagedown"]),
+    ("PGDN", ["pagedown"]),
     ("Home", ["home"]),
     ("End", ["end"]),
     ("Insert", ["insert"]),
@@ -104,12 +87,7 @@ SPELLINGS = [
     ("win", ["win"]),
     ("Windows", ["win"]),
     ("cmd", ["win"]),
-    _xfail(
-        "command",
-        ["win"],
-        "BUG: 'command' stays 'command' (while 'cmd' and 'CMD' become 'win'); pyautogui's X11 "
-        "backend has no keycode for 'command', so the key press is silently dropped",
-    ),
+    ("command", ["win"]),
     ("CMD", ["win"]),
     ("⌘", ["win"]),
     # function keys
@@ -118,10 +96,10 @@ SPELLINGS = [
     ("F12", ["f12"]),
     ("F24", ["f24"]),
     # print screen, locks, menu, media
-    _xfail("Print", ["printscreen"]),
+    ("Print", ["printscreen"]),
     ("Sys_Req", ["printscreen"]),
     ("PrintScreen", ["printscreen"]),
-    _xfail("PrtSc", ["printscreen"]),
+    ("PrtSc", ["printscreen"]),
     ("Caps_Lock", ["capslock"]),
     ("Num_Lock", ["numlock"]),
     ("Scroll_Lock", ["scrolllock"]),
@@ -207,11 +185,6 @@ def test_xdotool_punctuation_names(name, char):
             "ctrl-alt-delete",
             ["ctrl", "alt", "delete"],
             id="dash-between-multi-letter-names",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG: §e says '-' separates two multi-letter names; "
-                "'ctrl-alt-delete' is refused as one unknown key",
-            ),
         ),
     ],
 )

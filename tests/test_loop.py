@@ -22,7 +22,11 @@ def call(**arguments: object) -> ScriptedReply:
 
 
 def text_call(**arguments: object) -> ScriptedReply:
-    return ScriptedReply(text="<tool_call>\n" + json.dumps({"name": "computer_use", "arguments": arguments}) + "\n</tool_call>")
+    return ScriptedReply(
+        text="<tool_call>\n"
+        + json.dumps({"name": "computer_use", "arguments": arguments})
+        + "\n</tool_call>"
+    )
 
 
 DONE = call(action="terminate", status="success")
@@ -64,7 +68,11 @@ def test_actions_run_in_screen_pixels_and_the_trajectory_is_complete(tmp_path: P
     ]
     result, server, desktop = run_agent(tmp_path, replies, desktop=RecordingDesktop())
     assert result.status == "success" and result.steps == 4
-    assert desktop.calls == [("click", 640, 400, "left", 1), ("type", "héllo\n"), ("press", ("ctrl", "s"))]
+    assert desktop.calls == [
+        ("click", 640, 400, "left", 1),
+        ("type", "héllo\n"),
+        ("press", ("ctrl", "s")),
+    ]
     steps = read_trajectory(tmp_path / "run")
     assert [s["step"] for s in steps] == [1, 2, 3, 4]
     assert steps[0]["actions"] == [{"action": "left_click", "x": 640, "y": 400}]
@@ -111,11 +119,13 @@ def test_the_step_limit_stops_the_run(tmp_path: Path):
 
 
 def test_nothing_runs_after_terminate_and_the_answer_is_kept(tmp_path: Path):
-    reply = ScriptedReply(
-        text='<tool_call>{"name": "computer_use", "arguments": {"action": "answer", "text": "408"}}</tool_call>'
-        '<tool_call>{"name": "computer_use", "arguments": {"action": "terminate", "status": "success"}}</tool_call>'
-        '<tool_call>{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [1, 1]}}</tool_call>'
-    )
+    calls = [
+        {"action": "answer", "text": "408"},
+        {"action": "terminate", "status": "success"},
+        {"action": "left_click", "coordinate": [1, 1]},
+    ]
+    blocks = [{"name": "computer_use", "arguments": c} for c in calls]
+    reply = ScriptedReply(text="".join(f"<tool_call>{json.dumps(b)}</tool_call>" for b in blocks))
     result, _, desktop = run_agent(tmp_path, [reply], desktop=RecordingDesktop())
     assert result.answer == "408" and result.status == "success"
     assert desktop.calls == []
@@ -124,7 +134,9 @@ def test_nothing_runs_after_terminate_and_the_answer_is_kept(tmp_path: Path):
 
 
 def test_terminate_with_failure_is_a_failure(tmp_path: Path):
-    result, _, _ = run_agent(tmp_path, [call(action="terminate", status="failure")], desktop=RecordingDesktop())
+    result, _, _ = run_agent(
+        tmp_path, [call(action="terminate", status="failure")], desktop=RecordingDesktop()
+    )
     assert result.status == "failure"
 
 
@@ -132,10 +144,18 @@ def test_history_keeps_only_the_newest_screenshots_and_distinct_results(tmp_path
     replies = [call(action="scroll", pixels=-5)] * 6 + [DONE]
     _, server, _ = run_agent(tmp_path, replies, desktop=RecordingDesktop())
     last = server.requests[-1]
-    images = [p for m in last["messages"] if isinstance(m["content"], list) for p in m["content"] if p["type"] == "image_url"]
+    images = [
+        p
+        for m in last["messages"]
+        if isinstance(m["content"], list)
+        for p in m["content"]
+        if p["type"] == "image_url"
+    ]
     assert len(images) == 3
     results = [m["content"] for m in last["messages"] if m["role"] == "tool"]
-    assert len(results) == 6 and len(set(results)) == 6  # identical tool results are rejected by some servers
+    assert (
+        len(results) == 6 and len(set(results)) == 6
+    )  # identical tool results are rejected by some servers
     roles = [m["role"] for m in last["messages"]]
     for i, role in enumerate(roles):
         if role == "tool":
@@ -155,7 +175,12 @@ def test_dry_run_touches_nothing_and_logs_everything(tmp_path: Path):
 
 def test_monitor_offsets_are_added(tmp_path: Path):
     replies = [call(action="left_click", coordinate=[0, 1000]), DONE]
-    _, _, desktop = run_agent(tmp_path, replies, desktop=RecordingDesktop(), screen=FakeScreen(1920, 1080, left=1280, top=0))
+    _, _, desktop = run_agent(
+        tmp_path,
+        replies,
+        desktop=RecordingDesktop(),
+        screen=FakeScreen(1920, 1080, left=1280, top=0),
+    )
     assert desktop.calls == [("click", 1280, 1079, "left", 1)]
 
 

@@ -1,4 +1,4 @@
-"""The HTTP client against a real server on 127.0.0.1: replies, retries, typed errors, no key leaks."""
+"""The HTTP client against a real server on 127.0.0.1: replies, retries, errors, no key leaks."""
 
 from __future__ import annotations
 
@@ -35,7 +35,10 @@ def test_reply_is_parsed_and_the_key_is_sent_as_bearer():
     with ScriptedServer([ok(action="left_click", coordinate=[1, 2])]) as server:
         reply = make_model(server.base_url, []).complete(BODY)
     assert reply.tool_calls[0].name == "computer_use"
-    assert json.loads(reply.tool_calls[0].arguments) == {"action": "left_click", "coordinate": [1, 2]}
+    assert json.loads(reply.tool_calls[0].arguments) == {
+        "action": "left_click",
+        "coordinate": [1, 2],
+    }
     assert reply.finish_reason == "tool_calls"
     assert reply.usage.prompt_tokens == 1000
     assert server.headers[0]["Authorization"] == f"Bearer {KEY}"
@@ -64,7 +67,9 @@ def test_retry_after_is_honoured(first: ScriptedReply, expected_sleep: float):
 @pytest.mark.parametrize("status", [408, 409, 429, 500, 502, 503, 504])
 def test_transient_statuses_are_retried_with_backoff(status: int):
     sleeps: list[float] = []
-    with ScriptedServer([fault(status), fault(status, **{"Retry-After": "garbage"}), ok()]) as server:
+    with ScriptedServer(
+        [fault(status), fault(status, **{"Retry-After": "garbage"}), ok()]
+    ) as server:
         reply = make_model(server.base_url, sleeps).complete(BODY)
     assert reply.retries == 2
     assert len(sleeps) == 2 and all(0 < s <= 8 for s in sleeps)
@@ -72,9 +77,8 @@ def test_transient_statuses_are_retried_with_backoff(status: int):
 
 def test_retries_are_bounded_and_the_last_error_surfaces():
     sleeps: list[float] = []
-    with ScriptedServer([fault(500)] * 3) as server:
-        with pytest.raises(ModelHTTPError) as caught:
-            make_model(server.base_url, sleeps, max_retries=2).complete(BODY)
+    with ScriptedServer([fault(500)] * 3) as server, pytest.raises(ModelHTTPError) as caught:
+        make_model(server.base_url, sleeps, max_retries=2).complete(BODY)
     assert caught.value.status == 500
     assert "after 2 retries" in str(caught.value)
     assert len(server.requests) == 3
@@ -92,9 +96,8 @@ def test_retry_after_above_the_cap_is_not_waited_for():
 
 @pytest.mark.parametrize("status", [400, 422])
 def test_client_errors_are_not_retried(status: int):
-    with ScriptedServer([fault(status), ok()]) as server:
-        with pytest.raises(ModelHTTPError):
-            make_model(server.base_url, []).complete(BODY)
+    with ScriptedServer([fault(status), ok()]) as server, pytest.raises(ModelHTTPError):
+        make_model(server.base_url, []).complete(BODY)
     assert len(server.requests) == 1
 
 
@@ -116,15 +119,25 @@ def test_auth_errors_are_fatal_and_never_echo_the_key(status: int):
         "<html><body>502 Bad Gateway</body></html>",
         {"id": "x", "object": "chat.completion"},
         {"choices": []},
-        {"error": {"message": "Input data may contain inappropriate content.", "code": "data_inspection_failed"}},
+        {
+            "error": {
+                "message": "Input data may contain inappropriate content.",
+                "code": "data_inspection_failed",
+            }
+        },
         [1, 2, 3],
     ],
-    ids=["html-from-a-proxy", "no-choices", "empty-choices", "error-object-with-200", "not-an-object"],
+    ids=[
+        "html-from-a-proxy",
+        "no-choices",
+        "empty-choices",
+        "error-object-with-200",
+        "not-an-object",
+    ],
 )
 def test_malformed_200_bodies_are_typed_errors(body: object):
-    with ScriptedServer([ScriptedReply(body=body)]) as server:
-        with pytest.raises(MalformedResponse):
-            make_model(server.base_url, []).complete(BODY)
+    with ScriptedServer([ScriptedReply(body=body)]) as server, pytest.raises(MalformedResponse):
+        make_model(server.base_url, []).complete(BODY)
 
 
 def test_an_unreachable_server_is_a_connection_error_after_retries():
@@ -148,7 +161,11 @@ def test_usage_details_and_reasoning_are_read():
     completion = {
         "choices": [
             {
-                "message": {"role": "assistant", "content": [{"type": "text", "text": "hi"}], "reasoning_content": "hmm"},
+                "message": {
+                    "role": "assistant",
+                    "content": [{"type": "text", "text": "hi"}],
+                    "reasoning_content": "hmm",
+                },
                 "finish_reason": "stop",
             }
         ],

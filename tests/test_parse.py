@@ -182,12 +182,6 @@ THINK_CASES = [
         "{'action': 'type', 'text': '<think>x</think>'}}</tool_call>",
         [{"action": "type", "text": "<think>x</think>"}],
         id="think-tags-inside-single-quoted-string-kept",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="BUG: strip_thinking only treats double quotes as JSON strings, so in a "
-            "single-quoted call (which loads_object accepts) '<think>x</think>' is cut out of "
-            "the text value and the call fails with 'String should have at least 1 character'",
-        ),
     ),
 ]
 
@@ -434,3 +428,38 @@ def test_terminate_and_other_actions_parse_in_order():
 )
 def test_scroll_clicks(pixels, clicks):
     assert scroll_clicks(pixels) == clicks
+
+
+@pytest.mark.parametrize(
+    ("arguments", "want"),
+    [
+        ({"action": "key", "keys": "ctrl+s"}, {"action": "key", "keys": ["ctrl", "s"]}),
+        (
+            {"action": "left_click", "coordinate": "[500, 500]"},
+            {"action": "left_click", "x": 640, "y": 400},
+        ),
+        (
+            {"action": "left_click", "coordinate": "(500,500)"},
+            {"action": "left_click", "x": 640, "y": 400},
+        ),
+        (
+            {"action": "left_click", "coordinate": "500 500"},
+            {"action": "left_click", "x": 640, "y": 400},
+        ),
+    ],
+    ids=[
+        "keys-as-combo-string",
+        "point-as-list-text",
+        "point-as-tuple-text",
+        "point-as-two-numbers",
+    ],
+)
+def test_strings_where_lists_belong_are_accepted(arguments, want):
+    assert actions(native(arguments)) == [want]
+
+
+def test_a_bad_status_names_the_allowed_values_not_the_actions():
+    with pytest.raises(ParseError) as caught:
+        parse_reply(native({"action": "terminate", "status": "done"}), MAPPING)
+    assert "'success' or 'failure'" in str(caught.value)
+    assert "allowed actions" not in str(caught.value)

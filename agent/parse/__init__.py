@@ -25,7 +25,6 @@ from skills.computer import (
     ComputerUseCall,
 )
 
-
 # Actions whose coordinate is required (for pointer actions it is optional).
 TARGET_ACTIONS = frozenset({"mouse_move", "left_click_drag"})
 
@@ -129,10 +128,7 @@ def _required(value: Any, action: str, field: str) -> Any:
 
 def scroll_clicks(pixels: float) -> int:
     """Wheel clicks for Qwen's `pixels`: small values are clicks already, large ones pixels."""
-    if abs(pixels) <= 30:
-        clicks = round(pixels)
-    else:
-        clicks = round(pixels / 100)
+    clicks = round(pixels) if abs(pixels) <= 30 else round(pixels / 100)
     if clicks == 0 and pixels != 0:
         clicks = 1 if pixels > 0 else -1
     return clicks
@@ -144,7 +140,7 @@ def _explain(error: ValidationError, *, action: str | None = None) -> str:
     for item in error.errors(include_url=False):
         where = ".".join(str(p) for p in item["loc"] if not isinstance(p, int)) or "arguments"
         message = item["msg"]
-        if where == "action" or item["type"] == "literal_error":
+        if where == "action":
             message = f"{message} (allowed actions: {', '.join(ACTION_NAMES)})"
         problems.append(f"{where}: {message}")
     prefix = f"invalid {action} call" if action else f"invalid {TOOL_NAME} call"

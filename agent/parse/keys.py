@@ -6,6 +6,7 @@ unknown key is an error the model is told about.
 
 from __future__ import annotations
 
+import re
 import string
 
 from agent.errors import ActionError
@@ -24,19 +25,33 @@ NAMED_KEYS = frozenset(
     prtscr return right scrolllock select separator shift shiftleft shiftright sleep space stop
     subtract tab up volumedown volumemute volumeup win winleft winright yen command option
     optionleft optionright
-    """.split()
+    """.split()  # noqa: SIM905 (one word per key reads better than a 140-item list)
 )
 CHARACTER_KEYS = frozenset(string.ascii_lowercase + string.digits + string.punctuation)
 VALID_KEYS = NAMED_KEYS | CHARACTER_KEYS
 
 # Spellings from xdotool/X keysyms, Anthropic, OpenAI, UI-TARS and habit (lowercased).
 ALIASES = {
+    # pyautogui synonyms, folded into one canonical name each
+    "return": "enter",
+    "escape": "esc",
+    "del": "delete",
+    "pgup": "pageup",
+    "pgdn": "pagedown",
+    "print": "printscreen",
+    "prtsc": "printscreen",
+    "prtscr": "printscreen",
+    "prntscrn": "printscreen",
+    # macOS names: deskpilot drives X11, where the command key is the super ("win") key
+    "command": "win",
+    "option": "alt",
+    "optionleft": "altleft",
+    "optionright": "altright",
     "kp_enter": "enter",
     "↵": "enter",
     "ret": "enter",
     "delete_key": "delete",
     "kp_delete": "delete",
-    "iso_left_tab": "tab",
     "control": "ctrl",
     "control_l": "ctrl",
     "control_r": "ctrlright",
@@ -119,6 +134,8 @@ def normalise_key(name: str, *, alone: bool = True) -> list[str]:
     if alone and len(key) == 1 and key.isupper():
         return ["shift", key.lower()]
     lowered = key.lower()
+    if lowered == "iso_left_tab":  # X's name for shift+tab
+        return ["shift", "tab"]
     lowered = ALIASES.get(lowered, lowered)
     if lowered not in VALID_KEYS:
         raise ActionError(
@@ -128,10 +145,15 @@ def normalise_key(name: str, *, alone: bool = True) -> list[str]:
     return [lowered]
 
 
+_DASH_BETWEEN_NAMES = re.compile(r"(?<=[A-Za-z0-9_]{2})-(?=[A-Za-z0-9_]{2})")
+
+
 def split_combo(combo: str) -> list[str]:
-    """Split 'ctrl+shift+t' or 'ctrl c' into key names; a lone '+' or ' ' stays a key."""
+    """Split 'ctrl+shift+t', 'ctrl c' or 'ctrl-alt-delete' into key names; '+', '-' alone stay keys."""
     if combo in {"+", " "} or len(combo) == 1:
         return [combo]
+    # '-' separates only two multi-letter names, so 'ctrl+-' and 'minus' survive.
+    combo = _DASH_BETWEEN_NAMES.sub("+", combo)
     if "+" in combo:
         parts = combo.split("+")
         # 'ctrl++' means ctrl and plus: an empty part after a separator is the '+' key itself.
@@ -144,7 +166,9 @@ def split_combo(combo: str) -> list[str]:
 
 def normalise_keys(keys: list[str] | str) -> list[str]:
     """Normalise a key list or combo string into pyautogui names, in press order, no repeats."""
-    names = split_combo(keys) if isinstance(keys, str) else [p for k in keys for p in split_combo(k)]
+    names = (
+        split_combo(keys) if isinstance(keys, str) else [p for k in keys for p in split_combo(k)]
+    )
     if not names:
         raise ActionError("the key action needs at least one key, e.g. keys=['ctrl', 's']")
     result: list[str] = []

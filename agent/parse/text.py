@@ -15,50 +15,41 @@ _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
 
 
 def strip_thinking(text: str) -> str:
-    """Remove `<think>…</think>` blocks, and everything before a stray closing tag."""
+    """Remove `<think>…</think>` blocks, and everything before a stray closing tag.
+
+    Tags inside a quoted string within braces (text the model wants typed) are left alone.
+    """
     out: list[str] = []
+    depth = 0  # unclosed '{' so far: a quote opens a JSON string only inside braces
+    quote = ""  # the quote character of the string we are in, if any
     i = 0
-    in_string = False
     while i < len(text):
         ch = text[i]
-        if in_string:
-            out.append(ch)
-            if ch == "\\" and i + 1 < len(text):
-                out.append(text[i + 1])
+        if quote:
+            if ch == "\\":
+                out.append(text[i : i + 2])
                 i += 2
                 continue
-            if ch == '"':
-                in_string = False
-            i += 1
-            continue
-        if ch == '"' and _inside_json(out):
-            in_string = True
-            out.append(ch)
-            i += 1
-            continue
-        if text.startswith("<think>", i):
+            quote = "" if ch == quote else quote
+        elif text.startswith("<think>", i):
             end = text.find("</think>", i)
             i = len(text) if end < 0 else end + len("</think>")
             continue
-        if text.startswith("</think>", i):
+        elif text.startswith("</think>", i):
             # A closing tag with no opening one: the reasoning came first, untagged.
             out.clear()
+            depth = 0
             i += len("</think>")
             continue
-        out.append(ch)
-        i += 1
-    return "".join(out).strip()
-
-
-def _inside_json(before: list[str]) -> bool:
-    """Whether the text so far has an unclosed '{', so that a quote opens a JSON string."""
-    depth = 0
-    for ch in before:
-        if ch == "{":
+        elif ch in "\"'" and depth:
+            quote = ch
+        elif ch == "{":
             depth += 1
         elif ch == "}" and depth:
             depth -= 1
-    return depth > 0
+        out.append(ch)
+        i += 1
+    return "".join(out).strip()
 
 
 def tool_call_blocks(text: str) -> list[str]:
@@ -67,7 +58,7 @@ def tool_call_blocks(text: str) -> list[str]:
 
 
 def loads_object(text: str, *, what: str) -> dict[str, Any]:
-    """Parse a JSON object written by a model: fences, single quotes, trailing commas, a stray brace."""
+    """Parse a model's JSON object, forgiving fences, single quotes, trailing commas, stray braces."""
     fenced = _FENCE.match(text)
     if fenced:
         text = fenced.group(1)
@@ -88,7 +79,9 @@ def loads_object(text: str, *, what: str) -> dict[str, Any]:
     if isinstance(value, str):  # JSON text holding JSON text: some servers double-encode
         return loads_object(value, what=what)
     if not isinstance(value, dict):
-        raise ParseError(f"{what} must be a JSON object, got {type(value).__name__}: {_excerpt(text)}")
+        raise ParseError(
+            f"{what} must be a JSON object, got {type(value).__name__}: {_excerpt(text)}"
+        )
     return value
 
 
