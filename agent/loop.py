@@ -235,7 +235,7 @@ class Agent:
 
 
 def image_size(frame: Frame, coords: CoordSpace, resize: ResizeSettings) -> tuple[int, int]:
-    """The (width, height) the model is shown: smart-resized for image coordinates or when too big."""
+    """The (width, height) the model sees: smart-resized for image coordinates or when too big."""
     width, height = frame.size
     if coords != "image" and width * height <= resize.max_pixels:
         return width, height

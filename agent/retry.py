@@ -19,7 +19,7 @@ def backoff_delay(attempt: int, *, rng: random.Random | None = None) -> float:
 
 
 def retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
-    """Seconds the server asked us to wait: `retry-after-ms`, else `Retry-After` (seconds or date)."""
+    """Seconds the server asked to wait: `retry-after-ms`, else `Retry-After` (seconds or date)."""
     lowered = {k.lower(): v for k, v in headers.items()}
     millis = _number(lowered.get("retry-after-ms"))
     if millis is not None:

@@ -86,9 +86,9 @@ def test_retries_are_bounded_and_the_last_error_surfaces():
 
 def test_retry_after_above_the_cap_is_not_waited_for():
     sleeps: list[float] = []
-    with ScriptedServer([fault(429, **{"Retry-After": "600"}), ok()]) as server:
-        with pytest.raises(ModelHTTPError) as caught:
-            make_model(server.base_url, sleeps, max_retry_wait=60).complete(BODY)
+    server = ScriptedServer([fault(429, **{"Retry-After": "600"}), ok()])
+    with server, pytest.raises(ModelHTTPError) as caught:
+        make_model(server.base_url, sleeps, max_retry_wait=60).complete(BODY)
     assert caught.value.status == 429
     assert sleeps == []
     assert server.unused() == 1
@@ -104,9 +104,9 @@ def test_client_errors_are_not_retried(status: int):
 @pytest.mark.parametrize("status", [401, 403, 404])
 def test_auth_errors_are_fatal_and_never_echo_the_key(status: int):
     echo = {"error": {"message": f"Incorrect API key provided: {KEY}", "code": "invalid_api_key"}}
-    with ScriptedServer([fault(status, echo)]) as server:
-        with pytest.raises(ModelAuthError) as caught:
-            make_model(server.base_url, []).complete(BODY)
+    server = ScriptedServer([fault(status, echo)])
+    with server, pytest.raises(ModelAuthError) as caught:
+        make_model(server.base_url, []).complete(BODY)
     text = str(caught.value) + caught.value.body_excerpt + repr(caught.value)
     assert KEY not in text
     assert "[redacted]" in text

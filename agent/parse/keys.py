@@ -149,7 +149,7 @@ _DASH_BETWEEN_NAMES = re.compile(r"(?<=[A-Za-z0-9_]{2})-(?=[A-Za-z0-9_]{2})")
 
 
 def split_combo(combo: str) -> list[str]:
-    """Split 'ctrl+shift+t', 'ctrl c' or 'ctrl-alt-delete' into key names; '+', '-' alone stay keys."""
+    """Split 'ctrl+shift+t', 'ctrl c' or 'ctrl-alt-delete' into key names ('+' alone is a key)."""
     if combo in {"+", " "} or len(combo) == 1:
         return [combo]
     # '-' separates only two multi-letter names, so 'ctrl+-' and 'minus' survive.

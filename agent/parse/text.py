@@ -58,7 +58,7 @@ def tool_call_blocks(text: str) -> list[str]:
 
 
 def loads_object(text: str, *, what: str) -> dict[str, Any]:
-    """Parse a model's JSON object, forgiving fences, single quotes, trailing commas, stray braces."""
+    """Parse a model's JSON object, forgiving fences, single quotes, trailing commas, braces."""
     fenced = _FENCE.match(text)
     if fenced:
         text = fenced.group(1)
