@@ -7,7 +7,8 @@ and log the step.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -100,60 +101,51 @@ class Agent:
     def _step(
         self, step: int, state: _StepState, conversation: Conversation, mapping: Mapping
     ) -> RunStatus | None:
+        """One step; returns the final status when the model terminated."""
         timings: dict[str, float] = {"capture": state.frame.grab_seconds}
         record: dict[str, Any] = {"step": step, "started_at": timestamp()}
-
-        image = self._observe(state.frame, mapping, timings)
+        with _timed(timings, "encode"):
+            image = self._encode(state.frame, mapping.image_size)
         record |= self._describe_observation(step, image, mapping)
 
-        started = time.monotonic()
-        body = conversation.request(step, image)
-        timings["request_build"] = elapsed(started)
-        reply = self._ask(body, timings)
-        state.usage = state.usage + reply.usage
+        with _timed(timings, "request_build"):
+            body = conversation.request(step, image)
+        with _timed(timings, "model"):
+            reply = self.model.complete(body)
+        state.usage += reply.usage
         record |= {
             "model_output": reply.raw_output(),
             "usage": reply.usage.model_dump(),
             "retries": reply.retries,
+            "timings": timings,
         }
-
-        started = time.monotonic()
         try:
-            calls = parse_reply(reply, mapping)
+            with _timed(timings, "parse"):
+                calls = parse_reply(reply, mapping)
         except ModelMistake as mistake:
-            timings["parse"] = elapsed(started)
-            return self._mistake(
-                step, state, conversation, image, reply, mistake, record | {"timings": timings}
-            )
-        timings["parse"] = elapsed(started)
+            conversation.record(_mistake_turn(step, image, reply, mistake))
+            self._log_mistake(step, state, mistake, record, reply)
+            return None
         state.mistakes = 0
 
         record["actions"] = [action_json(call.action) for call in calls]
-        self.trajectory.begin_step(record | {"timings": timings})
-        outcomes = self._act(calls, timings)
+        self.trajectory.begin_step(record)
+        with _timed(timings, "act"):
+            outcomes = self.executor.run(calls)
         status = _final_status(calls)
         state.frame = self._settle(step, record, timings, last=status is not None)
         state.answer = _answer(calls) or state.answer
-
-        record |= {"results": [o.as_json() for o in outcomes], "timings": timings}
+        record["results"] = [o.as_json() for o in outcomes]
         self.trajectory.end_step(record)
-        conversation.record(
-            Turn(step, image, reply, _call_ids(step, reply), _results(step, outcomes, reply))
-        )
+
+        results = _results(step, outcomes, reply)
+        conversation.record(Turn(step, image, reply, _call_ids(step, reply), results))
         self.on_step(StepReport(step, [o.message for o in outcomes], None, timings, reply.usage))
         return status
 
-    def _observe(self, frame: Frame, mapping: Mapping, timings: dict[str, float]) -> EncodedImage:
-        started = time.monotonic()
+    def _encode(self, frame: Frame, size: tuple[int, int]) -> EncodedImage:
         m = self.settings.model
-        image = encode_bgra(
-            frame.raw,
-            frame.size,
-            target=image_size(frame, m.coords, m.resize),
-            image_format=m.image_format,
-        )
-        timings["encode"] = elapsed(started)
-        return image
+        return encode_bgra(frame.raw, frame.size, target=size, image_format=m.image_format)
 
     def _describe_observation(
         self, step: int, image: EncodedImage, mapping: Mapping
@@ -167,71 +159,45 @@ class Agent:
             "coords": mapping.space,
         }
 
-    def _ask(self, body: dict[str, Any], timings: dict[str, float]) -> Reply:
-        started = time.monotonic()
-        reply = self.model.complete(body)
-        timings["model"] = elapsed(started)
-        return reply
-
-    def _act(self, calls: list[ParsedCall], timings: dict[str, float]) -> list[Outcome]:
-        started = time.monotonic()
-        outcomes = self.executor.run(calls)
-        timings["act"] = elapsed(started)
-        return outcomes
-
     def _settle(
         self, step: int, record: dict[str, Any], timings: dict[str, float], *, last: bool
     ) -> Frame:
         """Wait for the screen to be still; the settled frame is the next step's screenshot."""
         if self.executor.dry_run:
-            frame = self.screen.capture()  # nothing moved, nothing to wait for
-            timings["settle"] = 0.0
-            return frame
+            timings["settle"] = 0.0  # nothing moved, nothing to wait for
+            return self.screen.capture()
         settled = self.screen.settle(self.settle_rule)
         timings["settle"] = round(settled.seconds, 4)
         record["settle"] = {"seconds": round(settled.seconds, 4), "timed_out": settled.timed_out}
-        if last:
-            m = self.settings.model
-            after = encode_bgra(
-                settled.frame.raw,
-                settled.frame.size,
-                target=settled.frame.size,
-                image_format=m.image_format,
-            )
-            record["screenshot_after"] = self.trajectory.save_screenshot(
-                f"step-{step:03d}-after.{after.format}", after.data
-            )
+        if last:  # the end state, for whoever reads the run folder
+            after = self._encode(settled.frame, settled.frame.size)
+            name = f"step-{step:03d}-after.{after.format}"
+            record["screenshot_after"] = self.trajectory.save_screenshot(name, after.data)
         return settled.frame
 
-    def _mistake(
+    def _log_mistake(
         self,
         step: int,
         state: _StepState,
-        conversation: Conversation,
-        image: EncodedImage,
-        reply: Reply,
         mistake: ModelMistake,
         record: dict[str, Any],
+        reply: Reply,
     ) -> None:
-        """Log a bad reply and tell the model; too many in a row stop the run."""
+        """Log a bad reply; too many in a row stop the run."""
         state.mistakes += 1
-        message = f"step {step}: error: {mistake} (nothing was executed)"
         record |= {
             "actions": [],
             "error": {"type": type(mistake).__name__, "message": str(mistake)},
         }
         self.trajectory.begin_step(record)
         self.trajectory.end_step(record)
-        results = tuple(message for _ in reply.tool_calls) or (message,)
-        conversation.record(Turn(step, image, reply, _call_ids(step, reply), results))
         self.on_step(StepReport(step, [], str(mistake), record["timings"], reply.usage))
         if state.mistakes >= self.settings.run.max_mistakes:
             raise TooManyMistakes(f"{state.mistakes} invalid replies in a row; last: {mistake}")
 
     def _mapping(self, frame: Frame) -> Mapping:
         m = self.settings.model
-        width, height = image_size(frame, m.coords, m.resize)
-        return Mapping(m.coords, frame.region, (width, height))
+        return Mapping(m.coords, frame.region, image_size(frame, m.coords, m.resize))
 
 
 def image_size(frame: Frame, coords: CoordSpace, resize: ResizeSettings) -> tuple[int, int]:
@@ -249,6 +215,16 @@ def image_size(frame: Frame, coords: CoordSpace, resize: ResizeSettings) -> tupl
     return w, h
 
 
+@contextmanager
+def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
+    """Record how long the block took under `name`, even when it raises."""
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        timings[name] = elapsed(started)
+
+
 def _final_status(calls: list[ParsedCall]) -> RunStatus | None:
     for call in calls:
         if isinstance(call.action, Terminate):
@@ -259,6 +235,13 @@ def _final_status(calls: list[ParsedCall]) -> RunStatus | None:
 def _answer(calls: list[ParsedCall]) -> str | None:
     answers = [call.action.text for call in calls if isinstance(call.action, Answer)]
     return answers[-1] if answers else None
+
+
+def _mistake_turn(step: int, image: EncodedImage, reply: Reply, mistake: ModelMistake) -> Turn:
+    """The turn that tells the model what was wrong; every native call id gets the message."""
+    message = f"step {step}: error: {mistake} (nothing was executed)"
+    results = tuple(message for _ in reply.tool_calls) or (message,)
+    return Turn(step, image, reply, _call_ids(step, reply), results)
 
 
 def _call_ids(step: int, reply: Reply) -> tuple[str, ...]:

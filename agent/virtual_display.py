@@ -324,16 +324,18 @@ class VirtualDesktop:
             found = [w for w in self._visible_windows(search) if w not in before]
             if found:
                 return found[-1]
+            name = f"{app.argv[0]} (pid {app.pid})"
             # A launcher may exit once it has started the real app (found by wm_class).
             if app.returncode() is not None and (not wm_class or not _group_alive(app.pid)):
                 raise DisplayError(
-                    f"{app.argv[0]} exited with status {app.returncode()} before showing a "
-                    f"window on {self.display}; its output ends with:\n{app.log_tail()}"
+                    f"{name} exited with status {app.returncode()} before showing a window "
+                    f"on {self.display}; its output ends with:\n{app.log_tail()}"
                 )
             if time.monotonic() > deadline:
                 raise DisplayError(
-                    f"{app.argv[0]} showed no window ({' '.join(search)}) on {self.display} "
-                    f"within {timeout:g} s; its output ends with:\n{app.log_tail()}"
+                    f"{name} showed no window (xdotool search {' '.join(search)}) on "
+                    f"{self.display} within {timeout:g} s; its output ends with:\n"
+                    f"{app.log_tail()}"
                 )
             time.sleep(POLL_INTERVAL)
 
