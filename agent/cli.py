@@ -110,7 +110,12 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         raise ConfigError("--max-steps must be at least 1")
     settings = load_settings(args.config, **overrides_from(args))
     console.print(f"[bold]deskpilot[/] {settings.model.name} at {settings.model.base_url}")
-    outcome = run_task(args.task, settings, run_dir=args.run_dir, on_step=step_printer(console))
+    outcome = run_task(
+        args.task,
+        settings,
+        run_dir=args.run_dir,
+        on_step=step_printer(console, settings.model.prices.currency),
+    )
     print_outcome(console, outcome)
     return outcome.exit_code
 

@@ -39,6 +39,15 @@ class ResizeSettings(_Section):
     max_pixels: int = Field(default=2_621_440, gt=0)  # DashScope's default for Qwen3-VL
 
 
+class Prices(_Section):
+    """What the model costs, per million tokens (0 when unknown: cost then shows 0)."""
+
+    input: float = Field(default=0.0, ge=0)
+    cached_input: float = Field(default=0.0, ge=0)
+    output: float = Field(default=0.0, ge=0)  # reasoning tokens are billed as output
+    currency: str = "USD"
+
+
 class ModelSettings(_Section):
     """Which model to talk to, and how."""
 
@@ -54,12 +63,20 @@ class ModelSettings(_Section):
     top_p: float | None = None
     max_tokens: int = Field(default=1024, gt=0)
     reasoning_effort: str | None = None  # "none" disables thinking on gateways that take it
+    enable_thinking: bool | None = None  # DashScope's switch for hybrid thinking models
+    thinking_budget: int | None = Field(default=None, gt=0)  # DashScope: cap on reasoning tokens
+    stream: bool = False  # stream the reply (server-sent events); long replies then never time out
     extra_body: dict[str, Any] = {}  # sent as-is, e.g. enable_thinking, vl_high_resolution_images
     history_images: int = Field(default=3, ge=1)  # screenshots kept in the conversation
+    history_chunk: int = Field(default=4, ge=1)  # old screenshots and steps go this many at a time,
+    # so the start of the conversation stays the same for several steps (the server's prompt cache)
+    history_turns: int = Field(default=12, ge=1)  # steps kept in full; older ones become one line
+    history_summary: int = Field(default=30, ge=0)  # one-line summaries kept of older steps
     connect_timeout: float = Field(default=10.0, gt=0)
     read_timeout: float = Field(default=120.0, gt=0)  # VLM answers can take a while
     max_retries: int = Field(default=4, ge=0)
     max_retry_wait: float = Field(default=60.0, ge=0)  # a longer Retry-After is an error
+    prices: Prices = Prices()
 
 
 class SettleSettings(_Section):
@@ -75,6 +92,11 @@ class RunSettings(_Section):
 
     max_steps: int = Field(default=30, gt=0)
     max_mistakes: int = Field(default=3, gt=0)  # consecutive bad replies before stopping
+    max_seconds: float | None = Field(default=None, gt=0)  # wall-time budget of the run
+    max_tokens: int | None = Field(default=None, gt=0)  # prompt + completion tokens, all steps
+    max_cost: float | None = Field(default=None, gt=0)  # in model.prices.currency
+    loop_nudge_after: int = Field(default=3, ge=2)  # same action on an unchanged screen: nudge
+    loop_stop_after: int = Field(default=5, ge=2)  # ... and stop the run
     runs_dir: Path = Path("runs")
     display: str | None = None  # default: $DISPLAY
     monitor: int = Field(default=1, ge=1)  # mss numbering: 1 is the first monitor

@@ -3,17 +3,28 @@
     DeskpilotError                    base of everything deskpilot raises on purpose
     ├── ConfigError                   the user's configuration or command line (exit 2)
     ├── DisplayError                  no usable display, or a desktop program is missing (exit 2)
-    ├── ModelError                    the model API failed after retries (exit 3)
-    │   ├── ModelConnectionError      connect/read/write failure or timeout
-    │   ├── ModelHTTPError            a non-2xx answer; carries status and a short body excerpt
-    │   │   └── ModelAuthError        401/403/404: key, permission or model id is wrong
-    │   └── MalformedResponse         a 2xx answer that is no chat completion, or holds an error
+    ├── ModelError                    the model API failed, after retries where they help (exit 3)
+    │   ├── ModelConnectionError      the server could not be reached
+    │   │   └── ModelTimeout          no answer in time; `phase` says connect, read, write or pool
+    │   ├── ModelHTTPError            a non-2xx answer; carries status, error code, body excerpt
+    │   │   ├── ModelAuthError        401/403/404: key, permission or model id is wrong
+    │   │   ├── RateLimited           429, still there after the retries
+    │   │   ├── ServerError           5xx, 408, 409, still there after the retries
+    │   │   └── BadRequest            400/413/422: the request itself is wrong
+    │   │       ├── ImageTooLarge     → the step re-encodes the screenshot smaller, once
+    │   │       ├── ContextTooLong    → the step drops older screenshots, once
+    │   │       └── ToolsNotSupported → the run switches to text tool mode
+    │   ├── ContentFiltered           moderation refused input or output (any of its 3 shapes)
+    │   ├── MalformedResponse         a 2xx answer that is no chat completion, or holds an error
+    │   └── IncompleteReply           a stream that ended early, or a reply cut at max_tokens
     ├── ModelMistake                  recoverable: told to the model, which gets another try
     │   ├── ParseError                the reply holds no valid action
     │   └── ActionError               a valid action that cannot run here (off-screen, unknown key)
     └── RunStopped                    the run ended without the model finishing (exit 1)
         ├── StepLimitReached          max_steps used up
-        └── TooManyMistakes           the model kept making mistakes
+        ├── TooManyMistakes           the model kept making mistakes
+        ├── BudgetExceeded            a limit on time, tokens or cost was reached
+        └── StuckInLoop               the same action on an unchanged screen, again and again
 
 A ``ModelMistake`` never stops a run by itself: the loop sends its message back to the model.
 Every message is written for the person reading it and never contains the API key.
@@ -47,15 +58,26 @@ class ModelError(DeskpilotError):
 
 
 class ModelConnectionError(ModelError):
-    """The server could not be reached or did not answer in time."""
+    """The server could not be reached, or the connection broke."""
+
+
+class ModelTimeout(ModelConnectionError):
+    """The server did not answer in time during `phase` (connect, read, write or pool)."""
+
+    def __init__(self, message: str, *, phase: str) -> None:
+        super().__init__(message)
+        self.phase = phase
 
 
 class ModelHTTPError(ModelError):
     """The server answered with a non-2xx status."""
 
-    def __init__(self, message: str, *, status: int, body_excerpt: str = "") -> None:
+    def __init__(
+        self, message: str, *, status: int, code: str = "", body_excerpt: str = ""
+    ) -> None:
         super().__init__(message)
         self.status = status
+        self.code = code
         self.body_excerpt = body_excerpt
 
 
@@ -63,8 +85,40 @@ class ModelAuthError(ModelHTTPError):
     """The key, the permissions or the model id were refused (401/403/404)."""
 
 
+class RateLimited(ModelHTTPError):
+    """429 after every retry (or a Retry-After longer than we wait)."""
+
+
+class ServerError(ModelHTTPError):
+    """5xx, 408 or 409 after every retry."""
+
+
+class BadRequest(ModelHTTPError):
+    """The server refused the request as malformed (400, 413, 422)."""
+
+
+class ImageTooLarge(BadRequest):
+    """The screenshot is over the server's size limit."""
+
+
+class ContextTooLong(BadRequest):
+    """The conversation is over the model's context length."""
+
+
+class ToolsNotSupported(BadRequest):
+    """The model or gateway does not take native `tools`."""
+
+
+class ContentFiltered(ModelError):
+    """Content moderation refused the input or the output."""
+
+
 class MalformedResponse(ModelError):
     """A 2xx answer that is not a usable chat completion."""
+
+
+class IncompleteReply(ModelError):
+    """The reply ended early: a stream cut off, or output stopped at max_tokens."""
 
 
 class ModelMistake(DeskpilotError):
@@ -91,3 +145,15 @@ class StepLimitReached(RunStopped):
 
 class TooManyMistakes(RunStopped):
     """The model made too many mistakes in a row."""
+
+
+class BudgetExceeded(RunStopped):
+    """A limit on wall time, tokens or cost was reached; `limit` names which."""
+
+    def __init__(self, message: str, *, limit: str) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
+class StuckInLoop(RunStopped):
+    """The model repeated the same action on an unchanged screen, even after a nudge."""

@@ -9,19 +9,21 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from agent.act import Executor, Outcome
+from agent.ask import ask
+from agent.budget import Budget
 from agent.config import ResizeSettings, Settings
 from agent.coords import CoordSpace, Mapping
-from agent.errors import ModelMistake, StepLimitReached, TooManyMistakes
+from agent.errors import ModelMistake, StepLimitReached, StuckInLoop, TooManyMistakes
 from agent.imaging import EncodedImage, encode_bgra, smart_resize
 from agent.model import Model
 from agent.parse import ParsedCall, parse_reply
 from agent.prompt import Conversation, Turn
 from agent.reply import Reply, Usage
-from agent.screen import Frame, Screen, SettleRule
+from agent.screen import Frame, Screen, SettleRule, changed_pixels
 from agent.trajectory import Trajectory, elapsed, timestamp
 from skills.computer import Answer, Terminate, action_json
 
@@ -37,6 +39,7 @@ class StepReport:
     error: str | None
     timings: dict[str, float]
     usage: Usage
+    cost: float  # of the whole run so far
 
 
 @dataclass(slots=True)
@@ -46,7 +49,6 @@ class RunResult:
     status: RunStatus
     answer: str | None
     steps: int
-    usage: Usage = field(default_factory=Usage)
 
 
 @dataclass(slots=True)
@@ -56,7 +58,10 @@ class _StepState:
     frame: Frame
     mistakes: int = 0
     answer: str | None = None
-    usage: Usage = field(default_factory=Usage)
+    # Loop detection: the last step's actions, the screen they were chosen on, and repeats.
+    last_actions: list[dict[str, object]] | None = None
+    last_screen: bytes = b""
+    repeats: int = 0
 
 
 class Agent:
@@ -79,11 +84,13 @@ class Agent:
         self.trajectory = trajectory
         self.on_step = on_step
         self.steps_taken = 0  # steps begun so far, for the final record when a run is cut short
+        self.budget = Budget.start(settings.run, settings.model)
         s = settings.run.settle
         self.settle_rule = SettleRule(quiet=s.quiet, timeout=s.timeout, tolerance=s.tolerance)
 
     def run(self, task: str) -> RunResult:
         """Work on `task` until the model terminates; raises RunStopped when it does not."""
+        self.budget = Budget.start(self.settings.run, self.settings.model)
         state = _StepState(frame=self.screen.capture())
         conversation: Conversation | None = None
         for step in range(1, self.settings.run.max_steps + 1):
@@ -93,7 +100,7 @@ class Agent:
                 conversation = Conversation(task, self.settings.model, mapping.announced_size())
             status = self._step(step, state, conversation, mapping)
             if status is not None:
-                return RunResult(status, state.answer, step, state.usage)
+                return RunResult(status, state.answer, step)
         raise StepLimitReached(
             f"the model did not finish within {self.settings.run.max_steps} steps (--max-steps)"
         )
@@ -108,15 +115,22 @@ class Agent:
             image = self._encode(state.frame, mapping.image_size)
         record |= self._describe_observation(step, image, mapping)
 
-        with _timed(timings, "request_build"):
-            body = conversation.request(step, image)
         with _timed(timings, "model"):
-            reply = self.model.complete(body)
-        state.usage += reply.usage
+            asked = ask(
+                self.model,
+                conversation,
+                self.budget,
+                step=step,
+                image=image,
+                smaller=lambda sent: self._smaller(state.frame, sent),
+            )
+        reply = asked.reply
         record |= {
             "model_output": reply.raw_output(),
             "usage": reply.usage.model_dump(),
+            "cost": round(self.budget.cost, 6),
             "retries": reply.retries,
+            "fixes": asked.fixes,
             "timings": timings,
         }
         try:
@@ -129,6 +143,7 @@ class Agent:
         state.mistakes = 0
 
         record["actions"] = [action_json(call.action) for call in calls]
+        nudge = self._watch_for_loops(state, record["actions"])
         self.trajectory.begin_step(record)
         with _timed(timings, "act"):
             outcomes = self.executor.run(calls)
@@ -138,10 +153,36 @@ class Agent:
         record["results"] = [o.as_json() for o in outcomes]
         self.trajectory.end_step(record)
 
-        results = _results(step, outcomes, reply)
+        results = _results(step, outcomes, reply, nudge)
         conversation.record(Turn(step, image, reply, _call_ids(step, reply), results))
-        self.on_step(StepReport(step, [o.message for o in outcomes], None, timings, reply.usage))
+        messages = [o.message for o in outcomes]
+        self.on_step(StepReport(step, messages, None, timings, reply.usage, self.budget.cost))
         return status
+
+    def _watch_for_loops(self, state: _StepState, actions: list[dict[str, object]]) -> str:
+        """Count the same actions on an unchanged screen: a nudge first, then a stop."""
+        run = self.settings.run
+        screen = state.frame.raw
+        unchanged = changed_pixels(state.last_screen, screen) <= self.settle_rule.tolerance
+        state.repeats = state.repeats + 1 if actions == state.last_actions and unchanged else 1
+        state.last_actions, state.last_screen = actions, screen
+        if state.repeats >= run.loop_stop_after:
+            raise StuckInLoop(
+                f"the model repeated {actions} {state.repeats} times on an unchanged screen"
+            )
+        if state.repeats >= run.loop_nudge_after:
+            return (
+                f"note: this is the {state.repeats}th time in a row you did exactly this and the "
+                "screen did not change. Try something different."
+            )
+        return ""
+
+    def _smaller(self, frame: Frame, image: EncodedImage) -> EncodedImage:
+        """The same screenshot in a smaller encoding (same size, so coordinates keep meaning)."""
+        fmt = "jpeg" if image.format == "webp" else "webp"
+        return encode_bgra(
+            frame.raw, frame.size, target=(image.width, image.height), image_format=fmt
+        )
 
     def _encode(self, frame: Frame, size: tuple[int, int]) -> EncodedImage:
         m = self.settings.model
@@ -191,7 +232,10 @@ class Agent:
         }
         self.trajectory.begin_step(record)
         self.trajectory.end_step(record)
-        self.on_step(StepReport(step, [], str(mistake), record["timings"], reply.usage))
+        report = StepReport(
+            step, [], str(mistake), record["timings"], reply.usage, self.budget.cost
+        )
+        self.on_step(report)
         if state.mistakes >= self.settings.run.max_mistakes:
             raise TooManyMistakes(f"{state.mistakes} invalid replies in a row; last: {mistake}")
 
@@ -249,7 +293,9 @@ def _call_ids(step: int, reply: Reply) -> tuple[str, ...]:
     return tuple(call.id or f"call_{step}_{i}" for i, call in enumerate(reply.tool_calls))
 
 
-def _results(step: int, outcomes: list[Outcome], reply: Reply) -> tuple[str, ...]:
+def _results(step: int, outcomes: list[Outcome], reply: Reply, nudge: str) -> tuple[str, ...]:
     """Result texts for the model; each carries the step number, so no two are identical."""
     texts = tuple(f"step {step}: {o.message}" for o in outcomes)
+    if nudge:
+        texts = (*texts[:-1], f"{texts[-1]}. {nudge}")
     return texts if reply.tool_calls else ("\n".join(texts),)

@@ -1,7 +1,9 @@
 """The model seam: an OpenAI-compatible chat-completions client over httpx.
 
-Only the model request is ever retried here, never a GUI action. Every error message passes
-through `_redact`, so the key cannot leak even when a server echoes it back.
+Only the model request is ever retried here, never a GUI action: 408/409/429/5xx, transport
+errors, cut streams and malformed bodies, with backoff and jitter, honouring Retry-After up to a
+cap. Every error message passes through `_redact`, so the key cannot leak even when a server
+echoes it back.
 """
 
 from __future__ import annotations
@@ -17,16 +19,25 @@ from pydantic import SecretStr
 from agent import __version__
 from agent.config import ModelSettings
 from agent.errors import (
+    ContentFiltered,
+    IncompleteReply,
     MalformedResponse,
-    ModelAuthError,
     ModelConnectionError,
     ModelError,
-    ModelHTTPError,
+    ModelTimeout,
 )
+from agent.faults import Fault, classify_error_object, classify_status
 from agent.reply import Reply, ToolCall, Usage
-from agent.retry import RETRYABLE_STATUS, backoff_delay, retry_after
+from agent.retry import backoff_delay, retry_after
+from agent.stream import StreamAccumulator, sse_data
 
 EXCERPT = 300
+TIMEOUT_PHASES = {
+    httpx.ConnectTimeout: "connect",
+    httpx.ReadTimeout: "read",
+    httpx.WriteTimeout: "write",
+    httpx.PoolTimeout: "pool",
+}
 
 
 class Model(Protocol):
@@ -37,6 +48,15 @@ class Model(Protocol):
 
     def close(self) -> None:
         """Release connections."""
+
+
+class _Retry(Exception):
+    """Internal: this attempt failed in a way that another attempt may fix."""
+
+    def __init__(self, error: ModelError, delay: float | None = None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.delay = delay  # what the server asked for; None means our own backoff
 
 
 class ChatCompletionsModel:
@@ -73,116 +93,138 @@ class ChatCompletionsModel:
         return f"ChatCompletionsModel(base_url={s.base_url!r}, model={s.name!r})"
 
     def complete(self, body: dict[str, Any]) -> Reply:
-        """Send one request, retrying 408/409/429/5xx and transport errors with backoff."""
+        """Send one request, retrying transient faults with backoff; raise a typed ModelError."""
         attempt = 0
         while True:
             try:
-                response = self._post(body)
-            except ModelConnectionError:
-                if attempt >= self._settings.max_retries:
-                    raise
+                return self._attempt(body, retries=attempt)
+            except _Retry as retry:
+                delay = backoff_delay(attempt + 1) if retry.delay is None else retry.delay
+                if attempt >= self._settings.max_retries or delay > self._settings.max_retry_wait:
+                    note = (
+                        f" (after {attempt} {'retry' if attempt == 1 else 'retries'})"
+                        if attempt
+                        else ""
+                    )
+                    retry.error.args = (f"{retry.error}{note}",)
+                    raise retry.error from None
                 attempt += 1
-                self._sleep(backoff_delay(attempt))
-                continue
-            if response.status_code in RETRYABLE_STATUS and attempt < self._settings.max_retries:
-                delay = self._retry_delay(response, attempt + 1)
-                if delay is not None:
-                    attempt += 1
-                    self._sleep(delay)
-                    continue
-            return self._reply(response, retries=attempt)
+                self._sleep(delay)
 
     def close(self) -> None:
         """Release connections."""
         self._client.close()
 
-    def _post(self, body: dict[str, Any]) -> httpx.Response:
+    def _attempt(self, body: dict[str, Any], *, retries: int) -> Reply:
+        """One request; raises _Retry for faults another attempt may fix."""
         try:
-            return self._client.post("chat/completions", json=body)
+            if body.get("stream"):
+                return self._streamed(body, retries=retries)
+            response = self._client.post("chat/completions", json=body)
+            self._check_status(response)
+            return self._parse_completion(response, retries=retries)
         except httpx.TimeoutException as error:
-            raise ModelConnectionError(
-                self._redact(
-                    f"{self._settings.base_url} did not answer in time ({type(error).__name__})"
-                )
-            ) from None
+            phase = TIMEOUT_PHASES.get(type(error), "read")
+            message = f"{self._settings.base_url} did not answer in time ({phase} timeout)"
+            raise _Retry(ModelTimeout(message, phase=phase)) from None
         except httpx.TransportError as error:
-            raise ModelConnectionError(
-                self._redact(
-                    f"cannot reach {self._settings.base_url}: {type(error).__name__}: {error}. "
-                    "Check model.base_url and your network."
-                )
-            ) from None
+            message = self._redact(
+                f"cannot reach {self._settings.base_url}: {type(error).__name__}: {error}. "
+                "Check model.base_url and your network."
+            )
+            raise _Retry(ModelConnectionError(message)) from None
 
-    def _retry_delay(self, response: httpx.Response, attempt: int) -> float | None:
-        """How long to wait before retry `attempt`, or None when the server asks too much."""
-        asked = retry_after(response.headers)
-        if asked is None:
-            return backoff_delay(attempt)
-        return asked if asked <= self._settings.max_retry_wait else None
+    def _streamed(self, body: dict[str, Any], *, retries: int) -> Reply:
+        with self._client.stream("POST", "chat/completions", json=body) as response:
+            if response.status_code >= 400:
+                response.read()
+                self._check_status(response)
+            accumulator = StreamAccumulator()
+            for data in sse_data(response.iter_lines()):
+                chunk = accumulator.feed(self._redact(data), usage_from)
+                if chunk.get("error"):
+                    self._raise(classify_error_object(chunk["error"], "stream"))
+        try:
+            return self._checked(accumulator.reply(retries=retries))
+        except IncompleteReply as error:
+            raise _Retry(error) from None
 
-    def _reply(self, response: httpx.Response, *, retries: int) -> Reply:
+    def _check_status(self, response: httpx.Response) -> None:
+        """Raise the classified fault of a non-2xx answer."""
+        if response.status_code < 400:
+            return
         status = response.status_code
+        describe = f"{self._settings.base_url} answered HTTP {status}"
+        fault = classify_status(
+            status, self._redact(response.text), describe, self._auth_hint(status)
+        )
+        self._raise(fault, delay=retry_after(response.headers))
+
+    def _raise(self, fault: Fault, delay: float | None = None) -> None:
+        if fault.retryable:
+            raise _Retry(fault.error, delay)
+        raise fault.error
+
+    def _parse_completion(self, response: httpx.Response, *, retries: int) -> Reply:
         excerpt = self._redact(response.text[:EXCERPT])
-        if status in {401, 403, 404}:
-            raise ModelAuthError(
-                self._auth_message(status, excerpt), status=status, body_excerpt=excerpt
-            )
-        if status >= 400:
-            raise ModelHTTPError(
-                f"{self._settings.base_url} answered HTTP {status}"
-                + (f" after {retries} retries" if retries else "")
-                + f": {excerpt}",
-                status=status,
-                body_excerpt=excerpt,
-            )
+        if response.headers.get("x-dashscope-partialresponse", "").lower() == "true":
+            raise _Retry(IncompleteReply("the server cut the reply short (partial response)"))
         try:
             data = response.json()
         except ValueError:
-            raise MalformedResponse(f"the answer is not JSON (HTTP {status}): {excerpt}") from None
-        return self._parse_completion(data, retries=retries, excerpt=excerpt)
-
-    def _parse_completion(self, data: Any, *, retries: int, excerpt: str) -> Reply:
+            raise _Retry(MalformedResponse(f"the answer is not JSON: {excerpt}")) from None
         if not isinstance(data, dict):
-            raise MalformedResponse(f"the answer is not a JSON object: {excerpt}")
+            raise _Retry(MalformedResponse(f"the answer is not a JSON object: {excerpt}"))
         if data.get("error"):
-            raise MalformedResponse(
-                f"the server returned an error: {self._redact(json.dumps(data['error']))[:EXCERPT]}"
-            )
+            self._raise(classify_error_object(data["error"], "answer"))
         choices = data.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-            raise MalformedResponse(f"the answer has no choices: {excerpt}")
-        message = choices[0].get("message") or {}
+            raise _Retry(MalformedResponse(f"the answer has no choices: {excerpt}"))
         try:
-            return Reply(
-                content=_text(message.get("content")),
-                reasoning=_text(message.get("reasoning_content")),
-                tool_calls=tuple(_tool_calls(message.get("tool_calls"))),
-                finish_reason=choices[0].get("finish_reason"),
-                refusal=message.get("refusal"),
-                usage=usage_from(data.get("usage")),
-                retries=retries,
-                request_id=data.get("request_id") or data.get("id"),
-            )
+            reply = _reply_from_choice(choices[0], data, retries)
         except (TypeError, ValueError, AttributeError) as error:
-            raise MalformedResponse(
-                f"the answer has an unexpected shape ({error}): {excerpt}"
+            raise _Retry(
+                MalformedResponse(f"unexpected answer shape ({error}): {excerpt}")
             ) from None
+        return self._checked(reply)
 
-    def _auth_message(self, status: int, excerpt: str) -> str:
-        env = self._settings.api_key_env
-        if status == 404:
-            return (
-                f"model {self._settings.name!r} or the endpoint was not found at "
-                f"{self._settings.base_url} (HTTP 404): check model.name and model.base_url. "
-                f"{excerpt}"
+    def _checked(self, reply: Reply) -> Reply:
+        """Refusals are errors; a native call with no arguments is a malformed answer."""
+        if reply.finish_reason == "content_filter" or reply.refusal:
+            raise ContentFiltered(
+                f"the model refused: {reply.refusal or 'finish_reason content_filter'}"
             )
+        if reply.finish_reason != "length" and any(
+            not c.arguments.strip() for c in reply.tool_calls
+        ):
+            raise _Retry(MalformedResponse("a tool call arrived with empty arguments"))
+        return reply
+
+    def _auth_hint(self, status: int) -> str:
+        """What to check when the server refuses us."""
+        if status == 404:
+            return f"check model.name ({self._settings.name!r}) and model.base_url"
         return (
-            f"{self._settings.base_url} refused the request (HTTP {status}): check the key in "
-            f"{env} and that it belongs to this server and region. {excerpt}"
+            f"the server refused the request: check the key in {self._settings.api_key_env} "
+            "and that it belongs to this server and region"
         )
 
     def _redact(self, text: str) -> str:
         return text.replace(self._secret, "[redacted]") if self._secret else text
+
+
+def _reply_from_choice(choice: dict[str, Any], data: dict[str, Any], retries: int) -> Reply:
+    message = choice.get("message") or {}
+    return Reply(
+        content=_text(message.get("content")),
+        reasoning=_text(message.get("reasoning_content")),
+        tool_calls=tuple(_tool_calls(message.get("tool_calls"))),
+        finish_reason=choice.get("finish_reason"),
+        refusal=message.get("refusal"),
+        usage=usage_from(data.get("usage")),
+        retries=retries,
+        request_id=data.get("request_id") or data.get("id"),
+    )
 
 
 def _text(value: Any) -> str:
@@ -203,9 +245,8 @@ def _tool_calls(value: Any) -> list[ToolCall]:
         arguments = function.get("arguments")
         if isinstance(arguments, dict):  # some servers send an object instead of JSON text
             arguments = json.dumps(arguments)
-        calls.append(
-            ToolCall(id=item.get("id"), name=function.get("name") or "", arguments=arguments or "")
-        )
+        name = function.get("name") or ""
+        calls.append(ToolCall(id=item.get("id"), name=name, arguments=arguments or ""))
     return calls
 
 

@@ -11,8 +11,8 @@ from agent.loop import StepReport
 from agent.runner import RunOutcome
 
 
-def step_printer(console: Console) -> Callable[[StepReport], None]:
-    """A progress callback that prints one line per step."""
+def step_printer(console: Console, currency: str = "USD") -> Callable[[StepReport], None]:
+    """A progress callback that prints one line per step, with the run's cost so far."""
 
     def show(report: StepReport) -> None:
         t = report.timings
@@ -22,7 +22,8 @@ def step_printer(console: Console) -> Callable[[StepReport], None]:
             what = f"[yellow]mistake:[/] {escape(report.error)}"
         timing = " ".join(f"{name} {t.get(name, 0):.2f}s" for name in ("model", "act", "settle"))
         tokens = report.usage.prompt_tokens + report.usage.completion_tokens
-        console.print(f"step {report.step:>3}  {what}  [dim]{timing}  {tokens} tokens[/]")
+        spent = f"{tokens} tokens, run {report.cost:.4f} {currency}"
+        console.print(f"step {report.step:>3}  {what}  [dim]{timing}  {spent}[/]")
 
     return show
 
@@ -30,7 +31,11 @@ def step_printer(console: Console) -> Callable[[StepReport], None]:
 def print_outcome(console: Console, outcome: RunOutcome) -> None:
     """The closing lines of a run: status, answer, where the log is."""
     style = "green" if outcome.exit_code == 0 else "red"
-    console.print(f"[bold {style}]{outcome.status}[/] after {outcome.steps} steps")
+    tokens = outcome.usage.prompt_tokens + outcome.usage.completion_tokens
+    console.print(
+        f"[bold {style}]{outcome.status}[/] after {outcome.steps} steps, "
+        f"{tokens} tokens, cost {outcome.cost:.4f}"
+    )
     if outcome.answer:
         console.print(f"answer: {escape(outcome.answer)}")
     if outcome.error:

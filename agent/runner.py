@@ -13,7 +13,15 @@ from pathlib import Path
 from agent import __version__
 from agent.act import Executor
 from agent.config import Settings, public_dump, read_api_key
-from agent.errors import DeskpilotError, DisplayError, ModelError, RunStopped, StepLimitReached
+from agent.errors import (
+    BudgetExceeded,
+    DeskpilotError,
+    DisplayError,
+    ModelError,
+    RunStopped,
+    StepLimitReached,
+    StuckInLoop,
+)
 from agent.loop import Agent, RunResult, StepReport
 from agent.model import ChatCompletionsModel, Model
 from agent.reply import Usage
@@ -29,12 +37,13 @@ class RunOutcome:
     """How a run ended, for the CLI and for callers that run tasks themselves."""
 
     exit_code: int
-    status: str  # success, failure, max_steps, stopped, error, interrupted
+    status: str  # success, failure, max_steps, budget_exceeded, stuck, stopped, error, interrupted
     folder: Path
     steps: int
     answer: str | None
     error: str | None
     usage: Usage
+    cost: float
 
 
 def resolve_display(settings: Settings) -> str:
@@ -90,7 +99,7 @@ def _run(agent: Agent, task: str, trajectory: Trajectory) -> RunOutcome:
     def finish(
         code: int, status: str, result: RunResult | None = None, error: str | None = None
     ) -> RunOutcome:
-        usage = result.usage if result else Usage()
+        usage, cost = agent.budget.usage, round(agent.budget.cost, 6)
         answer = result.answer if result else None
         count = result.steps if result else agent.steps_taken
         trajectory.finish(
@@ -100,14 +109,20 @@ def _run(agent: Agent, task: str, trajectory: Trajectory) -> RunOutcome:
             error=error,
             steps=count,
             usage=usage.model_dump(),
+            cost=cost,
+            currency=agent.settings.model.prices.currency,
             seconds=round(time.monotonic() - started, 3),
         )
-        return RunOutcome(code, status, trajectory.folder, count, answer, error, usage)
+        return RunOutcome(code, status, trajectory.folder, count, answer, error, usage, cost)
 
     try:
         result = agent.run(task)
     except StepLimitReached as error:
         return finish(error.exit_code, "max_steps", error=str(error))
+    except BudgetExceeded as error:
+        return finish(error.exit_code, "budget_exceeded", error=str(error))
+    except StuckInLoop as error:
+        return finish(error.exit_code, "stuck", error=str(error))
     except RunStopped as error:
         return finish(error.exit_code, "stopped", error=str(error))
     except ModelError as error:

@@ -119,25 +119,19 @@ def test_auth_errors_are_fatal_and_never_echo_the_key(status: int):
         "<html><body>502 Bad Gateway</body></html>",
         {"id": "x", "object": "chat.completion"},
         {"choices": []},
-        {
-            "error": {
-                "message": "Input data may contain inappropriate content.",
-                "code": "data_inspection_failed",
-            }
-        },
+        {"error": {"message": "upstream overloaded", "code": "internal_error"}},
         [1, 2, 3],
     ],
-    ids=[
-        "html-from-a-proxy",
-        "no-choices",
-        "empty-choices",
-        "error-object-with-200",
-        "not-an-object",
-    ],
+    ids=["html-from-a-proxy", "no-choices", "empty-choices", "error-object-with-200", "not-an-object"],
 )
-def test_malformed_200_bodies_are_typed_errors(body: object):
-    with ScriptedServer([ScriptedReply(body=body)]) as server, pytest.raises(MalformedResponse):
-        make_model(server.base_url, []).complete(BODY)
+def test_malformed_200_bodies_are_retried_then_typed_errors(body: object):
+    sleeps: list[float] = []
+    with ScriptedServer([ScriptedReply(body=body)] * 2 + [ok()]) as server:
+        reply = make_model(server.base_url, sleeps).complete(BODY)
+    assert reply.retries == 2
+    server = ScriptedServer([ScriptedReply(body=body)] * 2)
+    with server, pytest.raises(MalformedResponse, match="after 1 retry"):
+        make_model(server.base_url, sleeps, max_retries=1).complete(BODY)
 
 
 def test_an_unreachable_server_is_a_connection_error_after_retries():
