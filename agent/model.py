@@ -127,11 +127,15 @@ class ChatCompletionsModel:
             phase = TIMEOUT_PHASES.get(type(error), "read")
             message = f"{self._settings.base_url} did not answer in time ({phase} timeout)"
             raise _Retry(ModelTimeout(message, phase=phase)) from None
-        except httpx.TransportError as error:
+        except httpx.ConnectError as error:
             message = self._redact(
-                f"cannot reach {self._settings.base_url}: {type(error).__name__}: {error}. "
+                f"cannot reach {self._settings.base_url}: {error}. "
                 "Check model.base_url and your network."
             )
+            raise _Retry(ModelConnectionError(message)) from None
+        except httpx.TransportError as error:
+            broke = f"{type(error).__name__}: {error}"
+            message = self._redact(f"the connection to {self._settings.base_url} broke: {broke}")
             raise _Retry(ModelConnectionError(message)) from None
 
     def _streamed(self, body: dict[str, Any], *, retries: int) -> Reply:

@@ -1,68 +1,112 @@
 """A scripted model: an OpenAI-compatible server on 127.0.0.1 that answers from a list of replies.
 
 It serves the demo and the tests, so that they go through exactly the HTTP client a real run
-uses. Each request consumes the next reply; a request past the end of the script gets HTTP 500,
-and `unused()` tells a test when the script was not used up.
+uses, streaming or not. Each request consumes the next reply; a request past the end of the
+script gets HTTP 500, and `unused()` tells a test when the script was not used up. Replies can
+also be faults: an HTTP status, a dropped connection, a stream cut short, an error mid-stream.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
+USAGE = {"prompt_tokens": 1000, "completion_tokens": 20, "total_tokens": 1020}
+
 
 class ScriptedReply(BaseModel):
-    """One answer: a computer_use call, assistant text, or a raw HTTP response."""
+    """One answer: a computer_use call and/or assistant text, a raw HTTP response, or a fault."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     action: dict[str, Any] | None = None  # computer_use arguments, sent as a native tool call
     text: str | None = None  # assistant content, e.g. a <tool_call> block
+    finish_reason: str | None = None  # default: tool_calls with an action, else stop
+    refusal: str | None = None
+    usage: dict[str, Any] = USAGE
     status: int = 200
     headers: dict[str, str] = {}
     body: Any = None  # sent as is (a string verbatim, anything else as JSON)
+    delay: float = 0.0  # seconds before answering
+    drop: bool = False  # close the connection without answering
+    # End a stream early: "before_finish" closes it cleanly with no finish_reason and no [DONE];
+    # "mid_tool_call" drops the connection between two fragments of the tool call.
+    stream_cut: Literal["before_finish", "mid_tool_call"] | None = None
+    stream_error: dict[str, Any] | None = None  # an error object sent mid-stream
 
     @model_validator(mode="after")
     def _one_kind(self) -> ScriptedReply:
-        if self.action is None and self.text is None and self.body is None:
-            raise ValueError("a scripted reply needs action, text or body")
+        if not (self.action or self.text is not None or self.body is not None or self.drop):
+            raise ValueError("a scripted reply needs action, text, body or drop")
         return self
 
-    def response_body(self, index: int) -> bytes:
-        """The HTTP body to send."""
-        if self.body is not None:
-            return (
-                self.body.encode() if isinstance(self.body, str) else json.dumps(self.body).encode()
-            )
+    def completion(self, index: int) -> dict[str, Any]:
+        """The whole chat completion, as a non-streaming answer."""
         message: dict[str, Any] = {"role": "assistant", "content": self.text or ""}
         if self.action is not None:
-            message["tool_calls"] = [
-                {
-                    "id": f"call_scripted_{index}",
-                    "type": "function",
-                    "function": {"name": "computer_use", "arguments": json.dumps(self.action)},
-                }
-            ]
-        completion = {
+            message["tool_calls"] = [self._tool_call(index)]
+        if self.refusal:
+            message["refusal"] = self.refusal
+        return {
             "id": f"chatcmpl-scripted-{index}",
             "object": "chat.completion",
             "model": "scripted",
-            "choices": [
-                {
-                    "index": 0,
-                    "message": message,
-                    "finish_reason": "tool_calls" if self.action is not None else "stop",
-                }
-            ],
-            "usage": {"prompt_tokens": 1000, "completion_tokens": 20, "total_tokens": 1020},
+            "choices": [{"index": 0, "message": message, "finish_reason": self._finish()}],
+            "usage": self.usage,
         }
-        return json.dumps(completion).encode()
+
+    def chunks(self, index: int) -> Iterator[dict[str, Any] | None]:
+        """The same answer as stream chunks; None marks where a cut stream stops."""
+        base = {"id": f"chatcmpl-scripted-{index}", "object": "chat.completion.chunk"}
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+            return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+        yield chunk({"role": "assistant", "content": ""})
+        text = self.text or ""
+        for part in (text[: len(text) // 2], text[len(text) // 2 :]):
+            if part:
+                yield chunk({"content": part})
+        if self.stream_error is not None:
+            yield {"error": self.stream_error}
+            return
+        if self.action is not None:
+            call = self._tool_call(index)
+            arguments = call["function"]["arguments"]
+            half = len(arguments) // 2
+            first = {
+                **call,
+                "index": 0,
+                "function": {"name": "computer_use", "arguments": arguments[:half]},
+            }
+            yield chunk({"tool_calls": [first]})
+            if self.stream_cut == "mid_tool_call":
+                yield None
+                return
+            rest = {"index": 0, "id": "", "function": {"arguments": arguments[half:]}}
+            yield chunk({"tool_calls": [rest]})
+        if self.stream_cut == "before_finish":
+            return
+        yield chunk({}, self._finish())
+        yield {**base, "choices": [], "usage": self.usage}
+
+    def _tool_call(self, index: int) -> dict[str, Any]:
+        return {
+            "id": f"call_scripted_{index}",
+            "type": "function",
+            "function": {"name": "computer_use", "arguments": json.dumps(self.action)},
+        }
+
+    def _finish(self) -> str:
+        return self.finish_reason or ("tool_calls" if self.action is not None else "stop")
 
 
 def load_replies(path: Path) -> list[ScriptedReply]:
@@ -87,6 +131,7 @@ class ScriptedServer:
         self.headers: list[dict[str, str]] = []  # and its headers
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._httpd.daemon_threads = True
         # A short poll interval makes shutdown() quick; the default 0.5 s adds up across tests.
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
 
@@ -109,40 +154,58 @@ class ScriptedServer:
         """How many scripted replies were never requested."""
         return len(self.replies) - len(self.requests)
 
-    def next_reply(
+    def take(
         self, body: dict[str, Any], headers: dict[str, str]
-    ) -> tuple[int, dict[str, str], bytes]:
-        """Record a request and return the status, headers and body of the next reply."""
+    ) -> tuple[int, ScriptedReply | None]:
+        """Record a request; return its index and its reply (None past the end of the script)."""
         with self._lock:
             index = len(self.requests)
             self.requests.append(body)
             self.headers.append(headers)
-        if index >= len(self.replies):
-            error = {
-                "error": {
-                    "message": f"script exhausted after {len(self.replies)} replies",
-                    "code": "scripted",
-                }
-            }
-            return 500, {}, json.dumps(error).encode()
-        reply = self.replies[index]
-        return reply.status, reply.headers, reply.response_body(index)
+        return index, self.replies[index] if index < len(self.replies) else None
 
 
 def _handler_for(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # chunked streams need it
+
         def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length)
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             if not self.path.rstrip("/").endswith("/chat/completions"):
-                self._send(404, {}, b'{"error": {"message": "not found"}}')
+                self._send_json(404, {}, {"error": {"message": "not found"}})
                 return
             try:
                 body = json.loads(raw)
             except ValueError:
-                self._send(400, {}, b'{"error": {"message": "body is not JSON"}}')
+                self._send_json(400, {}, {"error": {"message": "body is not JSON"}})
                 return
-            self._send(*server.next_reply(body, dict(self.headers.items())))
+            index, reply = server.take(body, dict(self.headers.items()))
+            if reply is None:
+                message = f"script exhausted after {len(server.replies)} replies"
+                self._send_json(500, {}, {"error": {"message": message, "code": "scripted"}})
+                return
+            self._answer(index, reply, streaming=bool(body.get("stream")))
+
+        def _answer(self, index: int, reply: ScriptedReply, *, streaming: bool) -> None:
+            time.sleep(reply.delay)
+            if reply.drop:
+                self.connection.shutdown(socket.SHUT_RDWR)
+                self.close_connection = True
+            elif reply.body is not None:
+                payload = (
+                    reply.body.encode()
+                    if isinstance(reply.body, str)
+                    else json.dumps(reply.body).encode()
+                )
+                self._send(reply.status, reply.headers, payload)
+            elif streaming:
+                complete = reply.stream_cut is None and reply.stream_error is None
+                self._stream(reply.chunks(index), reply.headers, complete)
+            else:
+                self._send_json(reply.status, reply.headers, reply.completion(index))
+
+        def _send_json(self, status: int, headers: dict[str, str], value: object) -> None:
+            self._send(status, headers, json.dumps(value).encode())
 
         def _send(self, status: int, headers: dict[str, str], payload: bytes) -> None:
             self.send_response(status)
@@ -152,6 +215,33 @@ def _handler_for(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
+
+        def _stream(
+            self,
+            chunks: Iterator[dict[str, Any] | None],
+            headers: dict[str, str],
+            reply_complete: bool,
+        ) -> None:
+            """Server-sent events in HTTP chunks; a cut drops the connection mid-body."""
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            for chunk in chunks:
+                if chunk is None:  # like a proxy that gives up: no final chunk, no [DONE]
+                    self.wfile.flush()
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.close_connection = True
+                    return
+                self._write_chunk(f"data: {json.dumps(chunk)}\n\n".encode())
+            if reply_complete:
+                self._write_chunk(b"data: [DONE]\n\n")
+            self._write_chunk(b"")
+
+        def _write_chunk(self, data: bytes) -> None:
+            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
 
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the base's name)
             pass  # the test output stays readable; requests are kept in server.requests

@@ -191,3 +191,25 @@ def test_a_crash_while_acting_leaves_the_intent_on_disk(tmp_path: Path):
     (only,) = read_trajectory(tmp_path / "run")
     assert only["status"] == "acting"
     assert only["actions"] == [{"action": "type", "text": "abc"}]
+
+
+def test_request_size_stays_bounded_as_steps_grow(tmp_path: Path):
+    """History is pruned in chunks: the request at step 60 is no larger than at step 10 + a bit."""
+    replies = [call(action="wait", time=0)] * 60 + [DONE]
+    _, server, _ = run_agent(tmp_path, replies, desktop=RecordingDesktop(), max_steps=61)
+    sizes = [len(json.dumps(body)) for body in server.requests]
+    assert sizes[59] <= sizes[9] + 3000
+    assert max(sizes[9:]) <= max(sizes[:10]) + 3000
+    # The start of the conversation (system prompt and tool) never changes: the prompt cache holds.
+    first = server.requests[0]
+    assert all(
+        b["messages"][0] == first["messages"][0] and b["tools"] == first["tools"]
+        for b in server.requests
+    )
+
+
+def test_older_screenshots_are_dropped_in_chunks_so_prefixes_repeat(tmp_path: Path):
+    replies = [call(action="wait", time=0)] * 12 + [DONE]
+    _, server, _ = run_agent(tmp_path, replies, desktop=RecordingDesktop(), max_steps=13)
+    counts = [json.dumps(b).count('"type": "image_url"') for b in server.requests]
+    assert counts == [1, 2, 3, 4, 5, 6, 3, 4, 5, 6, 3, 4, 5]

@@ -17,10 +17,22 @@ KEY = "sk-test-CANARY-model-http-5b1f"
 BODY = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
 
 
+OPEN: list[ChatCompletionsModel] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_models():
+    yield
+    while OPEN:
+        OPEN.pop().close()
+
+
 def make_model(url: str, sleeps: list[float], **settings: object) -> ChatCompletionsModel:
-    return ChatCompletionsModel(
+    model = ChatCompletionsModel(
         ModelSettings(base_url=url, **settings), SecretStr(KEY), sleep=sleeps.append
     )
+    OPEN.append(model)
+    return model
 
 
 def ok(**action: object) -> ScriptedReply:
@@ -122,7 +134,13 @@ def test_auth_errors_are_fatal_and_never_echo_the_key(status: int):
         {"error": {"message": "upstream overloaded", "code": "internal_error"}},
         [1, 2, 3],
     ],
-    ids=["html-from-a-proxy", "no-choices", "empty-choices", "error-object-with-200", "not-an-object"],
+    ids=[
+        "html-from-a-proxy",
+        "no-choices",
+        "empty-choices",
+        "error-object-with-200",
+        "not-an-object",
+    ],
 )
 def test_malformed_200_bodies_are_retried_then_typed_errors(body: object):
     sleeps: list[float] = []
