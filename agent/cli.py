@@ -21,6 +21,7 @@ from agent.coords import COORD_SPACES
 from agent.errors import ConfigError, DeskpilotError
 from agent.progress import print_outcome, step_printer
 from agent.runner import EXIT_INTERRUPTED, run_task
+from agent.scenarios.cli import add_test_command, run_tests
 
 EXIT_USAGE = 2
 
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--keep-open", action="store_true", help="wait for Enter before closing the desktop"
     )
+    add_test_command(commands)
     return parser
 
 
@@ -94,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(args, console)
+        if args.command == "test":
+            return run_tests(args, console)
         from agent.demo import run_demo
 
         return run_demo(console, run_dir=args.run_dir, keep_open=args.keep_open)

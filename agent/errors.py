@@ -20,11 +20,13 @@
     ├── ModelMistake                  recoverable: told to the model, which gets another try
     │   ├── ParseError                the reply holds no valid action
     │   └── ActionError               a valid action that cannot run here (off-screen, unknown key)
-    └── RunStopped                    the run ended without the model finishing (exit 1)
-        ├── StepLimitReached          max_steps used up
-        ├── TooManyMistakes           the model kept making mistakes
-        ├── BudgetExceeded            a limit on time, tokens or cost was reached
-        └── StuckInLoop               the same action on an unchanged screen, again and again
+    ├── RunStopped                    the run ended without the model finishing (exit 1)
+    │   ├── StepLimitReached          max_steps used up
+    │   ├── TooManyMistakes           the model kept making mistakes
+    │   ├── BudgetExceeded            a limit on time, tokens or cost was reached
+    │   └── StuckInLoop               the same action on an unchanged screen, again and again
+    └── ScenarioError                 a scenario's setup or scripted steps failed (exit 1)
+        └── StepFailed                text or a picture not found, a window that never came
 
 A ``ModelMistake`` never stops a run by itself: the loop sends its message back to the model.
 Every message is written for the person reading it and never contains the API key.
@@ -157,3 +159,13 @@ class BudgetExceeded(RunStopped):
 
 class StuckInLoop(RunStopped):
     """The model repeated the same action on an unchanged screen, even after a nudge."""
+
+
+class ScenarioError(DeskpilotError):
+    """A scenario could not be carried out as written (its setup or a scripted step failed)."""
+
+    exit_code = 1
+
+
+class StepFailed(ScenarioError):
+    """A scripted step failed: text or a picture not found, a window that never came."""

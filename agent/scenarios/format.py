@@ -1,0 +1,312 @@
+"""The scenario file format: a desktop to prepare, steps and/or a task, and checks of the end state.
+
+    name: calculator adds
+    tags: [galculator, steps]
+    display: {width: 1280, height: 800}
+    setup:
+      files: {notes.txt: ""}                       # created in the scenario's work folder
+      serve: pages                                 # a folder served on 127.0.0.1 ({url})
+      launch:
+        - {argv: [galculator], geometry: [0, 0, 600, 500]}
+    steps:                                         # deterministic, no model
+      - {action: type, text: "12*34="}
+    task: Check the result                         # for the agent, after the steps
+    replies: add.replies.jsonl                     # the scripted model for CI
+    checks:                                        # the end state, never the agent's claim
+      - {check: text_visible, text: "408", window: galculator}
+    expect: success                                # or failure: a check must catch a wrong state
+    timeout: 60
+    retries: 0
+
+Errors name the file, the line and the field. Paths are relative to the scenario file;
+`{workdir}` (the scenario's scratch folder) and `{url}` (the served folder) are filled in
+wherever text appears in setup, steps and checks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from agent.errors import ConfigError
+from skills.computer import ACTION_CLASSES
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DisplaySize(_Strict):
+    """The virtual screen."""
+
+    width: int = Field(default=1280, ge=320)
+    height: int = Field(default=800, ge=240)
+
+
+class Launch(_Strict):
+    """An application to start, and where its window should be."""
+
+    argv: list[str] = Field(min_length=1)
+    wm_class: str | None = None  # find the window by class instead of by process id
+    geometry: tuple[int, int, int, int] | None = None  # x, y, width, height
+    timeout: float = Field(default=15.0, gt=0)
+
+
+# -- steps: the canonical actions, plus what a test script needs ---------------------------------
+
+
+class ClickText(_Strict):
+    """Click the middle of a phrase found by OCR."""
+
+    action: Literal["click_text"]
+    text: str = Field(min_length=1)
+    window: str | None = None  # read only this window (class or title): faster and surer
+    button: Literal["left", "right", "middle"] = "left"
+    clicks: int = Field(default=1, ge=1, le=3)
+    timeout: float = Field(default=10.0, gt=0)
+
+
+class ClickImage(_Strict):
+    """Click the middle of a picture found by template matching."""
+
+    action: Literal["click_image"]
+    image: Path
+    threshold: float = Field(default=0.9, gt=0, le=1)
+    button: Literal["left", "right", "middle"] = "left"
+    timeout: float = Field(default=10.0, gt=0)
+
+
+class WaitForText(_Strict):
+    """Wait until a phrase is visible (OCR)."""
+
+    action: Literal["wait_for_text"]
+    text: str = Field(min_length=1)
+    window: str | None = None
+    timeout: float = Field(default=10.0, gt=0)
+
+
+class WaitForImage(_Strict):
+    """Wait until a picture is visible (template matching)."""
+
+    action: Literal["wait_for_image"]
+    image: Path
+    threshold: float = Field(default=0.9, gt=0, le=1)
+    timeout: float = Field(default=10.0, gt=0)
+
+
+class WaitForWindow(_Strict):
+    """Wait until a visible window has this title (substring) or class."""
+
+    action: Literal["wait_for_window"]
+    title: str | None = None
+    wm_class: str | None = None
+    timeout: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _something_to_wait_for(self) -> WaitForWindow:
+        if self.title is None and self.wm_class is None:
+            raise ValueError("give title or wm_class")
+        return self
+
+
+SCRIPT_STEPS = (ClickText, ClickImage, WaitForText, WaitForImage, WaitForWindow)
+# One discriminated union over the canonical actions and the script steps, so a bad step gets
+# the errors of its own kind only.
+Step = Annotated[Union[(*ACTION_CLASSES, *SCRIPT_STEPS)], Field(discriminator="action")]
+Wait = Annotated[WaitForText | WaitForImage | WaitForWindow, Field(discriminator="action")]
+
+
+class Setup(_Strict):
+    """What is on the desktop before the steps and the task."""
+
+    files: dict[str, str] = {}  # work-folder-relative name -> contents
+    serve: Path | None = None  # a folder to serve over HTTP on 127.0.0.1; its URL is {url}
+    launch: list[Launch] = []
+    waits: list[Wait] = []
+
+
+# -- checks: the end state, judged without the agent ---------------------------------------------
+
+
+class TextVisible(_Strict):
+    """OCR finds the phrase on screen (or in one window)."""
+
+    check: Literal["text_visible"]
+    text: str = Field(min_length=1)
+    window: str | None = None
+
+
+class ImageVisible(_Strict):
+    """Template matching finds the picture on screen."""
+
+    check: Literal["image_visible"]
+    image: Path
+    threshold: float = Field(default=0.9, gt=0, le=1)
+
+
+class WindowTitle(_Strict):
+    """Some visible window's title equals, contains or matches the given text."""
+
+    check: Literal["window_title"]
+    equals: str | None = None
+    contains: str | None = None
+    matches: str | None = None  # a regular expression
+
+
+class FileExists(_Strict):
+    """The file exists."""
+
+    check: Literal["file_exists"]
+    path: str
+
+
+class FileEquals(_Strict):
+    """The file's contents equal `text` exactly."""
+
+    check: Literal["file_equals"]
+    path: str
+    text: str
+
+
+class FileContains(_Strict):
+    """The file's contents include `text`."""
+
+    check: Literal["file_contains"]
+    path: str
+    text: str
+
+
+class FileMatches(_Strict):
+    """The file's contents match the regular expression."""
+
+    check: Literal["file_matches"]
+    path: str
+    pattern: str
+
+
+class Command(_Strict):
+    """A command run on the desktop exits with `exit_code`, its output as given."""
+
+    check: Literal["command"]
+    argv: list[str] = Field(min_length=1)
+    exit_code: int = 0
+    stdout_contains: str | None = None
+    stdout_matches: str | None = None
+    timeout: float = Field(default=10.0, gt=0)
+
+
+class Clipboard(_Strict):
+    """The clipboard holds, or includes, the given text."""
+
+    check: Literal["clipboard"]
+    equals: str | None = None
+    contains: str | None = None
+
+
+Check = Annotated[
+    TextVisible
+    | ImageVisible
+    | WindowTitle
+    | FileExists
+    | FileEquals
+    | FileContains
+    | FileMatches
+    | Command
+    | Clipboard,
+    Field(discriminator="check"),
+]
+
+
+class Scenario(_Strict):
+    """One scenario file."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    tags: list[str] = []
+    display: DisplaySize = DisplaySize()
+    setup: Setup = Setup()
+    steps: list[Step] = []
+    task: str | None = None
+    max_steps: int = Field(default=10, ge=1)
+    model: str = "demo"  # the model preset for the task (scripted replies unless --live)
+    replies: Path | None = None  # scripted model replies (JSONL) for the task
+    checks: list[Check] = Field(min_length=1)
+    expect: Literal["success", "failure"] = "success"
+    teardown: list[list[str]] = []  # commands run at the end, whatever happened
+    timeout: float = Field(default=120.0, gt=0)
+    retries: int = Field(default=0, ge=0, le=5)
+
+    source: Path = Field(default=Path("scenario.yaml"), exclude=True)
+
+    @model_validator(mode="after")
+    def _something_to_do(self) -> Scenario:
+        if not self.steps and self.task is None:
+            raise ValueError("a scenario needs steps, a task, or both")
+        return self
+
+    def resolve(self, relative: Path) -> Path:
+        """A path from the scenario file, resolved against the scenario's folder."""
+        return relative if relative.is_absolute() else self.source.parent / relative
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read and validate a scenario file; every error names the file, the line and the field."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: not valid YAML: {getattr(error, 'problem', error)}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}:1: a scenario must be a mapping of fields, e.g. name: ...")
+    try:
+        return Scenario.model_validate({**data, "source": path})
+    except ValidationError as error:
+        raise ConfigError(_describe(error, path, root)) from None
+
+
+def _describe(error: ValidationError, path: Path, root: yaml.Node | None) -> str:
+    """'file:line: field: problem' for the first problem (and how many more there are)."""
+    problems = sorted(
+        ((*_locate(root, list(p["loc"])), p["msg"]) for p in error.errors(include_url=False)),
+        key=lambda problem: problem[0],
+    )
+    line, fields, message = problems[0]
+    field = ".".join(str(p) for p in fields) or "scenario"
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return f"{path}:{line}: {field}: {message}{more}"
+
+
+def _locate(node: yaml.Node | None, loc: list[Any]) -> tuple[int, list[Any]]:
+    """The line (1-based) of the deepest YAML node `loc` reaches, and the parts that name fields.
+
+    pydantic puts a union member's tag (e.g. 'left_click') into the location; it is no key of
+    the YAML mapping, so it is skipped.
+    """
+    line = node.start_mark.line + 1 if node is not None else 1
+    fields: list[Any] = []
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = [(k, v) for k, v in node.value if k.value == part]
+            if not match:
+                if part == loc[-1]:
+                    fields.append(part)  # a missing field: point at its parent
+                continue
+            key, node = match[0]
+            line = key.start_mark.line + 1
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        elif isinstance(part, str) and part != loc[-1]:
+            continue
+        fields.append(part)
+    return line, fields

@@ -1,0 +1,273 @@
+"""Running one scenario, in this process, on a fresh virtual desktop of its own.
+
+The worker process calls this once and exits: pyautogui binds the display at import, so one
+process never serves two scenarios. Whatever happens (a failed step, the timeout, Ctrl+C) the
+desktop and every application on it are stopped and the teardown commands run.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import tempfile
+import time
+import traceback
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from agent.act import Executor
+from agent.config import load_settings
+from agent.errors import DeskpilotError
+from agent.runner import RunOutcome, run_task
+from agent.scenarios.checks import CheckResult, Context, run_check
+from agent.scenarios.format import Scenario, load_scenario
+from agent.scenarios.serve import REQUEST_LOG, serve_folder
+from agent.scenarios.session import ScenarioDesktop
+from agent.scenarios.steps import resolve_step, run_steps
+from agent.scripted import ScriptedServer, load_replies
+from agent.trajectory import Trajectory
+from skills.desktop import PyAutoGuiDesktop
+
+Status = Literal["passed", "failed", "error", "timeout"]
+
+
+class ScenarioTimeout(BaseException):
+    """The scenario ran past its timeout (a BaseException, so no `except Exception` eats it)."""
+
+
+class Job(BaseModel):
+    """One scenario to run: what a backend ships to a worker."""
+
+    scenario: Path
+    folder: Path  # the scenario's run folder; result.json lands here
+    live: bool = False  # the configured real model instead of the scripted replies
+    model_config_name: str | None = None  # a preset overriding the scenario's model
+    attempt: int = 1
+    run: int = 1  # which of --repeat K runs
+    timeout: float = 120.0  # the scenario's own, so a backend knows when to step in
+
+
+class ScenarioResult(BaseModel):
+    """How one run of a scenario ended."""
+
+    name: str
+    scenario: Path
+    folder: Path
+    status: Status
+    expect: Literal["success", "failure"] = "success"
+    checks: list[dict[str, Any]] = []
+    error: str | None = None
+    agent_status: str | None = None
+    seconds: float = 0.0
+    attempt: int = 1
+    run: int = 1
+
+    @property
+    def passed(self) -> bool:
+        """Whether the scenario counts as passing."""
+        return self.status == "passed"
+
+
+def run_job(job: Job) -> ScenarioResult:
+    """Run one scenario and write its result.json; never raises for a scenario's own failure."""
+    started = time.monotonic()
+    job.folder.mkdir(parents=True, exist_ok=True)
+    try:
+        scenario = load_scenario(job.scenario)
+    except DeskpilotError as error:
+        failed = ScenarioResult(
+            name=job.scenario.stem,
+            scenario=job.scenario,
+            folder=job.folder,
+            status="error",
+            error=str(error),
+        )
+        return _save(job, failed)
+    try:
+        result = _run_with_timeout(scenario, job)
+    except Exception as error:  # a bug, not the scenario's verdict: report it, do not hide it
+        detail = "".join(traceback.format_exception_only(error)).strip()
+        result = ScenarioResult(
+            name=scenario.name,
+            scenario=job.scenario,
+            folder=job.folder,
+            status="error",
+            error=detail,
+        )
+        traceback.print_exc()  # into the worker's log
+    result.seconds = round(time.monotonic() - started, 3)
+    return _save(job, result)
+
+
+def _run_with_timeout(scenario: Scenario, job: Job) -> ScenarioResult:
+    base = {
+        "name": scenario.name,
+        "scenario": job.scenario,
+        "folder": job.folder,
+        "expect": scenario.expect,
+        "attempt": job.attempt,
+        "run": job.run,
+    }
+    with _alarm(scenario.timeout):
+        try:
+            checks, agent_status = _run(scenario, job)
+        except ScenarioTimeout:
+            return ScenarioResult(
+                **base, status="timeout", error=f"timed out after {scenario.timeout:g} s"
+            )
+        except DeskpilotError as error:
+            return ScenarioResult(**base, status="error", error=str(error))
+    failed = [c for c in checks if not c.passed]
+    passed = not failed if scenario.expect == "success" else bool(failed)
+    error = None if passed else _verdict(scenario, failed)
+    return ScenarioResult(
+        **base,
+        status="passed" if passed else "failed",
+        checks=[asdict(c) for c in checks],
+        error=error,
+        agent_status=agent_status,
+    )
+
+
+def _run(scenario: Scenario, job: Job) -> tuple[list[CheckResult], str | None]:
+    """Set up, run steps and task, check, tear down; return the checks and the agent's status."""
+    with ExitStack() as stack:
+        workdir = Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="deskpilot-scenario-"))
+        )
+        url = ""
+        if scenario.setup.serve is not None:
+            url = stack.enter_context(
+                serve_folder(scenario.resolve(scenario.setup.serve), workdir / REQUEST_LOG)
+            )
+        scenario = _with_placeholders(scenario, workdir, url)
+        desktop = stack.enter_context(
+            ScenarioDesktop(scenario.display.width, scenario.display.height)
+        )
+        stack.callback(_teardown, scenario, desktop, workdir)
+        _setup(scenario, desktop, workdir)
+        agent_status = _act(scenario, job, desktop)
+        context = Context(desktop, workdir, scenario.resolve)
+        checks = [run_check(check, context) for check in scenario.checks]
+        desktop.screenshot(job.folder / "final.png")
+        return checks, agent_status
+
+
+def _setup(scenario: Scenario, desktop: ScenarioDesktop, workdir: Path) -> None:
+    for name, text in scenario.setup.files.items():
+        path = workdir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    for launch in scenario.setup.launch:
+        desktop.launch(
+            launch.argv,
+            wm_class=launch.wm_class,
+            geometry=launch.geometry,
+            timeout=launch.timeout,
+            cwd=workdir,
+        )
+    for wait in scenario.setup.waits:
+        resolve_step(wait, desktop, scenario.resolve)
+
+
+def _act(scenario: Scenario, job: Job, desktop: ScenarioDesktop) -> str | None:
+    """Run the scripted steps, then the task; return the agent's final status (None: no task)."""
+    if scenario.steps:
+        executor = Executor(PyAutoGuiDesktop(desktop.display, failsafe=False))
+        trajectory = Trajectory(
+            job.folder / "steps", {"task": f"scripted steps of {scenario.name}", "kind": "steps"}
+        )
+        try:
+            run_steps(scenario.steps, desktop, executor, trajectory, scenario.resolve)
+        finally:
+            trajectory.finish(status="done")
+    if scenario.task is None:
+        return None
+    return _run_agent(scenario, job, desktop).status
+
+
+def _run_agent(scenario: Scenario, job: Job, desktop: ScenarioDesktop) -> RunOutcome:
+    """The agent on this desktop: scripted replies over HTTP, or with --live the real model."""
+    preset = job.model_config_name or scenario.model
+    run = {"display": desktop.display, "max_steps": scenario.max_steps, "failsafe": False}
+    if job.live or scenario.replies is None:
+        return run_task(
+            scenario.task or "", load_settings(preset, run=run), run_dir=job.folder / "agent"
+        )
+    with ScriptedServer(load_replies(scenario.resolve(scenario.replies))) as server:
+        settings = load_settings(
+            preset, model={"base_url": server.base_url, "api_key_required": False}, run=run
+        )
+        return run_task(scenario.task or "", settings, run_dir=job.folder / "agent")
+
+
+def _teardown(scenario: Scenario, desktop: ScenarioDesktop, workdir: Path) -> None:
+    for argv in scenario.teardown:
+        subprocess.run(
+            argv, cwd=workdir, env=desktop.env, capture_output=True, timeout=30, check=False
+        )
+
+
+def _with_placeholders(scenario: Scenario, workdir: Path, url: str) -> Scenario:
+    """The scenario with {workdir} and {url} filled in wherever text appears."""
+
+    def fill(value: Any) -> Any:
+        if isinstance(value, str):
+            return value.replace("{workdir}", str(workdir)).replace("{url}", url)
+        if isinstance(value, list):
+            return [fill(v) for v in value]
+        if isinstance(value, dict):
+            return {k: fill(v) for k, v in value.items()}
+        return value
+
+    data = fill(scenario.model_dump(mode="json", exclude={"source"}))
+    return Scenario.model_validate({**data, "source": scenario.source})
+
+
+def _verdict(scenario: Scenario, failed: list[CheckResult]) -> str:
+    if scenario.expect == "failure":
+        return "expected a check to fail, but every check passed"
+    return "; ".join(f"{c.check}: {c.detail}" for c in failed)
+
+
+@contextmanager
+def _alarm(seconds: float) -> Iterator[None]:
+    """Raise ScenarioTimeout in this (main) thread after `seconds`."""
+
+    def expire(signum: int, frame: object) -> None:
+        raise ScenarioTimeout
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _save(job: Job, result: ScenarioResult) -> ScenarioResult:
+    (job.folder / "result.json").write_text(
+        result.model_dump_json(indent=2) + "\n", encoding="utf-8"
+    )
+    return result
+
+
+def main(job_file: str) -> int:
+    """Worker entry point: run the job in `job_file`, exit 0 whatever the scenario's verdict."""
+    job = Job.model_validate_json(Path(job_file).read_text(encoding="utf-8"))
+
+    def terminate(signum: int, frame: object) -> None:
+        # The backend gave up on us: unwind once, so the desktop is stopped; ignore repeats so
+        # the cleanup itself is not interrupted.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise ScenarioTimeout
+
+    signal.signal(signal.SIGTERM, terminate)
+    run_job(job)
+    return 0

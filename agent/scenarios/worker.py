@@ -1,0 +1,8 @@
+"""`python -m agent.scenarios.worker JOB_FILE`: run one scenario in a fresh process, then exit."""
+
+import sys
+
+from agent.scenarios.run import main
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
