@@ -107,6 +107,10 @@ class App:
 class VirtualDesktop:
     """One Xvfb display with openbox, a private HOME and the apps started on it.
 
+    After ``start()``: ``display`` is ":N"; ``env`` is the full environment for processes on
+    this desktop (os.environ plus DISPLAY, XAUTHORITY, HOME, XDG_* and friends); ``tmpdir``
+    holds HOME and the logs and is deleted by ``stop()``.
+
     Start xterm with ``-xrm '*waitForWm: false' -xrm '*wmTimeout: 200'``: without them it
     sometimes stalls 5 s at start waiting for the window manager, mostly when several desktops
     start at once. ``launch()`` deliberately has no special case for it.
@@ -115,6 +119,8 @@ class VirtualDesktop:
     def __init__(
         self, width: int = 1280, height: int = 800, *, window_manager: bool = True
     ) -> None:
+        if width < 1 or height < 1:
+            raise ValueError(f"a desktop needs a positive size, not {width}x{height}")
         self.width = width
         self.height = height
         self.window_manager = window_manager
@@ -182,19 +188,18 @@ class VirtualDesktop:
         log_path = self.tmpdir / "Xvfb.log"
         read_fd, write_fd = os.pipe()
         try:
-            with log_path.open("wb") as log:
-                self._xvfb = subprocess.Popen(
-                    self._xvfb_argv(write_fd),
-                    pass_fds=(write_fd,),
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-        finally:
-            os.close(write_fd)
-        xvfb = self._xvfb
-        try:
+            try:
+                with log_path.open("wb") as log:
+                    xvfb = self._xvfb = subprocess.Popen(
+                        self._xvfb_argv(write_fd),
+                        pass_fds=(write_fd,),
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+            finally:
+                os.close(write_fd)  # else we would never see EOF if Xvfb dies
             # Xvfb writes the display number it picked once it accepts connections.
             number = _read_line(read_fd, START_TIMEOUT, gave_up=lambda: xvfb.poll() is not None)
         finally:

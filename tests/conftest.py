@@ -1,0 +1,70 @@
+"""Shared fixtures for the deskpilot test suite."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agent.virtual_display import VirtualDesktop
+
+# Programs that must not outlive the test session (compared by /proc/PID/comm).
+GUI_PROCESS_NAMES = frozenset({"Xvfb", "openbox", "xterm", "mousepad", "galculator", "featherpad"})
+# Every process the tests start inherits this variable, which tells it apart from processes
+# of a concurrent session on the same machine (another pytest run, another xdist worker).
+SESSION_MARKER = "DESKPILOT_TEST_SESSION"
+
+
+@pytest.fixture
+def desktop() -> Iterator[VirtualDesktop]:
+    """A started virtual desktop (Xvfb + openbox, 1280x800), stopped after the test."""
+    with VirtualDesktop() as desk:
+        yield desk
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_gui_process_left_behind() -> Iterator[None]:
+    """Fail the session if a GUI process started by the tests is still running at its end."""
+    token = f"{os.getpid()}-{os.urandom(4).hex()}"
+    os.environ[SESSION_MARKER] = token
+    before = set(_gui_processes())
+    yield
+    del os.environ[SESSION_MARKER]
+    marker = f"{SESSION_MARKER}={token}".encode()
+    left = {
+        pid: name
+        for pid, name in _gui_processes().items()
+        if pid not in before and marker in _environ(pid)
+    }
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)  # keep the machine clean for the next run
+    if left:
+        pytest.fail(f"GUI processes left running by the tests (now killed): {left}")
+
+
+def _gui_processes() -> dict[int, str]:
+    """Return pid -> name of the running (not zombie) processes in GUI_PROCESS_NAMES."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # exited meanwhile
+        name, state = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2]
+        if name in GUI_PROCESS_NAMES and state != "Z":
+            found[int(entry.name)] = name
+    return found
+
+
+def _environ(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return b""
