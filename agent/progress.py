@@ -22,7 +22,7 @@ def step_printer(console: Console, currency: str = "USD") -> Callable[[StepRepor
             what = f"[yellow]mistake:[/] {escape(report.error)}"
         timing = " ".join(f"{name} {t.get(name, 0):.2f}s" for name in ("model", "act", "settle"))
         tokens = report.usage.prompt_tokens + report.usage.completion_tokens
-        spent = f"{tokens} tokens, run {report.cost:.4f} {currency}"
+        spent = f"{tokens} tokens" + (f", run {report.cost:.4f} {currency}" if report.cost else "")
         console.print(f"step {report.step:>3}  {what}  [dim]{timing}  {spent}[/]")
 
     return show
@@ -32,9 +32,9 @@ def print_outcome(console: Console, outcome: RunOutcome) -> None:
     """The closing lines of a run: status, answer, where the log is."""
     style = "green" if outcome.exit_code == 0 else "red"
     tokens = outcome.usage.prompt_tokens + outcome.usage.completion_tokens
+    cost = f", cost {outcome.cost:.4f}" if outcome.cost else ""
     console.print(
-        f"[bold {style}]{outcome.status}[/] after {outcome.steps} steps, "
-        f"{tokens} tokens, cost {outcome.cost:.4f}"
+        f"[bold {style}]{outcome.status}[/] after {outcome.steps} steps, {tokens} tokens{cost}"
     )
     if outcome.answer:
         console.print(f"answer: {escape(outcome.answer)}")

@@ -71,6 +71,7 @@ def run_tests(args: argparse.Namespace, console: Console) -> int:
             on_start=lambda job: live.update(table.start(job)),
             on_result=lambda result: live.update(table.finish(result)),
         )
+    console.print()
     _summary(console, suite, time.monotonic() - started, args.repeat)
     if args.junit:
         write_junit(suite, args.junit)

@@ -47,12 +47,19 @@ class DisplaySize(_Strict):
 
 
 class Launch(_Strict):
-    """An application to start, and where its window should be."""
+    """An application to start (a command, or Chromium showing a URL), and where its window goes."""
 
-    argv: list[str] = Field(min_length=1)
+    argv: list[str] | None = Field(default=None, min_length=1)
+    chromium: str | None = None  # a URL: Chromium with the flags a test desktop needs
     wm_class: str | None = None  # find the window by class instead of by process id
     geometry: tuple[int, int, int, int] | None = None  # x, y, width, height
     timeout: float = Field(default=15.0, gt=0)
+
+    @model_validator(mode="after")
+    def _one_program(self) -> Launch:
+        if (self.argv is None) == (self.chromium is None):
+            raise ValueError("give either argv (a command) or chromium (a URL)")
+        return self
 
 
 # -- steps: the canonical actions, plus what a test script needs ---------------------------------

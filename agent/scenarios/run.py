@@ -8,30 +8,20 @@ desktop and every application on it are stopped and the teardown commands run.
 from __future__ import annotations
 
 import signal
-import subprocess
-import tempfile
 import time
 import traceback
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from agent.act import Executor
-from agent.config import load_settings
 from agent.errors import DeskpilotError
-from agent.runner import RunOutcome, run_task
-from agent.scenarios.checks import CheckResult, Context, run_check
+from agent.scenarios.checks import CheckResult
 from agent.scenarios.format import Scenario, load_scenario
-from agent.scenarios.serve import REQUEST_LOG, serve_folder
-from agent.scenarios.session import ScenarioDesktop
-from agent.scenarios.steps import resolve_step, run_steps
-from agent.scripted import ScriptedServer, load_replies
-from agent.trajectory import Trajectory
-from skills.desktop import PyAutoGuiDesktop
+from agent.scenarios.stage import run_agent, run_checks, run_scripted_steps, staged
 
 Status = Literal["passed", "failed", "error", "timeout"]
 
@@ -136,97 +126,17 @@ def _run_with_timeout(scenario: Scenario, job: Job) -> ScenarioResult:
 
 def _run(scenario: Scenario, job: Job) -> tuple[list[CheckResult], str | None]:
     """Set up, run steps and task, check, tear down; return the checks and the agent's status."""
-    with ExitStack() as stack:
-        workdir = Path(
-            stack.enter_context(tempfile.TemporaryDirectory(prefix="deskpilot-scenario-"))
-        )
-        url = ""
-        if scenario.setup.serve is not None:
-            url = stack.enter_context(
-                serve_folder(scenario.resolve(scenario.setup.serve), workdir / REQUEST_LOG)
+    with staged(scenario) as stage:
+        if stage.scenario.steps:
+            run_scripted_steps(stage, job.folder / "steps")
+        agent = None
+        if stage.scenario.task is not None:
+            agent = run_agent(
+                stage, job.folder / "agent", live=job.live, preset=job.model_config_name
             )
-        scenario = _with_placeholders(scenario, workdir, url)
-        desktop = stack.enter_context(
-            ScenarioDesktop(scenario.display.width, scenario.display.height)
-        )
-        stack.callback(_teardown, scenario, desktop, workdir)
-        _setup(scenario, desktop, workdir)
-        agent_status = _act(scenario, job, desktop)
-        context = Context(desktop, workdir, scenario.resolve)
-        checks = [run_check(check, context) for check in scenario.checks]
-        desktop.screenshot(job.folder / "final.png")
-        return checks, agent_status
-
-
-def _setup(scenario: Scenario, desktop: ScenarioDesktop, workdir: Path) -> None:
-    for name, text in scenario.setup.files.items():
-        path = workdir / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    for launch in scenario.setup.launch:
-        desktop.launch(
-            launch.argv,
-            wm_class=launch.wm_class,
-            geometry=launch.geometry,
-            timeout=launch.timeout,
-            cwd=workdir,
-        )
-    for wait in scenario.setup.waits:
-        resolve_step(wait, desktop, scenario.resolve)
-
-
-def _act(scenario: Scenario, job: Job, desktop: ScenarioDesktop) -> str | None:
-    """Run the scripted steps, then the task; return the agent's final status (None: no task)."""
-    if scenario.steps:
-        executor = Executor(PyAutoGuiDesktop(desktop.display, failsafe=False))
-        trajectory = Trajectory(
-            job.folder / "steps", {"task": f"scripted steps of {scenario.name}", "kind": "steps"}
-        )
-        try:
-            run_steps(scenario.steps, desktop, executor, trajectory, scenario.resolve)
-        finally:
-            trajectory.finish(status="done")
-    if scenario.task is None:
-        return None
-    return _run_agent(scenario, job, desktop).status
-
-
-def _run_agent(scenario: Scenario, job: Job, desktop: ScenarioDesktop) -> RunOutcome:
-    """The agent on this desktop: scripted replies over HTTP, or with --live the real model."""
-    preset = job.model_config_name or scenario.model
-    run = {"display": desktop.display, "max_steps": scenario.max_steps, "failsafe": False}
-    if job.live or scenario.replies is None:
-        return run_task(
-            scenario.task or "", load_settings(preset, run=run), run_dir=job.folder / "agent"
-        )
-    with ScriptedServer(load_replies(scenario.resolve(scenario.replies))) as server:
-        settings = load_settings(
-            preset, model={"base_url": server.base_url, "api_key_required": False}, run=run
-        )
-        return run_task(scenario.task or "", settings, run_dir=job.folder / "agent")
-
-
-def _teardown(scenario: Scenario, desktop: ScenarioDesktop, workdir: Path) -> None:
-    for argv in scenario.teardown:
-        subprocess.run(
-            argv, cwd=workdir, env=desktop.env, capture_output=True, timeout=30, check=False
-        )
-
-
-def _with_placeholders(scenario: Scenario, workdir: Path, url: str) -> Scenario:
-    """The scenario with {workdir} and {url} filled in wherever text appears."""
-
-    def fill(value: Any) -> Any:
-        if isinstance(value, str):
-            return value.replace("{workdir}", str(workdir)).replace("{url}", url)
-        if isinstance(value, list):
-            return [fill(v) for v in value]
-        if isinstance(value, dict):
-            return {k: fill(v) for k, v in value.items()}
-        return value
-
-    data = fill(scenario.model_dump(mode="json", exclude={"source"}))
-    return Scenario.model_validate({**data, "source": scenario.source})
+        checks = run_checks(stage)
+        stage.desktop.screenshot(job.folder / "final.png")
+        return checks, agent.status if agent else None
 
 
 def _verdict(scenario: Scenario, failed: list[CheckResult]) -> str:

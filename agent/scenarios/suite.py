@@ -95,7 +95,7 @@ def run_suite(
             broken = ScenarioResult(
                 name=item.path.stem,
                 scenario=item.path,
-                folder=suite.folder,
+                folder=suite.folder / _slug(item.path.stem),
                 status="error",
                 error=item.error,
             )

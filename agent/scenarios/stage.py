@@ -1,0 +1,164 @@
+"""A scenario's stage: a prepared desktop, its scripted steps, its task and its checks.
+
+`staged()` builds everything a scenario needs before its steps (work folder, served pages,
+desktop, applications, waits) and takes it all down again, whatever happens. The worker and
+`deskpilot demo` both use it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agent.act import Executor
+from agent.config import load_settings
+from agent.loop import StepReport
+from agent.runner import RunOutcome, run_task
+from agent.scenarios.checks import CheckResult, Context, run_check
+from agent.scenarios.format import Scenario
+from agent.scenarios.serve import REQUEST_LOG, serve_folder
+from agent.scenarios.session import ScenarioDesktop
+from agent.scenarios.steps import resolve_step, run_steps
+from agent.scripted import ScriptedServer, load_replies
+from agent.trajectory import Trajectory
+from skills.desktop import PyAutoGuiDesktop
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A scenario ready to run: placeholders filled in, its desktop up, its work folder made."""
+
+    scenario: Scenario
+    desktop: ScenarioDesktop
+    workdir: Path
+
+
+@contextmanager
+def staged(scenario: Scenario) -> Iterator[Stage]:
+    """Prepare the scenario's desktop; tear it all down afterwards, teardown commands first."""
+    with ExitStack() as stack:
+        workdir = Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="deskpilot-scenario-"))
+        )
+        url = ""
+        if scenario.setup.serve is not None:
+            folder = scenario.resolve(scenario.setup.serve)
+            url = stack.enter_context(serve_folder(folder, workdir / REQUEST_LOG))
+        scenario = with_placeholders(scenario, workdir, url)
+        desktop = stack.enter_context(
+            ScenarioDesktop(scenario.display.width, scenario.display.height)
+        )
+        stack.callback(_teardown, scenario, desktop, workdir)
+        _setup(scenario, desktop, workdir)
+        yield Stage(scenario, desktop, workdir)
+
+
+def run_scripted_steps(stage: Stage, folder: Path) -> None:
+    """Run the scenario's steps, logged to `folder` in the run-folder format."""
+    executor = Executor(PyAutoGuiDesktop(stage.desktop.display, failsafe=False))
+    info = {"task": f"scripted steps of {stage.scenario.name}", "kind": "steps"}
+    trajectory = Trajectory(folder, info)
+    status = "error"
+    try:
+        run_steps(stage.scenario.steps, stage.desktop, executor, trajectory, stage.scenario.resolve)
+        status = "done"
+    finally:
+        trajectory.finish(status=status)
+
+
+def run_agent(
+    stage: Stage,
+    folder: Path,
+    *,
+    live: bool = False,
+    preset: str | None = None,
+    on_step: Callable[[StepReport], None] = lambda report: None,
+) -> RunOutcome:
+    """The agent on the stage's desktop: scripted replies over HTTP, or live the real model."""
+    scenario = stage.scenario
+    preset = preset or scenario.model
+    run = {"display": stage.desktop.display, "max_steps": scenario.max_steps, "failsafe": False}
+    task = scenario.task or ""
+    if live or scenario.replies is None:
+        return run_task(task, load_settings(preset, run=run), run_dir=folder, on_step=on_step)
+    with ScriptedServer(load_replies(scenario.resolve(scenario.replies))) as server:
+        model = {"base_url": server.base_url, "api_key_required": False}
+        settings = load_settings(preset, model=model, run=run)
+        return run_task(task, settings, run_dir=folder, on_step=on_step)
+
+
+def run_checks(stage: Stage) -> list[CheckResult]:
+    """Every check of the scenario, against the desktop and the work folder as they are now."""
+    context = Context(stage.desktop, stage.workdir, stage.scenario.resolve)
+    return [run_check(check, context) for check in stage.scenario.checks]
+
+
+def with_placeholders(scenario: Scenario, workdir: Path, url: str) -> Scenario:
+    """The scenario with {workdir} and {url} filled in wherever text appears."""
+
+    def fill(value: Any) -> Any:
+        if isinstance(value, str):
+            return value.replace("{workdir}", str(workdir)).replace("{url}", url)
+        if isinstance(value, list):
+            return [fill(v) for v in value]
+        if isinstance(value, dict):
+            return {k: fill(v) for k, v in value.items()}
+        return value
+
+    data = fill(scenario.model_dump(mode="json", exclude={"source"}))
+    return Scenario.model_validate({**data, "source": scenario.source})
+
+
+def _setup(scenario: Scenario, desktop: ScenarioDesktop, workdir: Path) -> None:
+    for name, text in scenario.setup.files.items():
+        path = workdir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    for launch in scenario.setup.launch:
+        if launch.chromium is not None:
+            argv = chromium_argv(launch.chromium, workdir / "chromium-profile", desktop)
+            desktop.launch(argv, wm_class="chromium", timeout=max(launch.timeout, 30), cwd=workdir)
+            continue
+        desktop.launch(
+            launch.argv or [],
+            wm_class=launch.wm_class,
+            geometry=launch.geometry,
+            timeout=launch.timeout,
+            cwd=workdir,
+        )
+    for wait in scenario.setup.waits:
+        resolve_step(wait, desktop, scenario.resolve)
+
+
+def chromium_argv(url: str, profile: Path, desktop: ScenarioDesktop) -> list[str]:
+    """Chromium filling the screen, as root, with no first-run screens and no network chatter."""
+    return [
+        "chromium",
+        "--no-sandbox",  # refuses to start as root without it
+        "--test-type",  # hides the infobar --no-sandbox adds, which would shift the page
+        "--disable-gpu",
+        "--disable-background-networking",  # no calls home: the machine may have no network
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--disable-dev-shm-usage",
+        "--password-store=basic",
+        "--disable-features=Translate,MediaRouter",
+        "--window-position=0,0",
+        f"--window-size={desktop.width},{desktop.height}",
+        f"--user-data-dir={profile}",
+        url,
+    ]
+
+
+def _teardown(scenario: Scenario, desktop: ScenarioDesktop, workdir: Path) -> None:
+    for argv in scenario.teardown:
+        subprocess.run(
+            argv, cwd=workdir, env=desktop.env, capture_output=True, timeout=30, check=False
+        )
