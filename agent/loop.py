@@ -18,6 +18,7 @@ from agent.budget import Budget
 from agent.config import ResizeSettings, Settings
 from agent.coords import CoordSpace, Mapping
 from agent.errors import ModelMistake, StepLimitReached, StuckInLoop, TooManyMistakes
+from agent.evidence import target_evidence
 from agent.imaging import EncodedImage, encode_bgra, smart_resize
 from agent.model import Model
 from agent.parse import ParsedCall, parse_reply
@@ -143,6 +144,9 @@ class Agent:
         state.mistakes = 0
 
         record["actions"] = [action_json(call.action) for call in calls]
+        record["targets"] = target_evidence(  # what replay needs to find each target again
+            state.frame, calls, self.trajectory, step=step, display=self.settings.run.display
+        )
         nudge = self._watch_for_loops(state, record["actions"])
         self.trajectory.begin_step(record)
         with _timed(timings, "act"):

@@ -1,0 +1,156 @@
+"""What replay needs to find an action's target again, captured from the frame it was chosen on.
+
+For every action that points somewhere: a small crop around the point (saved under
+screenshots/, with the point's offset inside it), the words OCR reads near the point, and the
+active window's title, class and geometry. Everything is in screen pixels except the crop
+image itself, which keeps the frame's physical pixels (they differ only on HiDPI screens).
+
+Cost matters, because the agent loop calls this on every step: the crop is a slice of the
+frame already in memory, OCR reads only a 300x120 region, and the window is three short
+xdotool/xprop queries. Actions that point nowhere (type, key, wait) cost nothing.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from collections.abc import Sequence
+from typing import Any, Literal, Protocol
+
+from PIL import Image
+
+from agent.screen import Frame
+from agent.xwindows import WindowInfo, active_window
+from skills.ocr import OcrError, read_words
+from skills.vision import bgra_image
+
+# About one button, or a word or two of text: distinctive enough to be unique on a screen, and
+# small enough to stay whole and unchanged when the window around it moves or is resized.
+TEMPLATE_SIZE = (96, 48)
+# Room for the label under the point and its neighbours, which tell two equal labels apart;
+# tesseract reads a region this size in about 0.2 s (a full screen takes about 1 s).
+OCR_SIZE = (300, 120)
+
+
+class ScreenshotSaver(Protocol):
+    """Where crops go: the run folder's screenshots/ (a Trajectory)."""
+
+    def save_screenshot(self, name: str, data: bytes) -> str:
+        """Store an image and return its path relative to the run folder."""
+
+
+def target_evidence(
+    frame: Frame,
+    actions: Sequence[Any],
+    saver: ScreenshotSaver,
+    *,
+    step: int,
+    display: str | None,
+    window: WindowInfo | Literal["active"] | None = "active",
+) -> list[dict[str, Any] | None]:
+    """One evidence record per action (None where the action points nowhere).
+
+    `window` is the window the actions were aimed at; by default the active one, asked now.
+    """
+    actions = [a.action if hasattr(a, "call_id") else a for a in actions]  # ParsedCall too
+    points = [target_point(a) for a in actions]
+    if all(p is None for p in points):
+        return [None] * len(actions)
+    image = bgra_image(frame.raw, frame.size)
+    if window == "active":
+        window = active_window(display or os.environ.get("DISPLAY"))
+    records: list[dict[str, Any] | None] = []
+    for index, (action, point) in enumerate(zip(actions, points, strict=True), start=1):
+        if point is None:
+            records.append(None)
+            continue
+        started = time.monotonic()
+        record = capture(image, frame, point, saver, f"step-{step:03d}-target-{index}.png")
+        if getattr(action, "action", "") == "left_click_drag":
+            record["end"] = [action.x, action.y]
+        record["window"] = window.as_json() if window else None
+        record["seconds"] = round(time.monotonic() - started, 4)
+        records.append(record)
+    return records
+
+
+def target_point(action: Any) -> tuple[int, int] | None:
+    """The screen point an action is aimed at: a drag's start when it has one, else its end."""
+    x, y = getattr(action, "start_x", None), getattr(action, "start_y", None)
+    if x is None or y is None:  # only drags have a start; the others point at (x, y)
+        x, y = getattr(action, "x", None), getattr(action, "y", None)
+    return None if x is None or y is None else (int(x), int(y))
+
+
+def capture(
+    image: Image.Image,
+    frame: Frame,
+    point: tuple[int, int],
+    saver: ScreenshotSaver,
+    name: str,
+) -> dict[str, Any]:
+    """The crop (saved as `name`) and the nearby words around `point` in `image`."""
+    box = around(frame, point, TEMPLATE_SIZE)
+    crop = image.crop(box)
+    buffer = io.BytesIO()
+    crop.save(buffer, "PNG", compress_level=1)
+    fx, fy = to_frame(frame, point)
+    record: dict[str, Any] = {
+        "point": list(point),
+        "crop": saver.save_screenshot(name, buffer.getvalue()),
+        "offset": [fx - box[0], fy - box[1]],  # the point inside the crop, in crop pixels
+        "crop_box": list(box),  # where the crop was, in frame pixels
+        "scale": frame.scale,
+    }
+    record |= nearby_words(image, frame, point)
+    return record
+
+
+def nearby_words(image: Image.Image, frame: Frame, point: tuple[int, int]) -> dict[str, Any]:
+    """The words OCR reads in the OCR_SIZE region around `point`, boxes in screen pixels."""
+    box = around(frame, point, OCR_SIZE)
+    try:
+        words = read_words(image.crop(box))
+    except OcrError as error:  # no tesseract: replay still has the crop and the window
+        return {"words": [], "ocr_error": str(error)}
+    left, top = to_screen(frame, (box[0], box[1]))
+    scale = frame.scale
+    return {
+        "words": [
+            {
+                "text": w.text,
+                "box": [
+                    left + round(w.box.left / scale),
+                    top + round(w.box.top / scale),
+                    round(w.box.width / scale),
+                    round(w.box.height / scale),
+                ],
+                "confidence": round(w.confidence, 1),
+            }
+            for w in words
+        ]
+    }
+
+
+def around(
+    frame: Frame, point: tuple[int, int], size: tuple[int, int]
+) -> tuple[int, int, int, int]:
+    """The (left, top, right, bottom) frame-pixel box of `size` centred on `point`, kept inside."""
+    fx, fy = to_frame(frame, point)
+    width, height = round(size[0] * frame.scale), round(size[1] * frame.scale)
+    left = min(max(0, fx - width // 2), max(0, frame.size[0] - width))
+    top = min(max(0, fy - height // 2), max(0, frame.size[1] - height))
+    return left, top, min(frame.size[0], left + width), min(frame.size[1], top + height)
+
+
+def to_frame(frame: Frame, point: tuple[int, int]) -> tuple[int, int]:
+    """A screen point in the frame's pixels."""
+    r = frame.region
+    return round((point[0] - r.left) * frame.scale), round((point[1] - r.top) * frame.scale)
+
+
+def to_screen(frame: Frame, pixel: tuple[int, int]) -> tuple[int, int]:
+    """A frame pixel as a screen point."""
+    r = frame.region
+    return r.left + round(pixel[0] / frame.scale), r.top + round(pixel[1] / frame.scale)
