@@ -16,10 +16,12 @@ from rich.console import Console
 from rich.markup import escape
 
 from agent import __version__
+from agent.cli_replay import REPLAY_COMMANDS, add_replay_commands
 from agent.config import load_settings
 from agent.coords import COORD_SPACES
 from agent.errors import ConfigError, DeskpilotError
 from agent.progress import print_outcome, step_printer
+from agent.report import write_report
 from agent.runner import EXIT_INTERRUPTED, run_task
 from agent.scenarios.cli import add_test_command, run_tests
 
@@ -35,6 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="work on a task on the desktop")
     run.add_argument("task", help="what to do, in plain words")
     add_run_options(run)
+    run.add_argument(
+        "--report", action="store_true", help="write report.html into the run folder at the end"
+    )
+    add_replay_commands(commands)
 
     demo = commands.add_parser(
         "demo", help="run the bundled demo on a virtual desktop (no API key)"
@@ -96,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(args, console)
+        if args.command in REPLAY_COMMANDS:
+            return REPLAY_COMMANDS[args.command](args, console)
         if args.command == "test":
             return run_tests(args, console)
         from agent.demo import run_demo
@@ -121,6 +129,8 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         on_step=step_printer(console, settings.model.prices.currency),
     )
     print_outcome(console, outcome)
+    if args.report:
+        console.print(f"report: {write_report(outcome.folder)}")
     return outcome.exit_code
 
 

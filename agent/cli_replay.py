@@ -1,0 +1,128 @@
+"""The `record`, `replay` and `report` subcommands: argument parsing and one call each."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from agent.config import load_settings
+from agent.errors import ConfigError
+from agent.runner import resolve_display
+from agent.trajectory import read_trajectory
+
+
+def add_replay_commands(commands: Any) -> None:
+    """Add `record`, `replay` and `report` to the subcommand parsers."""
+    record = commands.add_parser("record", help="record a person's mouse and keyboard as a run")
+    record.add_argument("--run-dir", type=Path, help="write the run folder exactly here")
+    record.add_argument("--display", help="X display to record, e.g. :1 (default: $DISPLAY)")
+    record.add_argument(
+        "--stop-key", default="pause", help="key that ends the recording (default: pause)"
+    )
+
+    replay = commands.add_parser("replay", help="replay a run folder without the model")
+    replay.add_argument("run", type=Path, metavar="RUN_DIR", help="the run folder to replay")
+    replay.add_argument("--speed", type=float, default=1.0, help="divide waits by this")
+    replay.add_argument("--from-step", type=int, help="first recorded step to replay")
+    replay.add_argument("--to-step", type=int, help="last recorded step to replay")
+    replay.add_argument("--dry-run", action="store_true", help="locate targets but act on none")
+    replay.add_argument(
+        "--mode",
+        choices=["heal", "strict"],
+        default="heal",
+        help="heal: find each target again (default); strict: only where it was recorded",
+    )
+    replay.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="type VALUE wherever the recording types {{NAME}}",
+    )
+    replay.add_argument("--run-dir", type=Path, help="write the replay's run folder here")
+    replay.add_argument("--display", help="X display to use, e.g. :1 (default: $DISPLAY)")
+    replay.add_argument("--config", help="preset for settle and safety settings")
+    replay.add_argument("--report", action="store_true", help="write report.html at the end")
+
+    report = commands.add_parser("report", help="write a run folder's HTML report")
+    report.add_argument("run", type=Path, metavar="RUN_DIR", help="the run folder")
+    report.add_argument("-o", "--output", type=Path, help="file to write (RUN_DIR/report.html)")
+    report.add_argument("--gif", type=Path, metavar="FILE", help="also write an animated GIF")
+    report.add_argument("--mp4", type=Path, metavar="FILE", help="also write an MP4 (ffmpeg)")
+
+
+def run_record(args: argparse.Namespace, console: Console) -> int:
+    """`deskpilot record`."""
+    from agent.record import record_session
+
+    display = resolve_display(load_settings(None, run={"display": args.display}))
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    folder = args.run_dir or Path("runs") / f"{stamp}-recording"
+    record_session(display, folder, stop_key=args.stop_key)
+    steps = len(read_trajectory(folder))
+    console.print(f"recorded {steps} actions; run folder: {folder}")
+    return 0
+
+
+def run_replay(args: argparse.Namespace, console: Console) -> int:
+    """`deskpilot replay`."""
+    from agent.replay import ReplayOptions, replay
+
+    settings = load_settings(args.config, run={"display": args.display})
+    options = ReplayOptions(
+        speed=args.speed,
+        from_step=args.from_step,
+        to_step=args.to_step,
+        dry_run=args.dry_run,
+        mode=args.mode,
+        params=_params(args.set),
+        run_dir=args.run_dir,
+    )
+    outcome = replay(args.run, settings, options)
+    style = "green" if outcome.exit_code == 0 else "red"
+    console.print(f"[bold {style}]{outcome.status}[/] after {outcome.steps} steps")
+    if outcome.error:
+        console.print(f"[{style}]{escape(outcome.error)}[/]")
+    console.print(f"run folder: {outcome.folder}")
+    if args.report:
+        from agent.report import write_report
+
+        console.print(f"report: {write_report(outcome.folder)}")
+    return outcome.exit_code
+
+
+def run_report(args: argparse.Namespace, console: Console) -> int:
+    """`deskpilot report`."""
+    from agent.report import write_report
+    from agent.report_export import write_gif, write_mp4
+
+    path = write_report(args.run, args.output)
+    console.print(f"report: {path} ({path.stat().st_size / 1e6:.2f} MB)")
+    if args.gif:
+        console.print(f"gif: {write_gif(args.run, args.gif)}")
+    if args.mp4:
+        console.print(f"mp4: {write_mp4(args.run, args.mp4)}")
+    return 0
+
+
+def _params(pairs: list[str]) -> dict[str, str]:
+    params = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise ConfigError(f"--set takes NAME=VALUE, not {pair!r}")
+        params[name.strip()] = value
+    return params
+
+
+REPLAY_COMMANDS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
+    "record": run_record,
+    "replay": run_replay,
+    "report": run_report,
+}

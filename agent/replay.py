@@ -1,0 +1,302 @@
+"""Replaying a run folder without the model: settle, find each target again, act, log.
+
+Each recorded action becomes one replay step. Before it the screen must settle; an action that
+points somewhere is then located again (`agent.locate`) and moved to where its target is now.
+When a target cannot be found with enough confidence the replay stops *before* acting, with
+what was searched and the best score. The replay writes a run folder of its own (run.json
+"kind": "replay"), so it can be reported and replayed like any other run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent import __version__
+from agent.act import Executor
+from agent.config import Settings
+from agent.errors import ConfigError, RunStopped
+from agent.evidence import target_evidence, target_point
+from agent.imaging import encode_bgra
+from agent.locate import Located, Mode, locate
+from agent.parse import ParsedCall
+from agent.runner import resolve_display
+from agent.screen import Frame, MssScreen, SettleRule
+from agent.trajectory import Trajectory, default_run_dir, elapsed, read_trajectory, timestamp
+from skills.computer import ACTION_ADAPTER, Action, Answer, Terminate, Type, Wait, action_json
+from skills.desktop import PyAutoGuiDesktop
+
+PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+MAX_PAUSE = 10.0  # a person's longest pause that replay reproduces (at --speed 1)
+
+
+class TargetNotFound(RunStopped):
+    """Replay could not find an action's target with enough confidence; nothing was done."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayOptions:
+    """How to replay: which steps, how fast, whether to act, and the macro's parameters."""
+
+    speed: float = 1.0
+    from_step: int | None = None
+    to_step: int | None = None
+    dry_run: bool = False
+    mode: Mode = "heal"
+    params: dict[str, str] = field(default_factory=dict)
+    run_dir: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """One recorded action to replay, with the evidence to find its target."""
+
+    source_step: int
+    index: int  # the action's place in its source step, from 1
+    action: Action
+    target: dict[str, Any] | None
+    pause: float  # seconds the person waited before it (recordings only)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayOutcome:
+    """How a replay ended."""
+
+    exit_code: int
+    status: str  # success, target_not_found, error, interrupted
+    folder: Path
+    steps: int
+    error: str | None
+
+
+def plan(source: Path, options: ReplayOptions) -> list[Planned]:
+    """The actions to replay, typed and with the parameters substituted; ConfigError if unusable."""
+    if not (source / "trajectory.jsonl").is_file():
+        raise ConfigError(f"{source} is not a run folder (no trajectory.jsonl)")
+    if options.speed <= 0:
+        raise ConfigError("--speed must be above 0")
+    planned: list[Planned] = []
+    for record in read_trajectory(source):
+        step = int(record["step"])
+        if options.from_step and step < options.from_step:
+            continue
+        if options.to_step and step > options.to_step:
+            continue
+        targets = record.get("targets") or []
+        for index, fields in enumerate(record.get("actions") or [], start=1):
+            action = ACTION_ADAPTER.validate_python(fields)  # typed; never evaluated
+            if isinstance(action, Terminate | Answer):
+                continue  # they end or annotate a run; nothing happens on screen
+            target = targets[index - 1] if index <= len(targets) else None
+            pause = min(float(record.get("pause_before", 0.0)), MAX_PAUSE) if index == 1 else 0
+            planned.append(Planned(step, index, action, target, pause))
+    return substitute_all(planned, options.params)
+
+
+def substitute_all(planned: list[Planned], params: dict[str, str]) -> list[Planned]:
+    """Fill {{NAME}} in typed text from `params`; every placeholder and parameter must match."""
+    used: set[str] = set()
+    result = []
+    for item in planned:
+        if isinstance(item.action, Type):
+            names = set(PLACEHOLDER.findall(item.action.text))
+            missing = sorted(names - params.keys())
+            if missing:
+                raise ConfigError(
+                    f"step {item.source_step} types {{{{{missing[0]}}}}}: "
+                    f"give its value with --set {missing[0]}=VALUE"
+                )
+            used |= names
+            text = PLACEHOLDER.sub(lambda m: params[m[1]], item.action.text)
+            item = Planned(item.source_step, item.index, Type(text=text), item.target, item.pause)
+        result.append(item)
+    unused = sorted(params.keys() - used)
+    if unused:
+        raise ConfigError(
+            f"no replayed step types {{{{{unused[0]}}}}}, so --set {unused[0]} has no use"
+        )
+    return result
+
+
+def replay(source: Path, settings: Settings, options: ReplayOptions) -> ReplayOutcome:
+    """Replay the run folder `source` on the display of `settings`; the new folder is complete."""
+    planned = plan(source, options)
+    display = resolve_display(settings)
+    info = _run_info(source, options, display)
+    folder = options.run_dir or default_run_dir(settings.run.runs_dir, f"replay {info['task']}")
+    with ExitStack() as stack:
+        screen = MssScreen(display, settings.run.monitor)
+        stack.callback(screen.close)
+        desktop = (
+            None if options.dry_run else PyAutoGuiDesktop(display, failsafe=settings.run.failsafe)
+        )
+        trajectory = Trajectory(folder, info)
+        player = _Player(source, settings, options, screen, Executor(desktop), trajectory, display)
+        return player.run(planned)
+
+
+class _Player:
+    """Plays planned actions one by one and writes the replay's run folder."""
+
+    def __init__(
+        self,
+        source: Path,
+        settings: Settings,
+        options: ReplayOptions,
+        screen: MssScreen,
+        executor: Executor,
+        trajectory: Trajectory,
+        display: str,
+    ) -> None:
+        self.source, self.options, self.screen = source, options, screen
+        self.executor, self.trajectory, self.display = executor, trajectory, display
+        s = settings.run.settle
+        self.rule = SettleRule(quiet=s.quiet, timeout=s.timeout, tolerance=s.tolerance)
+        self.done = 0
+
+    def run(self, planned: list[Planned]) -> ReplayOutcome:
+        """Every step in order; any way it ends is written to run.json."""
+        started = time.monotonic()
+        status, code, error = "success", 0, None
+        try:
+            for number, item in enumerate(planned, start=1):
+                self._step(number, item, last=number == len(planned))
+        except TargetNotFound as stop:
+            status, code, error = "target_not_found", stop.exit_code, str(stop)
+        except KeyboardInterrupt:
+            self._finish("interrupted", 130, "interrupted by the user (Ctrl+C)", started)
+            raise
+        except Exception as failure:
+            self._finish("error", 1, f"{type(failure).__name__}: {failure}", started)
+            raise
+        return self._finish(status, code, error, started)
+
+    def _finish(self, status: str, code: int, error: str | None, started: float) -> ReplayOutcome:
+        seconds = round(time.monotonic() - started, 3)
+        self.trajectory.finish(
+            status=status, exit_code=code, error=error, steps=self.done, seconds=seconds
+        )
+        return ReplayOutcome(code, status, self.trajectory.folder, self.done, error)
+
+    def _step(self, number: int, item: Planned, *, last: bool) -> None:
+        """Settle, locate, act and log one action."""
+        self.done = number
+        timings: dict[str, float] = {}
+        record: dict[str, Any] = {
+            "step": number,
+            "source_step": item.source_step,
+            "source_action": item.index,
+            "started_at": timestamp(),
+            "recorded_actions": [action_json(item.action)],
+        }
+        if item.pause:
+            time.sleep(item.pause / self.options.speed)
+        frame = self._settle(timings)
+        record |= self._observation(number, frame)
+        action = self._aimed(number, item, frame, record, timings)
+        record["actions"] = [action_json(action)]
+        record["targets"] = target_evidence(
+            frame, [action], self.trajectory, step=number, display=self.display
+        )
+        self.trajectory.begin_step(record)
+        started = time.monotonic()
+        outcomes = self.executor.run([ParsedCall(None, action)])
+        timings["act"] = elapsed(started)
+        record["results"] = [o.as_json() for o in outcomes]
+        record["timings"] = timings
+        if last and not self.executor.dry_run:
+            after = self._settle(timings)
+            data = encode_bgra(after.raw, after.size, target=after.size).data
+            name = f"step-{number:03d}-after.png"
+            record["screenshot_after"] = self.trajectory.save_screenshot(name, data)
+        self.trajectory.end_step(record)
+
+    def _aimed(
+        self,
+        number: int,
+        item: Planned,
+        frame: Frame,
+        record: dict[str, Any],
+        timings: dict[str, float],
+    ) -> Action:
+        """The action moved to where its target is now; raises TargetNotFound before acting."""
+        action = item.action
+        if isinstance(action, Wait):
+            return Wait(seconds=action.seconds / self.options.speed)
+        recorded = target_point(action)
+        if recorded is None:
+            return action
+        started = time.monotonic()
+        located = self._locate(item, frame)
+        timings["locate"] = elapsed(started)
+        record["located"] = located.as_json()
+        moved = _moved(action, recorded, located.point) if located.point else None
+        if moved is None:
+            record |= {"actions": [], "timings": timings, "error": {"type": "TargetNotFound"}}
+            message = (
+                f"step {number} (recorded step {item.source_step}): {action.action} target not "
+                f"found near {recorded}, so nothing was done. Searched: {located.explain()}"
+            )
+            record["error"]["message"] = message
+            self.trajectory.begin_step(record)
+            self.trajectory.end_step(record)
+            raise TargetNotFound(message)
+        return moved
+
+    def _locate(self, item: Planned, frame: Frame) -> Located:
+        if item.target is None:
+            return Located(None, None, 0.0, [])  # an older run: nothing to find it by
+        return locate(item.target, frame, self.source, mode=self.options.mode, display=self.display)
+
+    def _settle(self, timings: dict[str, float]) -> Frame:
+        settled = self.screen.settle(self.rule)
+        timings["settle"] = timings.get("settle", 0.0) + round(settled.seconds, 4)
+        return settled.frame
+
+    def _observation(self, number: int, frame: Frame) -> dict[str, Any]:
+        data = encode_bgra(frame.raw, frame.size, target=frame.size).data
+        path = self.trajectory.save_screenshot(f"step-{number:03d}.png", data)
+        r = frame.region
+        return {
+            "screenshot": path,
+            "image": {"width": frame.size[0], "height": frame.size[1], "format": "png"},
+            "screen": {"left": r.left, "top": r.top, "width": r.width, "height": r.height},
+        }
+
+
+def _moved(action: Action, recorded: tuple[int, int], found: tuple[int, int]) -> Action | None:
+    """`action` shifted so its target point lands on `found` (a drag keeps its vector)."""
+    dx, dy = found[0] - recorded[0], found[1] - recorded[1]
+    fields = action_json(action)
+    for x_name, y_name in (("x", "y"), ("start_x", "start_y")):
+        x, y = getattr(action, x_name, None), getattr(action, y_name, None)
+        if x is not None and y is not None:
+            fields[x_name], fields[y_name] = x + dx, y + dy
+    try:
+        return ACTION_ADAPTER.validate_python(fields)
+    except ValueError:  # shifted off the screen's top or left edge
+        return None
+
+
+def _run_info(source: Path, options: ReplayOptions, display: str) -> dict[str, Any]:
+    recorded = json.loads((source / "run.json").read_text(encoding="utf-8"))
+    return {
+        "kind": "replay",
+        "task": recorded.get("task", ""),
+        "source": str(source.resolve()),
+        "source_kind": recorded.get("kind", "agent"),
+        "mode": options.mode,
+        "speed": options.speed,
+        "from_step": options.from_step,
+        "to_step": options.to_step,
+        "dry_run": options.dry_run,
+        "params": sorted(options.params),  # names only: values may be private
+        "display": display,
+        "deskpilot_version": __version__,
+        "started_at": timestamp(),
+    }
