@@ -10,20 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from agent.virtual_display import VirtualDesktop
+# The `desktop`, `agent` and `scenario_result` fixtures come from deskpilot's own pytest plugin
+# (agent/pytest_plugin.py), which the suite uses as users do.
+pytest_plugins = ["pytester"]
 
 # Programs that must not outlive the test session (compared by /proc/PID/comm).
-GUI_PROCESS_NAMES = frozenset({"Xvfb", "openbox", "xterm", "mousepad", "galculator", "featherpad"})
+GUI_PROCESS_NAMES = frozenset(
+    {"Xvfb", "openbox", "xterm", "mousepad", "galculator", "featherpad", "pcmanfm", "chromium"}
+)
 # Every process the tests start inherits this variable, which tells it apart from processes
 # of a concurrent session on the same machine (another pytest run, another xdist worker).
 SESSION_MARKER = "DESKPILOT_TEST_SESSION"
-
-
-@pytest.fixture
-def desktop() -> Iterator[VirtualDesktop]:
-    """A started virtual desktop (Xvfb + openbox, 1280x800), stopped after the test."""
-    with VirtualDesktop() as desk:
-        yield desk
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -55,6 +55,28 @@ class ScenarioDesktop(VirtualDesktop):
             image.save(path)
         return image
 
+    # -- input, through xdotool: it works on any display from any process (pyautogui binds one
+    # display per process, and a test process meets a new desktop in every test)
+
+    def click(self, x: int, y: int, *, button: int = 1, clicks: int = 1) -> None:
+        """Click mouse `button` (1 left, 2 middle, 3 right) `clicks` times at (x, y)."""
+        self.run(["xdotool", "mousemove", "--sync", str(x), str(y)], check=True)
+        self.run(
+            ["xdotool", "click", "--repeat", str(clicks), "--delay", "50", str(button)], check=True
+        )
+
+    def type(self, text: str) -> None:
+        """Type `text` into the focused window (non-ASCII text is pasted)."""
+        if text.isascii():
+            self.run(["xdotool", "type", "--delay", "5", "--", text], check=True)
+        else:
+            self.run(["xclip", "-selection", "clipboard", "-in"], input_text=text, check=True)
+            self.key("ctrl+v")
+
+    def key(self, combo: str) -> None:
+        """Press a key or combination in xdotool's spelling, e.g. 'ctrl+s' or 'Return'."""
+        self.run(["xdotool", "key", "--delay", "20", combo], check=True)
+
     def find_window(self, query: str) -> Window | None:
         """The first visible window whose class or title contains `query`."""
         return self._first_window("--class", query) or self._first_window("--name", query)
