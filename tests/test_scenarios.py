@@ -40,7 +40,8 @@ def write(tmp_path: Path, text: str, name: str = "s.yaml") -> Path:
             "s.yaml:3: colour: Extra inputs",
         ),
         (
-            "name: x\nsteps:\n  - {action: type, text: hi}\n  - action: left_click\n    x: left\nchecks: [{check: file_exists, path: a}]\n",
+            "name: x\nsteps:\n  - {action: type, text: hi}\n  - action: left_click\n    x: left\n"
+            "checks: [{check: file_exists, path: a}]\n",
             "s.yaml:5: steps.1.x: Input should be a valid integer",
         ),
         (
@@ -260,7 +261,8 @@ steps:
   - {{action: wait, seconds: 0}}
 checks:
   - check: command
-    argv: [sh, -c, "n=$(cat {counter} 2>/dev/null || echo 0); echo $((n+1)) > {counter}; test $n -ge 1"]
+    argv: [sh, -c, "n=$(cat {counter} 2>/dev/null || echo 0); echo $((n+1)) > {counter};
+                    test $n -ge 1"]
 """,
     )
     suite = run_suite(select([path], None, []), LocalBackend(1), runs_dir=tmp_path / "runs")
