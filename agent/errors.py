@@ -126,6 +126,12 @@ class IncompleteReply(ModelError):
 class ModelMistake(DeskpilotError):
     """A recoverable mistake of the model; its message goes back to the model."""
 
+    def __init__(self, message: str, *, call_index: int | None = None) -> None:
+        super().__init__(message)
+        # Which of the reply's native tool calls was at fault (None: the reply as a whole), so
+        # that call gets the error and the others are told they did not run.
+        self.call_index = call_index
+
 
 class ParseError(ModelMistake):
     """The reply holds no valid action; the message says what was wrong and what is allowed."""

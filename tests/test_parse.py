@@ -338,7 +338,10 @@ CANONICAL_CASES = [
         {"action": "right_click", "coordinate": [500, 500]},
         {"action": "right_click", "x": 640, "y": 400},
     ),
-    ({"action": "middle_click", "coordinate": [0, 0]}, {"action": "middle_click", "x": 0, "y": 0}),
+    (
+        {"action": "middle_click", "coordinate": [0, 500]},
+        {"action": "middle_click", "x": 0, "y": 400},
+    ),
     (
         {"action": "double_click", "coordinate": [500, 500]},
         {"action": "double_click", "x": 640, "y": 400},
@@ -348,16 +351,16 @@ CANONICAL_CASES = [
         {"action": "triple_click", "x": 640, "y": 400},
     ),
     (
-        {"action": "mouse_move", "coordinate": [1000, 1000]},
-        {"action": "mouse_move", "x": 1279, "y": 799},
+        {"action": "mouse_move", "coordinate": [1000, 500]},
+        {"action": "mouse_move", "x": 1279, "y": 400},
     ),
     (
         {"action": "left_click_drag", "coordinate": [500, 500]},
         {"action": "left_click_drag", "x": 640, "y": 400},
     ),
     (
-        {"action": "left_click_drag", "coordinate": [500, 500], "start_coordinate": [0, 0]},
-        {"action": "left_click_drag", "x": 640, "y": 400, "start_x": 0, "start_y": 0},
+        {"action": "left_click_drag", "coordinate": [500, 500], "start_coordinate": [0, 500]},
+        {"action": "left_click_drag", "x": 640, "y": 400, "start_x": 0, "start_y": 400},
     ),
     ({"action": "type", "text": "héllo 世界"}, {"action": "type", "text": "héllo 世界"}),
     ({"action": "key", "keys": ["Control_L", "s"]}, {"action": "key", "keys": ["ctrl", "s"]}),

@@ -1,150 +1,92 @@
-"""From a model reply to canonical actions in screen pixels, or a ParseError for the model.
+"""From a model reply to canonical actions in screen pixels, or a typed error for the model.
 
-Validation happens here, once: what leaves this package is typed actions the executor can run.
+    reply ─┬─ tool_calls ──────────────┐
+           └─ content ─ strip <think> ─┴─ dialect module ─ Draft (model space) ─ finish ─ Action
+                                                                                  │
+                                                              agent.coords.Mapping ┘
+
+Each dialect module (qwen, anthropic, openai_cua, computer13, gui_plus, uitars, pyautogui_code)
+only reads its syntax; `draft.finish` maps points to the screen and validates, once, here. What
+leaves this package is typed actions the executor can run, or a ParseError / ActionError whose
+one-line message says what was wrong and what is allowed.
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
-
-from pydantic import ValidationError
 
 from agent.coords import Mapping
-from agent.errors import ParseError
-from agent.parse.keys import normalise_keys
-from agent.parse.text import loads_object, strip_thinking, tool_call_blocks
-from agent.reply import Reply, ToolCall
-from skills.computer import (
-    ACTION_ADAPTER,
-    ACTION_NAMES,
-    POINTER_ACTIONS,
-    TOOL_NAME,
-    Action,
-    ComputerUseCall,
-)
+from agent.errors import ModelMistake, ParseError
+from agent.parse.dialects import DIALECTS, Dialect, native_drafts, text_drafts
+from agent.parse.draft import finish, scroll_clicks
+from agent.parse.text import strip_thinking
+from agent.reply import Reply
+from skills.computer import Action
 
-# Actions whose coordinate is required (for pointer actions it is optional).
-TARGET_ACTIONS = frozenset({"mouse_move", "left_click_drag"})
+MAX_REPLY_CHARS = 100_000  # far beyond any real step; bounds the work on a runaway reply
 
 
 @dataclass(frozen=True, slots=True)
 class ParsedCall:
-    """One action to run, and the tool call id its result answers (None in text mode)."""
+    """One action to run, and which call of the reply it came from."""
 
-    call_id: str | None
+    call_id: str | None  # the tool call id its result answers (None in text mode)
     action: Action
+    call_index: int | None = None  # the native tool call it came from (None in text mode)
 
 
-def parse_reply(reply: Reply, mapping: Mapping) -> list[ParsedCall]:
-    """Every action the reply asks for, in order; a ParseError when there is none or one is bad."""
+def parse_reply(reply: Reply, mapping: Mapping, dialect: Dialect = "auto") -> list[ParsedCall]:
+    """Every action the reply asks for, in order; a ModelMistake when any of it is unusable.
+
+    Nothing is returned unless everything parsed: a reply whose second call is bad runs nothing.
+    """
+    _check_whole(reply)
+    if reply.tool_calls:
+        parsed: list[ParsedCall] = []
+        count = len(reply.tool_calls)
+        for index, call in enumerate(reply.tool_calls):
+            with _blame(index, count):
+                actions = [finish(d, mapping) for d in native_drafts(call, dialect)]
+            parsed += [ParsedCall(call.id, action, index) for action in actions]
+        return parsed
+    groups = text_drafts(strip_thinking(reply.content), dialect)
+    parsed = [ParsedCall(None, finish(d, mapping)) for group in groups for d in group]
+    if not parsed:  # e.g. an empty list in a <tool_call> block
+        raise ParseError("your reply contained no action; reply with one call")
+    return parsed
+
+
+def _check_whole(reply: Reply) -> None:
+    """Refuse replies that must not run at all: cut off, refused, or absurdly long."""
     if reply.finish_reason == "length":
         raise ParseError(
             "your reply was cut off by the token limit, so nothing was executed; "
-            "reply with one short computer_use call"
+            "reply with one short call"
         )
-    calls = list(reply.tool_calls) or _calls_in_text(reply.content)
-    if not calls:
+    if reply.refusal or reply.finish_reason == "content_filter":
+        reason = " ".join((reply.refusal or "content filter").split())[:200]
         raise ParseError(
-            f"your reply contained no {TOOL_NAME} call; call the tool with one action, "
-            "or use action=terminate to finish"
+            f"your reply was a refusal ({reason}), so nothing was executed; "
+            "if the task cannot be done, terminate with status failure"
         )
-    return [ParsedCall(call.id, _to_action(call, mapping)) for call in calls]
-
-
-def _calls_in_text(content: str) -> list[ToolCall]:
-    """Tool calls written as `<tool_call>` blocks in the reply text."""
-    blocks = tool_call_blocks(strip_thinking(content))
-    calls = []
-    for block in blocks:
-        obj = loads_object(block, what="the <tool_call> block")
-        name = obj.get("name", "")
-        arguments = obj.get("arguments", {})
-        if not isinstance(name, str) or not isinstance(arguments, dict | str):
-            raise ParseError('a <tool_call> block must be {"name": ..., "arguments": {...}}')
-        calls.append(ToolCall(name=name, arguments=_as_text(arguments)))
-    return calls
-
-
-def _as_text(arguments: dict[str, Any] | str) -> str:
-    return arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)
-
-
-def _to_action(call: ToolCall, mapping: Mapping) -> Action:
-    if call.name != TOOL_NAME:
-        raise ParseError(f"unknown tool {call.name!r}; the only tool is {TOOL_NAME}")
-    if not call.arguments.strip():
-        raise ParseError(f"the {TOOL_NAME} call has empty arguments; give at least an action")
-    arguments = loads_object(call.arguments, what=f"the {TOOL_NAME} arguments")
-    try:
-        wire = ComputerUseCall.model_validate(arguments)
-    except ValidationError as error:
-        raise ParseError(_explain(error)) from None
-    try:
-        return ACTION_ADAPTER.validate_python(_canonical_fields(wire, mapping))
-    except ValidationError as error:
-        raise ParseError(_explain(error, action=wire.action)) from None
-
-
-def _canonical_fields(wire: ComputerUseCall, mapping: Mapping) -> dict[str, Any]:
-    """The canonical action's fields for one wire call, with coordinates mapped to the screen."""
-    fields: dict[str, Any] = {"action": wire.action}
-    if wire.action in POINTER_ACTIONS | TARGET_ACTIONS and wire.coordinate is not None:
-        fields["x"], fields["y"] = mapping.to_screen(*_point(wire.coordinate, "coordinate"))
-    elif wire.action in TARGET_ACTIONS:
-        raise ParseError(f"action={wire.action} needs coordinate=[x, y]")
-    if wire.start_coordinate is not None and wire.action == "left_click_drag":
-        fields["start_x"], fields["start_y"] = mapping.to_screen(
-            *_point(wire.start_coordinate, "start_coordinate")
+    size = len(reply.content) + sum(len(c.arguments) for c in reply.tool_calls)
+    if size > MAX_REPLY_CHARS:
+        raise ParseError(
+            f"your reply is {size} characters long, over the limit of {MAX_REPLY_CHARS}; "
+            "reply with one short call"
         )
-    if wire.action in {"type", "answer"}:
-        fields["text"] = _required(wire.text, wire.action, "text")
-    elif wire.action == "key":
-        fields["keys"] = normalise_keys(_required(wire.keys, "key", "keys"))
-    elif wire.action in {"scroll", "hscroll"}:
-        fields["clicks"] = scroll_clicks(_required(wire.pixels, wire.action, "pixels"))
-    elif wire.action == "wait" and wire.time is not None:
-        fields["seconds"] = wire.time
-    elif wire.action == "terminate":
-        fields["status"] = _required(wire.status, "terminate", "status")
-    return fields
 
 
-def _point(values: list[float], name: str) -> tuple[float, float]:
-    """(x, y) from [x, y], or the centre of a box [x1, y1, x2, y2]."""
-    if len(values) == 2:
-        return values[0], values[1]
-    if len(values) == 4:
-        return (values[0] + values[2]) / 2, (values[1] + values[3]) / 2
-    raise ParseError(f"{name} must be [x, y], got {len(values)} numbers")
+@contextmanager
+def _blame(index: int, count: int) -> Iterator[None]:
+    """Tag a mistake with the native call it came from (and say which, when there are several)."""
+    try:
+        yield
+    except ModelMistake as mistake:
+        message = f"call {index + 1} of {count}: {mistake}" if count > 1 else str(mistake)
+        raise type(mistake)(message, call_index=index) from None
 
 
-def _required(value: Any, action: str, field: str) -> Any:
-    if value is None:
-        raise ParseError(f"action={action} needs the {field} argument")
-    return value
-
-
-def scroll_clicks(pixels: float) -> int:
-    """Wheel clicks for Qwen's `pixels`: small values are clicks already, large ones pixels."""
-    clicks = round(pixels) if abs(pixels) <= 30 else round(pixels / 100)
-    if clicks == 0 and pixels != 0:
-        clicks = 1 if pixels > 0 else -1
-    return clicks
-
-
-def _explain(error: ValidationError, *, action: str | None = None) -> str:
-    """A one-line account of a validation error that names the field and what is allowed."""
-    problems = []
-    for item in error.errors(include_url=False):
-        where = ".".join(str(p) for p in item["loc"] if not isinstance(p, int)) or "arguments"
-        message = item["msg"]
-        if where == "action":
-            message = f"{message} (allowed actions: {', '.join(ACTION_NAMES)})"
-        problems.append(f"{where}: {message}")
-    prefix = f"invalid {action} call" if action else f"invalid {TOOL_NAME} call"
-    return f"{prefix}: " + "; ".join(problems)
-
-
-__all__ = ["ParsedCall", "parse_reply", "scroll_clicks"]
+__all__ = ["DIALECTS", "Dialect", "ParsedCall", "parse_reply", "scroll_clicks"]

@@ -130,6 +130,8 @@ def normalise_key(name: str, *, alone: bool = True) -> list[str]:
     """One key name as pyautogui knows it; an uppercase letter alone becomes shift + letter."""
     if name == " ":
         return ["space"]
+    if name in {"\n", "\r", "\r\n", "\t"}:  # OSWorld's key list has the characters themselves
+        return ["tab"] if name == "\t" else ["enter"]
     key = name.strip()
     if alone and len(key) == 1 and key.isupper():
         return ["shift", key.lower()]
@@ -150,7 +152,7 @@ _DASH_BETWEEN_NAMES = re.compile(r"(?<=[A-Za-z0-9_]{2})-(?=[A-Za-z0-9_]{2})")
 
 def split_combo(combo: str) -> list[str]:
     """Split 'ctrl+shift+t', 'ctrl c' or 'ctrl-alt-delete' into key names ('+' alone is a key)."""
-    if combo in {"+", " "} or len(combo) == 1:
+    if combo in {"+", " "} or len(combo) == 1 or (combo and not combo.strip()):
         return [combo]
     # '-' separates only two multi-letter names, so 'ctrl+-' and 'minus' survive.
     combo = _DASH_BETWEEN_NAMES.sub("+", combo)

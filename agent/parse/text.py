@@ -59,6 +59,16 @@ def tool_call_blocks(text: str) -> list[str]:
 
 def loads_object(text: str, *, what: str) -> dict[str, Any]:
     """Parse a model's JSON object, forgiving fences, single quotes, trailing commas, braces."""
+    value = loads_value(text, what=what)
+    if not isinstance(value, dict):
+        raise ParseError(
+            f"{what} must be a JSON object, got {type(value).__name__}: {_excerpt(text)}"
+        )
+    return value
+
+
+def loads_value(text: str, *, what: str, depth: int = 0) -> Any:
+    """Parse a model's JSON value (text holding JSON text is decoded again, once)."""
     fenced = _FENCE.match(text)
     if fenced:
         text = fenced.group(1)
@@ -67,22 +77,49 @@ def loads_object(text: str, *, what: str) -> dict[str, Any]:
         try:
             value = json.loads(candidate)
             break
-        except ValueError:
+        except (ValueError, RecursionError):
             pass
         try:
             value = json5.loads(candidate)
             break
-        except ValueError:
-            continue
+        except (ValueError, RecursionError, OverflowError, IndexError):
+            continue  # json5 raises more than ValueError on some garbage
     else:
         raise ParseError(f"{what} is not valid JSON: {_excerpt(text)}")
-    if isinstance(value, str):  # JSON text holding JSON text: some servers double-encode
-        return loads_object(value, what=what)
-    if not isinstance(value, dict):
-        raise ParseError(
-            f"{what} must be a JSON object, got {type(value).__name__}: {_excerpt(text)}"
-        )
+    if isinstance(value, str) and depth == 0:  # some servers double-encode arguments
+        return loads_value(value, what=what, depth=1)
     return value
+
+
+def json_spans(text: str, *, single_quotes: bool = True) -> list[str]:
+    """Every top-level {...} in the text, in order; an unclosed one at the end is included.
+
+    Quotes inside braces start strings (so a brace in a string does not count); with
+    `single_quotes`, JSON5-style single-quoted strings do too.
+    """
+    quotes = "\"'" if single_quotes else '"'
+    spans: list[str] = []
+    depth, start, quote, escaped = 0, 0, "", False
+    for i, ch in enumerate(text):
+        if quote:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == quote:
+                quote = ""
+        elif ch in quotes and depth:
+            quote = ch
+        elif ch == "{":
+            start = i if depth == 0 else start
+            depth += 1
+        elif ch == "}" and depth:
+            depth -= 1
+            if depth == 0:
+                spans.append(text[start : i + 1])
+    if depth:
+        spans.append(text[start:])
+    return spans
 
 
 def _balance_braces(text: str) -> str:

@@ -1,0 +1,174 @@
+"""UI-TARS: `Thought: ...\\nAction: click(start_box='(197,525)')`, read with `ast`, never eval.
+
+The calls after "Action:" are parsed as Python syntax and only literal argument values
+are read (`ast.literal_eval` on each argument node). Points may be written '(x,y)',
+'<|box_start|>(x,y)<|box_end|>', '<point>x y</point>' or '<bbox>x1 y1 x2 y2</bbox>'; `point=`,
+`start_point=` and `end_point=` are aliases of `start_box=` / `end_box=`. Whether the numbers are
+on a 0..1000 grid or pixels of the image is the configured coordinate space, as for every dialect.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from typing import Any
+
+from agent.errors import ParseError
+from agent.parse.draft import Draft, done, draft, failed, key_draft, text_field
+from agent.parse.points import Point, show, to_point
+
+CLICKS = {
+    "click": "left_click",
+    "left_single": "left_click",
+    "left_double": "double_click",
+    "double_click": "double_click",
+    "right_single": "right_click",
+    "right_click": "right_click",
+    "hover": "mouse_move",
+    "mouse_move": "mouse_move",
+}
+OTHERS = ("drag", "select", "hotkey", "press", "type", "scroll", "wait", "finished", "call_user")
+MOBILE = ("long_press", "open_app", "press_home", "press_back")
+HELD = ("keydown", "keyup", "release")
+FUNCTIONS = (*CLICKS, *OTHERS)
+SCROLL_CLICKS = 5  # UI-TARS' own executor scrolls 5 wheel clicks per action
+PRIMARY = {"hotkey": "key", "press": "key", "type": "content", "finished": "content"}
+ALIASES = {"point": "start_box", "start_point": "start_box", "end_point": "end_box"}
+MUST_BE_A_CALL = "a UI-TARS action must be a call like click(start_box='(x,y)')"
+
+_ACTION = re.compile(r"(?:^|\n)\s*Action\s*:\s*", re.IGNORECASE)
+_CALL_START = re.compile(r"\s*[A-Za-z_]\w*\s*\(")
+_KNOWN_START = re.compile(rf"\s*(?:{'|'.join(FUNCTIONS + MOBILE + HELD)})\s*\(")
+_UNQUOTED_TOKEN = re.compile(
+    r"(?<!['\"])(<\|box_start\|>.*?<\|box_end\|>|<point>.*?</point>|<bbox>.*?</bbox>)(?!['\"])"
+)
+_END_TOKENS = re.compile(r"\[EOS\]|<\|(?:im_end|endoftext|eot_id)\|>")
+_TYPE_CALL = re.compile(r"^\s*type\s*\(\s*content\s*=\s*(['\"])(.*)\1\s*\)\s*$", re.DOTALL)
+
+
+def find(text: str) -> str | None:
+    """The action part of a UI-TARS reply, or None when the text holds no UI-TARS call."""
+    parts = _ACTION.split(text, maxsplit=1)
+    if len(parts) > 1:
+        action = parts[1]
+        return action if _CALL_START.match(action) else None
+    return text if _KNOWN_START.match(text) else None
+
+
+def drafts(action_text: str) -> list[list[Draft]]:
+    """The actions of the action part, one list per call, in order."""
+    cleaned = _UNQUOTED_TOKEN.sub(r"'\1'", _END_TOKENS.sub("", action_text)).strip()
+    return [_call_drafts(name, kwargs) for name, kwargs in _calls(cleaned)]
+
+
+def _calls(text: str) -> list[tuple[str, dict[str, Any]]]:
+    """(function, keyword arguments) of every call, parsed with ast."""
+    try:
+        tree = ast.parse(text, mode="exec")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return [_one_call(piece) for piece in _pieces(text)]
+    calls = []
+    for statement in tree.body:
+        if not isinstance(statement, ast.Expr):
+            raise ParseError(f"{MUST_BE_A_CALL}, got {_excerpt(statement, text)}")
+        calls.append(_read_call(statement.value, text))
+    if not calls:
+        raise ParseError("the Action: line holds no call; write e.g. click(start_box='(x,y)')")
+    return calls
+
+
+def _pieces(text: str) -> list[str]:
+    """Calls split the way UI-TARS writes several: separated by a blank line."""
+    return [
+        p if p.rstrip().endswith(")") else p.rstrip() + ")" for p in re.split(r"\)\s*\n\s*\n", text)
+    ]
+
+
+def _one_call(piece: str) -> tuple[str, dict[str, Any]]:
+    """One call whose text did not parse as a whole: raw newlines, or quotes left unescaped."""
+    typed = _TYPE_CALL.match(piece)
+    if typed:  # type(content='it's') : UI-TARS models often leave the quote unescaped
+        content = typed.group(2).replace("\\n", "\n").replace("\\'", "'").replace('\\"', '"')
+        return "type", {"content": content}
+    try:
+        tree = ast.parse(piece.strip().replace("\n", "\\n"), mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        raise ParseError(
+            f"cannot read the UI-TARS action {show(piece)}; write one call per line, e.g. "
+            "click(start_box='(x,y)') or type(content='text')"
+        ) from None
+    return _read_call(tree.body, piece)
+
+
+def _read_call(node: ast.expr, text: str) -> tuple[str, dict[str, Any]]:
+    if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+        raise ParseError(f"{MUST_BE_A_CALL}, got {_excerpt(node, text)}")
+    name = node.func.id
+    kwargs: dict[str, Any] = {}
+    for keyword in node.keywords:
+        if keyword.arg is None:
+            raise ParseError(f"{name}(**...) is not allowed; give keyword arguments")
+        kwargs[ALIASES.get(keyword.arg, keyword.arg)] = _literal(keyword.value, name)
+    if node.args:  # a positional argument stands for the function's main parameter
+        kwargs.setdefault(PRIMARY.get(name, "start_box"), _literal(node.args[0], name))
+    return name, kwargs
+
+
+def _literal(node: ast.expr, name: str) -> Any:
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+        raise ParseError(
+            f"the arguments of {name}() must be literal values such as '(x,y)' or 'text'"
+        ) from None
+
+
+def _call_drafts(name: str, kwargs: dict[str, Any]) -> list[Draft]:
+    if name in CLICKS:
+        return [draft(CLICKS[name], _box(kwargs, "start_box", name))]
+    if name in {"drag", "select"}:
+        return [
+            draft("left_click_drag", _box(kwargs, "end_box", name), _box(kwargs, "start_box", name))
+        ]
+    if name in {"hotkey", "press"}:
+        keys = kwargs.get("key", kwargs.get("hotkey"))
+        return [key_draft(keys if keys is not None else "", "key")]
+    if name == "type":
+        return [draft("type", text=text_field(kwargs, "content", "type()"))]
+    if name == "scroll":
+        return [_scroll(kwargs)]
+    if name == "wait":
+        return [draft("wait", seconds=5.0)]
+    if name == "finished":
+        return done(kwargs.get("content"))
+    if name == "call_user":
+        return failed()  # it asks a person for help; there is none, so the task cannot go on
+    if name in MOBILE:
+        raise ParseError(
+            f"{name}() is a phone action; this is a desktop: use {', '.join(FUNCTIONS)}"
+        )
+    if name in HELD:
+        raise ParseError(
+            f"{name}() is not supported here; use hotkey(key='ctrl c') for key combinations"
+        )
+    raise ParseError(f"unknown UI-TARS action {name}(); allowed: {', '.join(FUNCTIONS)}")
+
+
+def _scroll(kwargs: dict[str, Any]) -> Draft:
+    direction = kwargs.get("direction")
+    if direction not in {"up", "down", "left", "right"}:
+        raise ParseError(f"scroll direction must be up, down, left or right, got {show(direction)}")
+    at = None if kwargs.get("start_box") in (None, "") else _box(kwargs, "start_box", "scroll")
+    clicks = SCROLL_CLICKS if direction in {"up", "right"} else -SCROLL_CLICKS
+    return draft("scroll" if direction in {"up", "down"} else "hscroll", at, clicks=clicks)
+
+
+def _box(kwargs: dict[str, Any], name: str, function: str) -> Point:
+    value = kwargs.get(name)
+    if value in (None, ""):
+        raise ParseError(f"{function}() needs {name}='(x,y)'")
+    return to_point(value, name)
+
+
+def _excerpt(node: ast.AST, text: str) -> str:
+    return show(ast.get_source_segment(text, node) or type(node).__name__)
