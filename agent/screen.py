@@ -30,6 +30,8 @@ class Frame:
     region: Region
     captured_at: float
     grab_seconds: float = 0.0
+    # The whole virtual screen (all monitors) in logical pixels; None: the region is all of it.
+    virtual_screen: Region | None = None
 
     @property
     def scale(self) -> float:
@@ -91,13 +93,22 @@ class MssScreen:
         m = monitors[monitor]
         self._monitor = m
         self.region = Region(m["left"], m["top"], m["width"], m["height"])
+        a = monitors[0]  # mss's monitor 0 spans every monitor
+        self.virtual_screen = Region(a["left"], a["top"], a["width"], a["height"])
 
     def capture(self) -> Frame:
         """Take one frame now."""
         started = time.monotonic()
         shot = self._mss.grab(self._monitor)
         now = time.monotonic()
-        return Frame(bytes(shot.raw), shot.size, self.region, now, round(now - started, 4))
+        return Frame(
+            bytes(shot.raw),
+            shot.size,
+            self.region,
+            now,
+            round(now - started, 4),
+            virtual_screen=self.virtual_screen,
+        )
 
     def settle(self, rule: SettleRule) -> Settled:
         """Grab until no more than `rule.tolerance` pixels changed for `rule.quiet` seconds."""
