@@ -6,11 +6,12 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
+from agent.errors import ActionError, ModelMistake
 from agent.parse import ParsedCall
 from skills.computer import action_json
 from skills.desktop import Desktop
 
-Status = Literal["done", "dry-run", "skipped"]
+Status = Literal["done", "dry-run", "skipped", "error"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,13 +23,18 @@ class Outcome:
     message: str
     seconds: float
 
+    @property
+    def ran(self) -> bool:
+        """Whether the action was carried out (or recorded, in a dry run)."""
+        return self.status in {"done", "dry-run"}
+
     def as_json(self) -> dict[str, object]:
         """The outcome as the trajectory stores it."""
         return {"status": self.status, "message": self.message, "seconds": round(self.seconds, 4)}
 
 
 class Executor:
-    """Runs actions one after another; nothing runs after a terminating action."""
+    """Runs actions one after another; nothing runs after a terminating or failed action."""
 
     def __init__(self, desktop: Desktop | None) -> None:
         # No desktop means a dry run: actions are recorded, nothing is touched.
@@ -42,23 +48,46 @@ class Executor:
     def run(self, calls: list[ParsedCall]) -> list[Outcome]:
         """Run `calls` in order and give every one of them an outcome."""
         outcomes: list[Outcome] = []
-        ended = False
+        stopped = ""  # why the rest does not run
         for call in calls:
-            if ended:
-                outcomes.append(
-                    Outcome(call, "skipped", "skipped: the task was already terminated", 0.0)
-                )
+            if stopped:
+                outcomes.append(Outcome(call, "skipped", f"skipped: {stopped}", 0.0))
                 continue
-            outcomes.append(self._run_one(call))
-            ended = call.action.terminal
+            outcome = self._run_one(call)
+            outcomes.append(outcome)
+            if outcome.status == "error":
+                stopped = "an earlier action in this reply failed"
+            elif call.action.terminal:
+                stopped = "the task was already terminated"
         return outcomes
 
     def _run_one(self, call: ParsedCall) -> Outcome:
         start = time.monotonic()
         if self.desktop is None:
             return Outcome(call, "dry-run", f"dry run: {_describe(call)}", 0.0)
-        message = call.action.perform(self.desktop)
+        try:
+            message = call.action.perform(self.desktop)
+        except ActionError as error:  # recoverable: the model hears of it and tries again
+            return Outcome(call, "error", f"error: {error}", time.monotonic() - start)
         return Outcome(call, "done", message, time.monotonic() - start)
+
+
+def call_results(step: int, outcomes: list[Outcome], calls: int) -> tuple[str, ...]:
+    """One result text per native tool call (a call may hold several actions), step-numbered."""
+    texts: list[list[str]] = [[] for _ in range(calls)]
+    for outcome in outcomes:
+        texts[outcome.call.call_index or 0].append(f"step {step}: {outcome.message}")
+    return tuple("\n".join(t) or f"step {step}: nothing to do" for t in texts)
+
+
+def mistake_results(step: int, mistake: ModelMistake, calls: int) -> tuple[str, ...]:
+    """Result texts for a reply that could not be parsed: nothing ran, the bad call is named."""
+    message = f"step {step}: error: {mistake} (nothing was executed)"
+    bad = mistake.call_index
+    if bad is None or calls <= 1:
+        return tuple(message for _ in range(calls)) or (message,)
+    other = f"step {step}: not run, because call {bad + 1} of this reply was invalid"
+    return tuple(message if i == bad else other for i in range(calls))
 
 
 def _describe(call: ParsedCall) -> str:

@@ -20,6 +20,7 @@ from agent.cli_replay import REPLAY_COMMANDS, add_replay_commands
 from agent.config import load_settings
 from agent.coords import COORD_SPACES
 from agent.errors import ConfigError, DeskpilotError
+from agent.parse.dialects import DIALECTS
 from agent.progress import print_outcome, step_printer
 from agent.report import write_report
 from agent.runner import EXIT_INTERRUPTED, run_task
@@ -64,6 +65,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="model id sent to the server")
     parser.add_argument("--api-key-env", help="environment variable that holds the API key")
     parser.add_argument("--coords", choices=COORD_SPACES, help="the model's coordinate space")
+    parser.add_argument("--dialect", choices=DIALECTS, help="the model's action syntax")
     parser.add_argument(
         "--tool-mode", choices=["auto", "native", "text"], help="how the tool is offered"
     )
@@ -84,6 +86,7 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
             "name": args.model,
             "api_key_env": args.api_key_env,
             "coords": args.coords,
+            "dialect": args.dialect,
             "tool_mode": args.tool_mode,
         },
         "run": {

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -22,6 +22,7 @@ from pydantic_settings import (
 from agent.coords import CoordSpace
 from agent.errors import ConfigError
 from agent.imaging import ImageFormat
+from agent.parse.dialects import Dialect
 
 DEFAULT_PRESET = "qwen3.7-plus"
 ToolMode = Literal["auto", "native", "text"]
@@ -56,6 +57,10 @@ class ModelSettings(_Section):
     api_key_env: str = "DESKPILOT_API_KEY"  # the environment variable holding the key
     api_key_required: bool = True  # false for local servers that take no key
     coords: CoordSpace = "relative-1000"  # the space the model's coordinates are in
+    dialect: Dialect = "auto"  # the action syntax to read; auto tries every known one in order
+    # The screen size the model is told (Anthropic/OpenAI style): the screenshot is scaled to it
+    # and `image` coordinates are pixels of it. None: the smart_resize size.
+    display_size: tuple[PositiveInt, PositiveInt] | None = None
     tool_mode: ToolMode = "auto"  # native `tools`, text `<tool_call>`, or native + text parsing
     image_format: ImageFormat = "png"
     resize: ResizeSettings = ResizeSettings()

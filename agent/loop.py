@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from agent.act import Executor, Outcome
+from agent.act import Executor, Outcome, call_results, mistake_results
 from agent.ask import ask
 from agent.budget import Budget
 from agent.config import ResizeSettings, Settings
@@ -136,7 +136,7 @@ class Agent:
         }
         try:
             with _timed(timings, "parse"):
-                calls = parse_reply(reply, mapping)
+                calls = parse_reply(reply, mapping, self.settings.model.dialect)
         except ModelMistake as mistake:
             conversation.record(_mistake_turn(step, image, reply, mistake))
             self._log_mistake(step, state, mistake, record, reply)
@@ -151,9 +151,10 @@ class Agent:
         self.trajectory.begin_step(record)
         with _timed(timings, "act"):
             outcomes = self.executor.run(calls)
-        status = _final_status(calls)
+        ran = [o.call for o in outcomes if o.ran]  # not what was skipped after a failure
+        status = _final_status(ran)
         state.frame = self._settle(step, record, timings, last=status is not None)
-        state.answer = _answer(calls) or state.answer
+        state.answer = _answer(ran) or state.answer
         record["results"] = [o.as_json() for o in outcomes]
         self.trajectory.end_step(record)
 
@@ -245,7 +246,8 @@ class Agent:
 
     def _mapping(self, frame: Frame) -> Mapping:
         m = self.settings.model
-        return Mapping(m.coords, frame.region, image_size(frame, m.coords, m.resize))
+        size = m.display_size or image_size(frame, m.coords, m.resize)
+        return Mapping(m.coords, frame.region, size, frame.virtual_screen)
 
 
 def image_size(frame: Frame, coords: CoordSpace, resize: ResizeSettings) -> tuple[int, int]:
@@ -286,9 +288,8 @@ def _answer(calls: list[ParsedCall]) -> str | None:
 
 
 def _mistake_turn(step: int, image: EncodedImage, reply: Reply, mistake: ModelMistake) -> Turn:
-    """The turn that tells the model what was wrong; every native call id gets the message."""
-    message = f"step {step}: error: {mistake} (nothing was executed)"
-    results = tuple(message for _ in reply.tool_calls) or (message,)
+    """The turn that tells the model what was wrong; every native call id gets a result."""
+    results = mistake_results(step, mistake, len(reply.tool_calls))
     return Turn(step, image, reply, _call_ids(step, reply), results)
 
 
@@ -299,7 +300,7 @@ def _call_ids(step: int, reply: Reply) -> tuple[str, ...]:
 
 def _results(step: int, outcomes: list[Outcome], reply: Reply, nudge: str) -> tuple[str, ...]:
     """Result texts for the model; each carries the step number, so no two are identical."""
-    texts = tuple(f"step {step}: {o.message}" for o in outcomes)
+    texts = call_results(step, outcomes, len(reply.tool_calls) or 1)
     if nudge:
         texts = (*texts[:-1], f"{texts[-1]}. {nudge}")
-    return texts if reply.tool_calls else ("\n".join(texts),)
+    return texts

@@ -11,9 +11,18 @@ from skills.desktop import Button
 
 
 def solid_frame(width: int, height: int, shade: int = 40, *, left: int = 0, top: int = 0) -> Frame:
-    """A frame of one grey shade (BGRA)."""
+    """A frame of one grey shade (BGRA).
+
+    A monitor away from (0, 0) is taken to sit next to a primary one at the origin: the virtual
+    screen then spans both, as mss's monitor 0 would.
+    """
     raw = bytes([shade, shade, shade, 255]) * (width * height)
-    return Frame(raw, (width, height), Region(left, top, width, height), time.monotonic(), 0.001)
+    virtual = None
+    if left or top:
+        x0, y0 = min(0, left), min(0, top)
+        virtual = Region(x0, y0, max(left + width, width) - x0, max(top + height, height) - y0)
+    region = Region(left, top, width, height)
+    return Frame(raw, (width, height), region, time.monotonic(), 0.001, virtual_screen=virtual)
 
 
 class FakeScreen:
@@ -41,16 +50,17 @@ class FakeScreen:
 
 
 class RecordingDesktop:
-    """Records every call as a tuple; optionally fails on the n-th call."""
+    """Records every call as a tuple; optionally fails on the n-th call (with `error`)."""
 
-    def __init__(self, fail_on_call: int | None = None) -> None:
+    def __init__(self, fail_on_call: int | None = None, error: Exception | None = None) -> None:
         self.calls: list[tuple[object, ...]] = []
         self._fail_on_call = fail_on_call
+        self._error = error or RuntimeError("the X connection broke")
 
     def _record(self, *call: object) -> None:
         self.calls.append(call)
         if self._fail_on_call is not None and len(self.calls) == self._fail_on_call:
-            raise RuntimeError("the X connection broke")
+            raise self._error
 
     def click(self, x: int | None, y: int | None, *, button: Button, clicks: int) -> None:
         self._record("click", x, y, button, clicks)
