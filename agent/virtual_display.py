@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import os
 import re
 import select
@@ -39,6 +40,7 @@ INSTALL_HINT = (
     "run `make test` or install: apt-get install -y --no-install-recommends "
     "xvfb openbox xdotool xclip x11-utils"
 )
+PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 POLL_INTERVAL = 0.02  # xdotool's own --sync polls every 0.5 s, far too slow for tests
 STOP_GRACE = 3.0  # seconds between SIGTERM and SIGKILL
 START_TIMEOUT = 10.0  # for Xvfb and the window manager
@@ -197,6 +199,7 @@ class VirtualDesktop:
                         stdout=log,
                         stderr=subprocess.STDOUT,
                         start_new_session=True,
+                        preexec_fn=_die_with_parent,
                     )
             finally:
                 os.close(write_fd)  # else we would never see EOF if Xvfb dies
@@ -229,6 +232,7 @@ class VirtualDesktop:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         # An app mapped before openbox manages the screen often never gets focus by clicks.
         deadline = time.monotonic() + START_TIMEOUT
@@ -305,6 +309,7 @@ class VirtualDesktop:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group, so stop() can kill all of it
+                preexec_fn=_die_with_parent,
             )
         app = App(proc, argv, log_path)
         self._apps.append(app)
@@ -417,6 +422,7 @@ class VirtualDesktop:
                 stdout=out,
                 stderr=err,
                 start_new_session=True,  # so that stop() can kill whatever it leaves behind
+                preexec_fn=_die_with_parent,
             )
             try:
                 proc.communicate(None if input_text is None else input_text.encode(), timeout)
@@ -464,6 +470,16 @@ class VirtualDesktop:
 
 # Desktops started and not yet stopped: a forgotten stop() is still made up for at exit.
 _running: set[VirtualDesktop] = set()
+
+
+def _die_with_parent() -> None:
+    """In the child: receive SIGTERM when the process that started it dies.
+
+    stop() and the atexit hook cover every orderly end; this covers the rest (a worker killed
+    with SIGKILL after a hang), so no Xvfb or application outlives its owner.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @atexit.register
