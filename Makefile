@@ -7,9 +7,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 # Programs the desktop and its tests need, and the Debian packages that bring them.
-PROGRAMS := Xvfb openbox xdotool xclip xprop xwininfo xterm mousepad galculator tesseract chromium
+PROGRAMS := Xvfb openbox xdotool xclip xprop xwininfo xterm mousepad galculator pcmanfm tesseract chromium
 APT_PACKAGES := xvfb openbox xdotool xclip x11-utils xterm mousepad galculator fonts-dejavu-core \
-	tesseract-ocr chromium
+	pcmanfm tesseract-ocr chromium
 
 .PHONY: demo test bench lint system-deps venv clean
 

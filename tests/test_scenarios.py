@@ -304,3 +304,15 @@ def test_the_library_passes_the_same_with_one_and_two_workers(tmp_path: Path):
         }
     assert outcomes[1] == outcomes[2]
     assert all(outcomes[1].values())
+
+
+@pytest.mark.gui
+def test_live_tasks_use_the_configured_model_and_say_what_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.delenv("DESKPILOT_API_KEY", raising=False)
+    path = LIBRARY / "calculator" / "add-by-clicks.yaml"
+    job = Job(scenario=path, folder=tmp_path / "run", live=True, model_config_name="qwen3.7-plus")
+    (result,) = LocalBackend(1).run([job], lambda started: None)
+    assert result.status == "error"
+    assert "DESKPILOT_API_KEY" in (result.error or "")
