@@ -13,6 +13,7 @@ xdotool/xprop queries. Actions that point nowhere (type, key, wait) cost nothing
 from __future__ import annotations
 
 import io
+import math
 import os
 import time
 from collections.abc import Sequence
@@ -22,7 +23,7 @@ from PIL import Image
 
 from agent.screen import Frame
 from agent.xwindows import WindowInfo, active_window
-from skills.ocr import OcrError, read_words
+from skills.ocr import Box, OcrError, read_words
 from skills.vision import bgra_image
 
 # About one button, or a word or two of text: distinctive enough to be unique on a screen, and
@@ -31,6 +32,10 @@ TEMPLATE_SIZE = (96, 48)
 # Room for the label under the point and its neighbours, which tell two equal labels apart;
 # tesseract reads a region this size in about 0.2 s (a full screen takes about 1 s).
 OCR_SIZE = (300, 120)
+OCR_SCALES = (1, 2)  # tried in this order until a word is read at the point
+# A word this close to the point (screen px) is "the word at the target": a click lands on a
+# label or just beside it, and anything further is a neighbour.
+WORD_RADIUS = 24
 
 
 class ScreenshotSaver(Protocol):
@@ -108,29 +113,52 @@ def capture(
 
 
 def nearby_words(image: Image.Image, frame: Frame, point: tuple[int, int]) -> dict[str, Any]:
-    """The words OCR reads in the OCR_SIZE region around `point`, boxes in screen pixels."""
+    """The words OCR reads in the OCR_SIZE region around `point`, boxes in screen pixels.
+
+    tesseract reads large text (a 22 px button label) only at its own size and small UI text
+    far better at twice the size, so a second, enlarged pass runs when the first read no word
+    at the point. `ocr_scale` says which one did, for replay to read the screen the same way.
+    """
     box = around(frame, point, OCR_SIZE)
-    try:
-        words = read_words(image.crop(box))
-    except OcrError as error:  # no tesseract: replay still has the crop and the window
-        return {"words": [], "ocr_error": str(error)}
     left, top = to_screen(frame, (box[0], box[1]))
-    scale = frame.scale
+    words: list[dict[str, Any]] = []
+    for ocr_scale in OCR_SCALES:
+        try:
+            found = read_words(image.crop(box), scale=ocr_scale)
+        except OcrError as error:  # no tesseract: replay still has the crop and the window
+            return {"words": [], "ocr_error": str(error)}
+        words = [_word_json(w.text, w.box, w.confidence, (left, top), frame.scale) for w in found]
+        if word_at(words, point) is not None:
+            break
+    return {"words": words, "ocr_scale": ocr_scale}
+
+
+def _word_json(
+    text: str, box: Box, confidence: float, origin: tuple[int, int], scale: float
+) -> dict[str, Any]:
     return {
-        "words": [
-            {
-                "text": w.text,
-                "box": [
-                    left + round(w.box.left / scale),
-                    top + round(w.box.top / scale),
-                    round(w.box.width / scale),
-                    round(w.box.height / scale),
-                ],
-                "confidence": round(w.confidence, 1),
-            }
-            for w in words
-        ]
+        "text": text,
+        "box": [
+            origin[0] + round(box.left / scale),
+            origin[1] + round(box.top / scale),
+            round(box.width / scale),
+            round(box.height / scale),
+        ],
+        "confidence": round(confidence, 1),
     }
+
+
+def word_at(words: list[dict[str, Any]], point: Sequence[int]) -> dict[str, Any] | None:
+    """The word under `point`, or the nearest one within WORD_RADIUS (boxes in screen px)."""
+    best, best_distance = None, float(WORD_RADIUS)
+    for word in words:
+        left, top, width, height = word["box"]
+        dx = max(left - point[0], 0, point[0] - (left + width))
+        dy = max(top - point[1], 0, point[1] - (top + height))
+        distance = math.hypot(dx, dy)
+        if distance <= best_distance and any(c.isalnum() for c in word["text"]):
+            best, best_distance = word, distance
+    return best
 
 
 def around(

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from agent.evidence import to_frame, to_screen
+from agent.evidence import to_frame, to_screen, word_at
 from agent.screen import Frame
 from agent.xwindows import WindowInfo, windows_of_class
 from skills.ocr import Box, OcrError, Word, find_text, read_words
@@ -28,9 +28,10 @@ from skills.vision import bgra_image
 Mode = Literal["heal", "strict"]
 
 # Normalised cross-correlation of the crop anywhere on screen. The same pixels score above
-# 0.99; a hover highlight or caret still about 0.9; a different label of the same style of
-# button about 0.6-0.8. 0.85 accepts the first kind and refuses the second.
-TEMPLATE_MIN_SCORE = 0.85
+# 0.99, but a button of the same shape with another short label ("7" and "8", "OK" and
+# "Cancel" in a small font) already scores about 0.9, because the outline dominates the crop.
+# So only a near-identical match counts here; anything less is left to OCR of the label.
+TEMPLATE_MIN_SCORE = 0.95
 # The best place must beat the second-best place elsewhere by this much, or the crop is not
 # unique on screen (a row of equal icons) and clicking either would be a guess.
 UNIQUE_MARGIN = 0.05
@@ -38,18 +39,16 @@ UNIQUE_MARGIN = 0.05
 FLAT_STD = 4.0
 # Strict mode acts at the recorded point only on an almost identical screen around it.
 STRICT_MIN_SCORE = 0.95
-# The OCR anchor is the word under the point or this close to it (screen pixels).
-OCR_ANCHOR_RADIUS = 24
 # Neighbour words count as in place when this close to where they were, relative to the anchor.
 OCR_SLACK = 12
 # With several copies of the anchor word on screen, the chosen one needs at least half of the
 # recorded neighbours in place, and more of them than any other copy.
 OCR_MIN_SCORE = 0.5
-# The window fallback checks the crop within this many pixels of the window-relative point...
+# The window fallback checks the crop within this many pixels of the window-relative point,
+# where it need not be unique on screen (a row of equal icons), only present...
 WINDOW_SLACK = 16
-# ...and accepts a weaker match than the screen-wide search (a resized window redraws a bit
-# differently), because the window and the place inside it already agree.
-WINDOW_MIN_SCORE = 0.6
+# ...and just as near-identical: a neighbouring button of the same shape must not pass.
+WINDOW_MIN_SCORE = TEMPLATE_MIN_SCORE
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,13 +166,13 @@ def _similarity(a: np.ndarray, b: np.ndarray) -> float:
 def _ocr(target: dict[str, Any], frame: Frame, display: str | None) -> dict[str, Any]:
     """The word under the recorded point, read again, with the same words around it."""
     words = target.get("words") or []
-    anchor = _anchor(words, target["point"])
+    anchor = word_at(words, target["point"])
     if anchor is None:
         return _attempt("ocr", 0.0, None, "no word was recorded at the target", False)
     window = _same_window(target, display)
     area = (window.x, window.y, window.width, window.height) if window else None
     try:
-        seen = _read_area(frame, area)
+        seen = _read_area(frame, area, int(target.get("ocr_scale", 2)))
     except OcrError as error:
         return _attempt("ocr", 0.0, None, str(error), False)
     scored = sorted(
@@ -194,19 +193,6 @@ def _ocr(target: dict[str, Any], frame: Frame, display: str | None) -> dict[str,
     return _attempt("ocr", score, point, f"read {anchor['text']!r}", True)
 
 
-def _anchor(words: list[dict[str, Any]], point: list[int]) -> dict[str, Any] | None:
-    """The recorded word under the point, or the nearest one within OCR_ANCHOR_RADIUS."""
-    best, best_distance = None, float(OCR_ANCHOR_RADIUS)
-    for word in words:
-        left, top, width, height = word["box"]
-        dx = max(left - point[0], 0, point[0] - (left + width))
-        dy = max(top - point[1], 0, point[1] - (top + height))
-        distance = float(np.hypot(dx, dy))
-        if distance <= best_distance and any(c.isalnum() for c in word["text"]):
-            best, best_distance = word, distance
-    return best
-
-
 def _neighbours_in_place(
     words: list[dict[str, Any]], anchor: dict[str, Any], center: tuple[int, int], seen: list[Word]
 ) -> float:
@@ -225,15 +211,15 @@ def _neighbours_in_place(
     return found / max(1, len(words))
 
 
-def _read_area(frame: Frame, area: tuple[int, int, int, int] | None) -> list[Word]:
+def _read_area(frame: Frame, area: tuple[int, int, int, int] | None, scale: int) -> list[Word]:
     """OCR of a window's area of the frame, or of the whole frame."""
     image = bgra_image(frame.raw, frame.size)
     if area is None:
-        return [_to_screen_word(frame, w) for w in read_words(image)]
+        return [_to_screen_word(frame, w) for w in read_words(image, scale=scale)]
     left, top = to_frame(frame, (area[0], area[1]))
     right, bottom = to_frame(frame, (area[0] + area[2], area[1] + area[3]))
     box = (max(0, left), max(0, top), min(frame.size[0], right), min(frame.size[1], bottom))
-    words = read_words(image.crop(box), origin=(box[0], box[1]))
+    words = read_words(image.crop(box), origin=(box[0], box[1]), scale=scale)
     return [_to_screen_word(frame, w) for w in words]
 
 
