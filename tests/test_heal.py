@@ -1,0 +1,157 @@
+"""Replay after the window moved: an agent run clicks a button in Chromium; the replay must
+click the same button in a window that is elsewhere and smaller, and must not click at all
+when the button is gone. The button's own reaction (the page title) is the check."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agent.screen import MssScreen
+from agent.scripted import ScriptedReply, ScriptedServer
+from agent.trajectory import read_trajectory
+from agent.virtual_display import App, VirtualDesktop
+from skills.ocr import find_text, read_words
+from skills.vision import bgra_image
+
+pytestmark = pytest.mark.gui
+
+DESKPILOT = str(Path(sys.executable).with_name("deskpilot"))
+PAGES = Path(__file__).with_name("pages")
+RECORDED_AT = (0, 0, 1000, 640)  # x, y, width, height of the window when recorded
+MOVED_TO = (250, 120, 760, 520)  # elsewhere, and smaller: the buttons move inside it too
+
+
+def chromium(desktop: VirtualDesktop, page: str, geometry: tuple[int, int, int, int]) -> App:
+    """Chromium in app mode (no toolbar) showing a local page, once its script has run."""
+    x, y, width, height = geometry
+    profile = Path(desktop.tmpdir or "/tmp") / f"profile-{time.monotonic_ns()}"
+    argv = [
+        "chromium",
+        "--no-sandbox",  # refuses to start as root without it
+        "--test-type",  # hides the infobar --no-sandbox adds
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--disable-dev-shm-usage",
+        "--password-store=basic",
+        "--disable-features=Translate,MediaRouter",
+        f"--window-position={x},{y}",
+        f"--window-size={width},{height}",
+        f"--user-data-dir={profile}",
+        f"--app={(PAGES / page).as_uri()}",
+    ]
+    app = desktop.launch(argv, wm_class="chromium", timeout=30)
+    wait_for_title(desktop, "ready")
+    return app
+
+
+def title(desktop: VirtualDesktop) -> str:
+    """The page title, which the page sets when a button is clicked."""
+    search = ["xdotool", "search", "--onlyvisible", "--class", "chromium", "getwindowname"]
+    return desktop.run(search).stdout.strip()
+
+
+def wait_for_title(desktop: VirtualDesktop, wanted: str, timeout: float = 10) -> str:
+    deadline = time.monotonic() + timeout
+    while (now := title(desktop)) != wanted and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return now
+
+
+def where_is(desktop: VirtualDesktop, app: App, word: str) -> tuple[int, int]:
+    """The centre of `word` in the app's window, read by OCR."""
+    screen = MssScreen(desktop.display)
+    try:
+        frame = screen.capture()
+    finally:
+        screen.close()
+    w = app.window
+    assert w is not None
+    image = bgra_image(frame.raw, frame.size).crop((w.x, w.y, w.x + w.width, w.y + w.height))
+    boxes = find_text(read_words(image, origin=(w.x, w.y), scale=1), word)
+    assert len(boxes) == 1, f"{word!r} found {len(boxes)} times"
+    return boxes[0].center
+
+
+def deskpilot(desktop: VirtualDesktop, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**desktop.env, "DESKPILOT_API_KEY": "sk-test"}
+    return subprocess.run([DESKPILOT, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def agent_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A scripted agent run that clicked Beta once, recorded with target evidence."""
+    folder = tmp_path_factory.mktemp("heal") / "run"
+    with VirtualDesktop() as desktop:
+        app = chromium(desktop, "buttons.html", RECORDED_AT)
+        beta = where_is(desktop, app, "Beta")
+        replies = [
+            ScriptedReply(action={"action": "left_click", "coordinate": list(beta)}),
+            ScriptedReply(action={"action": "terminate", "status": "success"}),
+        ]
+        with ScriptedServer(replies) as server:
+            result = deskpilot(
+                desktop, "run", "click Beta", "--base-url", server.base_url,
+                "--coords", "screen", "--run-dir", str(folder),
+            )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert wait_for_title(desktop, "clicked Beta 1") == "clicked Beta 1"
+    yield folder
+
+
+def test_heal_clicks_the_target_in_a_moved_and_resized_window(agent_run: Path, tmp_path: Path):
+    recorded = read_trajectory(agent_run)[0]
+    assert recorded["targets"][0]["window"]["width"] == RECORDED_AT[2]
+    with VirtualDesktop() as desktop:
+        app = chromium(desktop, "buttons.html", MOVED_TO)
+        assert app.window is not None and app.window.width == MOVED_TO[2]
+
+        strict = deskpilot(desktop, "replay", str(agent_run), "--mode", "strict",
+                           "--run-dir", str(tmp_path / "strict"))  # fmt: skip
+        assert strict.returncode == 1, strict.stderr
+        assert "target not found" in strict.stderr
+        assert title(desktop) == "ready"  # strict refused: the screen there changed
+
+        heal = deskpilot(desktop, "replay", str(agent_run), "--run-dir", str(tmp_path / "heal"))
+        assert heal.returncode == 0, heal.stderr
+        assert wait_for_title(desktop, "clicked Beta 1") == "clicked Beta 1"
+        beta_now = where_is(desktop, app, "Beta")
+
+    (step,) = read_trajectory(tmp_path / "heal")
+    located = step["located"]
+    assert located["method"] == "template"
+    assert located["score"] >= 0.95
+    assert abs(located["point"][0] - beta_now[0]) <= 3
+    assert abs(located["point"][1] - beta_now[1]) <= 3
+    assert step["actions"] == [{"action": "left_click", "x": beta_now[0], "y": beta_now[1]}]
+    run = json.loads((tmp_path / "heal" / "run.json").read_text())
+    assert run["kind"] == "replay" and run["status"] == "success"
+    assert run["source"] == str(agent_run.resolve())
+
+
+def test_an_absent_target_stops_the_replay_before_acting(agent_run: Path, tmp_path: Path):
+    with VirtualDesktop() as desktop:
+        chromium(desktop, "buttons-no-beta.html", RECORDED_AT)  # same window, no Beta
+        before = desktop.mouse_location()
+        result = deskpilot(desktop, "replay", str(agent_run), "--run-dir", str(tmp_path / "r"))
+        time.sleep(0.3)  # a stray click would retitle the page within this
+        assert title(desktop) == "ready"
+        assert desktop.mouse_location() == before
+
+    assert result.returncode == 1
+    assert "step 1" in result.stderr and "nothing was done" in result.stderr
+    assert "template best score" in result.stderr and "ocr best score" in result.stderr
+    (step,) = read_trajectory(tmp_path / "r")
+    assert step["actions"] == [] and step["error"]["type"] == "TargetNotFound"
+    assert [s["method"] for s in step["located"]["searched"]] == ["template", "ocr", "window"]
+    assert json.loads((tmp_path / "r" / "run.json").read_text())["status"] == "target_not_found"
