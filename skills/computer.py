@@ -14,7 +14,7 @@ from typing import Annotated, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
-from skills.desktop import Desktop
+from skills.desktop import Button, Desktop
 
 MAX_WAIT_SECONDS = 60.0
 MAX_SCROLL_CLICKS = 50
@@ -47,54 +47,49 @@ class _PointerAction(_Action):
         return "at the pointer" if self.x is None else f"at ({self.x}, {self.y})"
 
 
-class LeftClick(_PointerAction):
+class _Click(_PointerAction):
+    """A click of `mouse_button`, `click_count` times, at the coordinate or the pointer."""
+
+    mouse_button: ClassVar[Button] = "left"
+    click_count: ClassVar[int] = 1
+
+    def perform(self, desktop: Desktop) -> str:
+        desktop.click(self.x, self.y, button=self.mouse_button, clicks=self.click_count)
+        return f"{self.action} {self._where()}"  # type: ignore[attr-defined]
+
+
+class LeftClick(_Click):
     """Click the left mouse button at the coordinate (or where the pointer is)."""
 
     action: Literal["left_click"] = "left_click"
 
-    def perform(self, desktop: Desktop) -> str:
-        desktop.click(self.x, self.y, button="left", clicks=1)
-        return f"left_click {self._where()}"
 
-
-class RightClick(_PointerAction):
+class RightClick(_Click):
     """Click the right mouse button at the coordinate."""
 
+    mouse_button: ClassVar[Button] = "right"
     action: Literal["right_click"] = "right_click"
 
-    def perform(self, desktop: Desktop) -> str:
-        desktop.click(self.x, self.y, button="right", clicks=1)
-        return f"right_click {self._where()}"
 
-
-class MiddleClick(_PointerAction):
+class MiddleClick(_Click):
     """Click the middle mouse button at the coordinate."""
 
+    mouse_button: ClassVar[Button] = "middle"
     action: Literal["middle_click"] = "middle_click"
 
-    def perform(self, desktop: Desktop) -> str:
-        desktop.click(self.x, self.y, button="middle", clicks=1)
-        return f"middle_click {self._where()}"
 
-
-class DoubleClick(_PointerAction):
+class DoubleClick(_Click):
     """Double-click the left mouse button at the coordinate."""
 
+    click_count: ClassVar[int] = 2
     action: Literal["double_click"] = "double_click"
 
-    def perform(self, desktop: Desktop) -> str:
-        desktop.click(self.x, self.y, button="left", clicks=2)
-        return f"double_click {self._where()}"
 
-
-class TripleClick(_PointerAction):
+class TripleClick(_Click):
     """Triple-click the left mouse button at the coordinate (selects a line)."""
 
+    click_count: ClassVar[int] = 3
     action: Literal["triple_click"] = "triple_click"
-
-    def perform(self, desktop: Desktop) -> str:
-        desktop.click(self.x, self.y, button="left", clicks=3)
-        return f"triple_click {self._where()}"
 
 
 class MouseMove(_Action):
