@@ -8,6 +8,7 @@ kept making mistakes; 2 usage or configuration error; 3 model/API failure after 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,56 @@ def build_parser() -> argparse.ArgumentParser:
         "--keep-open", action="store_true", help="wait for Enter before closing the desktop"
     )
     add_test_command(commands)
+    add_parse_command(commands)
     return parser
+
+
+def add_parse_command(commands: argparse._SubParsersAction) -> None:
+    """`deskpilot parse`: a model reply on stdin, its canonical actions on stdout."""
+    parse = commands.add_parser(
+        "parse",
+        help="show the actions a model reply asks for, in screen pixels (reads stdin)",
+        description="Reads a whole chat-completion response body or the raw assistant text on "
+        "stdin and prints a JSON array of canonical actions in screen pixels. A reply that "
+        "cannot be understood gives a one-line error on stderr and exit status 1.",
+    )
+    parse.add_argument("--dialect", choices=DIALECTS, default="auto", help="action syntax")
+    parse.add_argument(
+        "--coords", choices=COORD_SPACES, default="relative-1000", help="the model's space"
+    )
+    parse.add_argument(
+        "--screen", type=_size, required=True, metavar="WxH", help="the monitor, logical pixels"
+    )
+    parse.add_argument(
+        "--image", type=_size, metavar="WxH", help="the image the model saw (for --coords image)"
+    )
+    parse.add_argument(
+        "--offset",
+        type=_offset,
+        default=(0, 0),
+        metavar="X,Y",
+        help="the monitor's top-left on the virtual screen (negative: --offset=-1920,0)",
+    )
+
+
+def _size(text: str) -> tuple[int, int]:
+    """WxH, both positive."""
+    try:
+        width, height = (int(n) for n in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WxH such as 1920x1080, got {text!r}") from None
+    if width < 1 or height < 1:
+        raise argparse.ArgumentTypeError(f"width and height must be positive, got {text!r}")
+    return width, height
+
+
+def _offset(text: str) -> tuple[int, int]:
+    """X,Y (may be negative: a monitor left of or above the primary one)."""
+    try:
+        x, y = (int(n) for n in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected X,Y such as 1920,0, got {text!r}") from None
+    return x, y
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -109,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
             return REPLAY_COMMANDS[args.command](args, console)
         if args.command == "test":
             return run_tests(args, console)
+        if args.command == "parse":
+            return _parse(args)
         from agent.demo import run_demo
 
         return run_demo(console, run_dir=args.run_dir, keep_open=args.keep_open)
@@ -135,6 +187,25 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     if args.report:
         console.print(f"report: {write_report(outcome.folder)}")
     return outcome.exit_code
+
+
+def _parse(args: argparse.Namespace) -> int:
+    """Print the actions of the reply on stdin as one JSON array; errors go to stderr."""
+    from agent.parse.command import parse_text
+
+    if args.coords == "image" and args.image is None:
+        raise ConfigError("--coords image needs --image WxH: the size of the image the model saw")
+    raw = sys.stdin.buffer.read().decode("utf-8", errors="replace")
+    actions = parse_text(
+        raw,
+        screen=args.screen,
+        coords=args.coords,
+        dialect=args.dialect,
+        image=args.image,
+        offset=args.offset,
+    )
+    sys.stdout.write(json.dumps(actions, ensure_ascii=False) + "\n")
+    return 0
 
 
 if __name__ == "__main__":
