@@ -24,7 +24,8 @@
     │   ├── StepLimitReached          max_steps used up
     │   ├── TooManyMistakes           the model kept making mistakes
     │   ├── BudgetExceeded            a limit on time, tokens or cost was reached
-    │   └── StuckInLoop               the same action on an unchanged screen, again and again
+    │   ├── StuckInLoop               the same action on an unchanged screen, again and again
+    │   └── TargetNotFound            replay could not find an action's target; nothing was done
     └── ScenarioError                 a scenario's setup or scripted steps failed (exit 1)
         └── StepFailed                text or a picture not found, a window that never came
 
@@ -165,6 +166,10 @@ class BudgetExceeded(RunStopped):
 
 class StuckInLoop(RunStopped):
     """The model repeated the same action on an unchanged screen, even after a nudge."""
+
+
+class TargetNotFound(RunStopped):
+    """Replay could not find an action's target with enough confidence; nothing was done."""
 
 
 class ScenarioError(DeskpilotError):

@@ -145,9 +145,11 @@ class ChatCompletionsModel:
                 self._check_status(response)
             accumulator = StreamAccumulator()
             for data in sse_data(response.iter_lines()):
-                chunk = accumulator.feed(self._redact(data), usage_from)
+                # The model's own output is kept as it is: only what becomes an error message
+                # is redacted (a short key would otherwise mangle ordinary words).
+                chunk = accumulator.feed(data, usage_from)
                 if chunk.get("error"):
-                    self._raise(classify_error_object(chunk["error"], "stream"))
+                    self._raise(classify_error_object(self._redacted(chunk["error"]), "stream"))
         try:
             return self._checked(accumulator.reply(retries=retries))
         except IncompleteReply as error:
@@ -180,7 +182,7 @@ class ChatCompletionsModel:
         if not isinstance(data, dict):
             raise _Retry(MalformedResponse(f"the answer is not a JSON object: {excerpt}"))
         if data.get("error"):
-            self._raise(classify_error_object(data["error"], "answer"))
+            self._raise(classify_error_object(self._redacted(data["error"]), "answer"))
         choices = data.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             raise _Retry(MalformedResponse(f"the answer has no choices: {excerpt}"))
@@ -212,6 +214,10 @@ class ChatCompletionsModel:
             f"the server refused the request: check the key in {self._settings.api_key_env} "
             "and that it belongs to this server and region"
         )
+
+    def _redacted(self, value: Any) -> Any:
+        """A JSON value with the key taken out of every string in it."""
+        return json.loads(self._redact(json.dumps(value)))
 
     def _redact(self, text: str) -> str:
         return text.replace(self._secret, "[redacted]") if self._secret else text

@@ -20,7 +20,7 @@ from typing import Any
 from agent import __version__
 from agent.act import Executor
 from agent.config import Settings
-from agent.errors import ConfigError, RunStopped
+from agent.errors import ConfigError, TargetNotFound
 from agent.evidence import target_evidence, target_point
 from agent.imaging import encode_bgra
 from agent.locate import Located, Mode, locate
@@ -33,10 +33,6 @@ from skills.desktop import PyAutoGuiDesktop
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 MAX_PAUSE = 10.0  # a person's longest pause that replay reproduces (at --speed 1)
-
-
-class TargetNotFound(RunStopped):
-    """Replay could not find an action's target with enough confidence; nothing was done."""
 
 
 @dataclass(frozen=True, slots=True)

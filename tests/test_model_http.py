@@ -199,3 +199,13 @@ def test_usage_details_and_reasoning_are_read():
         "image_tokens": 2042,
         "reasoning_tokens": 7,
     }
+
+
+def test_a_short_key_never_mangles_what_the_model_wrote():
+    reply = ScriptedReply(text="next", action={"action": "type", "text": "text"})
+    with ScriptedServer([reply]) as server:
+        model = ChatCompletionsModel(ModelSettings(base_url=server.base_url), SecretStr("x"))
+        OPEN.append(model)
+        got = model.complete({**BODY, "stream": True})
+    assert got.content == "next"
+    assert json.loads(got.tool_calls[0].arguments) == {"action": "type", "text": "text"}
