@@ -11,12 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 from agent.errors import ParseError
+from agent.parse import qwen
 from agent.parse.draft import Draft, choice, draft, key_draft, number, text_field, whole
 from agent.parse.points import Point, show, to_point
 
 CLICKS = ("left_click", "right_click", "middle_click", "double_click", "triple_click")
 OBSERVE = ("screenshot", "cursor_position")  # deskpilot sends a screenshot after every step
 UNSUPPORTED = ("left_mouse_down", "left_mouse_up", "hold_key", "zoom")
+# deskpilot's computer_use tool also offers Qwen's answer and terminate, whatever the dialect.
+FINISH = ("answer", "terminate")
 ACTIONS = (*CLICKS, "mouse_move", "left_click_drag", "key", "type", "scroll", "wait", *OBSERVE)
 DIRECTIONS = ("up", "down", "left", "right")
 # Fields only Anthropic's tool has: they tell its calls apart from Qwen's in auto mode.
@@ -28,6 +31,8 @@ def looks_like(arguments: dict[str, Any]) -> bool:
     action = arguments.get("action")
     if action in UNSUPPORTED or action in OBSERVE or MARKERS & arguments.keys():
         return True
+    if action in CLICKS and ("text" in arguments or "key" in arguments):
+        return True  # a click with held modifier keys, which Qwen's tool does not have
     return action == "key" and "text" in arguments and "keys" not in arguments
 
 
@@ -39,8 +44,11 @@ def drafts(arguments: dict[str, Any]) -> list[Draft]:
             f"action={action} is not supported here; use left_click_drag for drags and "
             "key with text like 'ctrl+s' for key combinations"
         )
+    if action in FINISH:
+        return qwen.drafts(arguments)
     if not isinstance(action, str) or action not in ACTIONS:
-        raise ParseError(f"unknown computer action {show(action)}; allowed: {', '.join(ACTIONS)}")
+        allowed = ", ".join((*ACTIONS, *FINISH))
+        raise ParseError(f"unknown computer action {show(action)}; allowed: {allowed}")
     if action in CLICKS:
         if arguments.get("text") or arguments.get("key"):
             raise ParseError(

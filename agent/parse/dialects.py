@@ -11,7 +11,7 @@ from typing import Literal, get_args
 
 from agent.errors import ParseError
 from agent.parse import json_objects, pyautogui_code, uitars
-from agent.parse.draft import Draft
+from agent.parse.draft import Draft, done
 from agent.reply import ToolCall
 
 Dialect = Literal[
@@ -19,6 +19,9 @@ Dialect = Literal[
 ]
 DIALECTS: tuple[str, ...] = get_args(Dialect)
 TEXT_ONLY = frozenset({"uitars", "pyautogui"})
+# In OpenAI's and Anthropic's computer-use loops a turn with text and no action ends the task, the
+# text being the answer. With their dialect chosen explicitly, deskpilot does the same.
+ENDS_WITH_TEXT = frozenset({"openai", "anthropic"})
 
 # What to write instead, for a reply in which no call of the dialect was found.
 EXPECTED = {
@@ -65,6 +68,8 @@ def text_drafts(text: str, dialect: str) -> list[list[Draft]]:
             dialect != "computer13" or code.strip() in {"WAIT", "DONE", "FAIL"}
         ):
             return pyautogui_code.drafts(code)
+    if dialect in ENDS_WITH_TEXT and text.strip():
+        return [done(text.strip())]
     what = "computer_use call" if dialect in {"auto", "qwen"} else f"{dialect} action"
     empty = "your reply was empty: " if not text.strip() else "your reply contained "
     raise ParseError(f"{empty}no {what}; {EXPECTED[dialect]}")

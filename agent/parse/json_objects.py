@@ -43,7 +43,8 @@ def find(text: str, dialect: str) -> list[list[Draft]] | None:
     """The calls in `<tool_call>` blocks, else in JSON objects of the text; None when none."""
     blocks = tool_call_blocks(text)
     if blocks:
-        values = [loads_value(b, what="the <tool_call> block") for b in blocks]
+        what = "the <tool_call> block"
+        values = [loads_value(b, what=what, complete=closed) for b, closed in blocks]
         return [object_drafts(o, dialect, where="<tool_call> block") for o in _objects(values)]
     objects = _objects_in_prose(text)
     if not objects:
@@ -126,9 +127,9 @@ def _objects_in_prose(text: str) -> list[dict[str, Any]]:
     for single_quotes in (True, False):
         found: list[dict[str, Any]] = []
         broken: ParseError | None = None
-        for span in json_spans(text, single_quotes=single_quotes):
+        for span, closed in json_spans(text, single_quotes=single_quotes):
             try:
-                value = loads_value(span, what="the JSON object in your reply")
+                value = loads_value(span, what="the JSON object in your reply", complete=closed)
             except ParseError as error:
                 broken = broken or (error if _MARKER.search(span) else None)
                 continue

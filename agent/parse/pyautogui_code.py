@@ -253,7 +253,7 @@ def _function(call: ast.Call) -> str:
         shown = ast.unparse(func)
     except (RecursionError, ValueError):
         shown = type(func).__name__
-    raise ParseError(f"{show(shown)}() is not allowed; {ALLOWED_TEXT}")
+    raise ParseError(f"{' '.join(shown.split())[:60]}() is not allowed; {ALLOWED_TEXT}")
 
 
 def _literal(node: ast.expr, name: str) -> Any:

@@ -37,7 +37,7 @@ ALIASES = {"point": "start_box", "start_point": "start_box", "end_point": "end_b
 MUST_BE_A_CALL = "a UI-TARS action must be a call like click(start_box='(x,y)')"
 
 _ACTION = re.compile(r"(?:^|\n)\s*Action\s*:\s*", re.IGNORECASE)
-_CALL_START = re.compile(r"\s*[A-Za-z_]\w*\s*\(")
+_CALL_START = re.compile(r"\s*(?!pyautogui\.)[A-Za-z_][\w.]*\s*\(")  # pyautogui code: its own
 _KNOWN_START = re.compile(rf"\s*(?:{'|'.join(FUNCTIONS + MOBILE + HELD)})\s*\(")
 _UNQUOTED_TOKEN = re.compile(
     r"(?<!['\"])(<\|box_start\|>.*?<\|box_end\|>|<point>.*?</point>|<bbox>.*?</bbox>)(?!['\"])"
