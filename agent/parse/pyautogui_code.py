@@ -135,18 +135,12 @@ class _Reader:
     def _call(self, call: ast.Call) -> None:
         name = _function(call)
         args = [_literal(a, name) for a in call.args]
-        kwargs = {k.arg: _literal(k.value, name) for k in call.keywords if k.arg is not None}
+        if any(k.arg is None for k in call.keywords):
+            raise ParseError(f"{name}(**...) is not allowed; give the arguments one by one")
+        kwargs = {str(k.arg): _literal(k.value, name) for k in call.keywords}
         if name == "time.sleep":
-            self.actions.append(
-                [
-                    draft(
-                        "wait",
-                        seconds=number(
-                            args[0] if args else kwargs.get("secs"), "time.sleep seconds"
-                        ),
-                    )
-                ]
-            )
+            seconds = number(args[0] if args else kwargs.get("secs"), "time.sleep seconds")
+            self.actions.append([draft("wait", seconds=seconds)])
         elif name in BUTTONS:
             self._button(name, args, kwargs)
         elif self.pressed is not False and name == "moveTo":

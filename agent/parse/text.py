@@ -130,7 +130,7 @@ def loads_value(text: str, *, what: str, complete: bool = True, depth: int = 0) 
         except (ValueError, RecursionError, OverflowError, IndexError):
             continue  # json5 raises more than ValueError on some garbage
     else:
-        raise ParseError(f"{what} is not valid JSON: {_excerpt(text)}")
+        raise ParseError(f"{what} is not valid JSON: {_excerpt(text)}; send one complete object")
     if isinstance(value, str) and depth == 0:  # some servers double-encode arguments
         return loads_value(value, what=what, complete=complete, depth=1)
     return value
