@@ -1,0 +1,136 @@
+"""One scenario in one fresh worker process: start it, watch its deadline, stop it, read its result.
+
+Every backend runs a scenario this way, the local pool on this machine and a Ray task on its
+node alike, so the scenario itself has one code path. The worker is
+`python -m agent.scenarios.worker JOB_FILE` in a session of its own: pyautogui binds its display
+at import, so a process never serves a second scenario. Past its deadline the worker gets
+SIGTERM (it then stops its desktop) and, if it does not go, SIGKILL.
+
+A worker also dies with the process that started it (PR_SET_PDEATHSIG, set by the worker on
+itself): when Ray force-cancels a task or loses it, the scenario and its desktop go too.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.scenarios.run import Job, ScenarioResult, Status
+
+GRACE = 15.0  # seconds past a scenario's own timeout before the backend steps in
+STOP_WAIT = 5.0  # between SIGTERM and SIGKILL: the worker stops its desktop in that time
+POLL = 0.05
+PARENT_ENV = "DESKPILOT_WORKER_PARENT"  # the launcher's pid, so the worker can die with it
+PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
+
+
+@dataclass
+class WorkerProcess:
+    """A running worker: its job, its process and the moment the backend gives up on it."""
+
+    job: Job
+    process: subprocess.Popen[bytes]
+    deadline: float
+
+    def done(self) -> bool:
+        """Whether the worker has exited or is past its deadline."""
+        return self.process.poll() is not None or time.monotonic() >= self.deadline
+
+    def finish(self) -> ScenarioResult:
+        """The worker's result, or an error result that says why there is none."""
+        overdue = self.process.poll() is None
+        if overdue:
+            self.stop()
+        result_file = self.job.folder / "result.json"
+        if result_file.is_file():
+            return ScenarioResult.model_validate_json(result_file.read_text(encoding="utf-8"))
+        if overdue:
+            limit = self.job.timeout + GRACE
+            return error_result(
+                self.job, "timeout", f"the worker did not finish within {limit:g} s"
+            )
+        log = tail(self.job.folder / "worker.log")
+        return error_result(
+            self.job, "error", f"the worker exited with {self.process.returncode}: {log}"
+        )
+
+    def stop(self) -> None:
+        """SIGTERM the worker's process group, then SIGKILL it if it lingers."""
+        for sig, wait in ((signal.SIGTERM, STOP_WAIT), (signal.SIGKILL, 2.0)):
+            try:
+                os.killpg(self.process.pid, sig)
+            except ProcessLookupError:
+                return
+            try:
+                self.process.wait(timeout=wait)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+
+def start_worker(job: Job) -> WorkerProcess:
+    """Write the job file into the run folder and start a fresh worker on it."""
+    job.folder.mkdir(parents=True, exist_ok=True)
+    job_file = job.folder / "job.json"
+    job_file.write_text(job.model_dump_json(), encoding="utf-8")
+    (job.folder / "result.json").unlink(missing_ok=True)
+    env = {**os.environ, PARENT_ENV: str(os.getpid())}
+    with (job.folder / "worker.log").open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "agent.scenarios.worker", str(job_file)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env=env,
+        )
+    return WorkerProcess(job, process, time.monotonic() + job.timeout + GRACE)
+
+
+def run_worker(job: Job) -> tuple[ScenarioResult, int]:
+    """Run one job in a fresh worker and wait for it or its deadline; the result and its pid."""
+    worker = start_worker(job)
+    try:
+        while not worker.done():
+            time.sleep(POLL)
+        return worker.finish(), worker.process.pid
+    finally:
+        worker.stop()  # an interrupt (a cancelled Ray task) leaves nothing running
+
+
+def die_with_launcher() -> None:
+    """In a worker: get SIGTERM when the process that started us ends (or has already)."""
+    parent = os.environ.get(PARENT_ENV)
+    if parent is None or not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != int(parent):  # it ended before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def error_result(job: Job, status: Status, error: str) -> ScenarioResult:
+    """A result for a job that produced none of its own."""
+    return ScenarioResult(
+        name=job.scenario.stem,
+        scenario=job.scenario,
+        folder=job.folder,
+        status=status,
+        error=error,
+        attempt=job.attempt,
+        run=job.run,
+    )
+
+
+def tail(path: Path, chars: int = 500) -> str:
+    """The end of a log file, or a note that there is none."""
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")[-chars:].strip()
+    except OSError:
+        return "(no log)"
