@@ -136,7 +136,9 @@ class Settings(BaseSettings):
 def preset_path(name_or_path: str) -> Path:
     """The TOML file for a preset name (e.g. 'demo') or a path."""
     as_path = Path(name_or_path)
-    if as_path.suffix == ".toml" or as_path.exists():
+    # A folder that happens to share a preset's name (a Ray node runs in the scenarios' folder,
+    # which holds demo/) is no config file: look the name up as a preset then.
+    if as_path.suffix == ".toml" or as_path.is_file():
         if not as_path.is_file():
             raise ConfigError(f"config file {as_path} does not exist")
         return as_path
