@@ -7,9 +7,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 # Programs the desktop and its tests need, and the Debian packages that bring them.
-PROGRAMS := Xvfb openbox xdotool xclip xprop xwininfo xterm mousepad galculator pcmanfm tesseract chromium
+# ip and unshare: the Ray tests run their clusters in a network namespace of their own.
+PROGRAMS := Xvfb openbox xdotool xclip xprop xwininfo xterm mousepad galculator pcmanfm tesseract chromium \
+	ip unshare
 APT_PACKAGES := xvfb openbox xdotool xclip x11-utils xterm mousepad galculator fonts-dejavu-core \
-	pcmanfm tesseract-ocr chromium
+	pcmanfm tesseract-ocr chromium iproute2 util-linux
 
 .PHONY: demo test bench lint system-deps venv clean
 
@@ -39,7 +41,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,ray]'  # the Ray backend's tests run in CI too
 	@touch $@
 
 clean:

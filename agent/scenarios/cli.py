@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from agent.errors import ConfigError
-from agent.scenarios.backend import LocalBackend
+from agent.scenarios.backend import Backend, LocalBackend
 from agent.scenarios.junit import write_junit
 from agent.scenarios.run import Job, ScenarioResult
 from agent.scenarios.suite import SuiteResult, discover, run_suite, select
@@ -48,6 +48,27 @@ def add_test_command(commands: argparse._SubParsersAction) -> None:  # type: ign
         action="store_true",
         help="tasks use the configured real model, not scripted replies",
     )
+    test.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        default="local",
+        help="where scenarios run: this machine, or a Ray cluster (needs deskpilot[ray])",
+    )
+    test.add_argument(
+        "--ray-address",
+        help="the Ray cluster, HOST:PORT or auto (default: a local Ray instance, --workers wide)",
+    )
+    test.add_argument(
+        "--ray-resource",
+        default="display",
+        help="the custom resource each scenario asks one unit of (default: display)",
+    )
+    test.add_argument(
+        "--artifacts-dir",
+        type=Path,
+        help="with --backend ray: a folder shared by every node and this machine; run folders "
+        "come back through it instead of through Ray",
+    )
 
 
 def run_tests(args: argparse.Namespace, console: Console) -> int:
@@ -63,7 +84,7 @@ def run_tests(args: argparse.Namespace, console: Console) -> int:
     with Live(table.render(), console=console, refresh_per_second=4, transient=False) as live:
         suite = run_suite(
             selected,
-            LocalBackend(args.workers),
+            _backend(args),
             runs_dir=args.runs_dir,
             repeat=args.repeat,
             live=args.live,
@@ -80,6 +101,22 @@ def run_tests(args: argparse.Namespace, console: Console) -> int:
         write_html(suite, args.html)
         console.print(f"HTML summary: {args.html}")
     return 0 if suite.passed else 1
+
+
+def _backend(args: argparse.Namespace) -> Backend:
+    """The backend the options ask for; Ray is imported only when it is chosen."""
+    if args.backend == "local":
+        if args.ray_address or args.artifacts_dir:
+            raise ConfigError("--ray-address and --artifacts-dir need --backend ray")
+        return LocalBackend(args.workers)
+    from agent.scenarios.ray_backend import RayBackend
+
+    return RayBackend(
+        args.ray_address,
+        resource=args.ray_resource,
+        workers=args.workers,
+        artifacts_dir=args.artifacts_dir,
+    )
 
 
 class _Table:
