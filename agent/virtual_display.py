@@ -17,8 +17,6 @@ before it imports pyautogui (pyautogui binds to a display at import time).
 from __future__ import annotations
 
 import atexit
-import contextlib
-import ctypes
 import os
 import re
 import select
@@ -30,7 +28,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from agent.processes import die_with_parent, group_alive, kill_group, signal_group, tail
 
 __all__ = ["App", "DisplayError", "VirtualDesktop", "Window", "missing_programs"]
 
@@ -40,7 +39,6 @@ INSTALL_HINT = (
     "run `make test` or install: apt-get install -y --no-install-recommends "
     "xvfb openbox xdotool xclip x11-utils"
 )
-PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 POLL_INTERVAL = 0.02  # xdotool's own --sync polls every 0.5 s, far too slow for tests
 STOP_GRACE = 3.0  # seconds between SIGTERM and SIGKILL
 START_TIMEOUT = 10.0  # for Xvfb and the window manager
@@ -94,13 +92,13 @@ class App:
 
     def log_tail(self, chars: int = LOG_TAIL_CHARS) -> str:
         """Return the end of the application's output."""
-        return _tail(self.log_path, chars)
+        return tail(self.log_path, chars)
 
     def stop(self) -> None:
         """Kill the app's process group: SIGTERM, up to 3 s grace, then SIGKILL; idempotent."""
         if not self._stopped:
             self._stopped = True
-            _kill_group(self._proc)
+            kill_group(self._proc, grace=STOP_GRACE)
 
     def __repr__(self) -> str:
         return f"App(pid={self.pid}, argv={self.argv!r}, window={self.window!r})"
@@ -199,7 +197,7 @@ class VirtualDesktop:
                         stdout=log,
                         stderr=subprocess.STDOUT,
                         start_new_session=True,
-                        preexec_fn=_die_with_parent,
+                        preexec_fn=die_with_parent,
                     )
             finally:
                 os.close(write_fd)  # else we would never see EOF if Xvfb dies
@@ -210,7 +208,7 @@ class VirtualDesktop:
         if not number.isdigit():
             raise DisplayError(
                 f"Xvfb did not report a display within {START_TIMEOUT:g} s (exit status "
-                f"{xvfb.poll()}); its log ends with:\n{_tail(log_path)}"
+                f"{xvfb.poll()}); its log ends with:\n{tail(log_path)}"
             )
         self.display = f":{number}"
 
@@ -232,7 +230,7 @@ class VirtualDesktop:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         # An app mapped before openbox manages the screen often never gets focus by clicks.
         deadline = time.monotonic() + START_TIMEOUT
@@ -240,7 +238,7 @@ class VirtualDesktop:
             if wm.poll() is not None or time.monotonic() > deadline:
                 raise DisplayError(
                     f"openbox did not take over {self.display} within {START_TIMEOUT:g} s "
-                    f"(exit status {wm.poll()}); its log ends with:\n{_tail(log_path)}"
+                    f"(exit status {wm.poll()}); its log ends with:\n{tail(log_path)}"
                 )
             time.sleep(POLL_INTERVAL)
 
@@ -255,13 +253,15 @@ class VirtualDesktop:
         self._apps.clear()
         for pgid in self._helper_groups:
             # Helpers like `xclip -i` fork into the background and would live as long as X.
-            _signal_group(pgid, signal.SIGKILL)
+            signal_group(pgid, signal.SIGKILL)
         self._helper_groups.clear()
         if self._wm is not None:
-            _kill_group(self._wm)
+            kill_group(self._wm, grace=STOP_GRACE)
             self._wm = None
         if self._xvfb is not None:
-            _kill_group(self._xvfb)  # on SIGTERM Xvfb removes its lock file and socket
+            kill_group(
+                self._xvfb, grace=STOP_GRACE
+            )  # on SIGTERM Xvfb removes its lock file and socket
             self._xvfb = None
         if self.tmpdir is not None:
             shutil.rmtree(self.tmpdir, ignore_errors=True)
@@ -309,7 +309,7 @@ class VirtualDesktop:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group, so stop() can kill all of it
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         app = App(proc, argv, log_path)
         self._apps.append(app)
@@ -336,7 +336,7 @@ class VirtualDesktop:
                 return found[-1]
             name = f"{app.argv[0]} (pid {app.pid})"
             # A launcher may exit once it has started the real app (found by wm_class).
-            if app.returncode() is not None and (not wm_class or not _group_alive(app.pid)):
+            if app.returncode() is not None and (not wm_class or not group_alive(app.pid)):
                 raise DisplayError(
                     f"{name} exited with status {app.returncode()} before showing a window "
                     f"on {self.display}; its output ends with:\n{app.log_tail()}"
@@ -422,17 +422,17 @@ class VirtualDesktop:
                 stdout=out,
                 stderr=err,
                 start_new_session=True,  # so that stop() can kill whatever it leaves behind
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
             try:
                 proc.communicate(None if input_text is None else input_text.encode(), timeout)
             except subprocess.TimeoutExpired:
-                _signal_group(proc.pid, signal.SIGKILL)
+                signal_group(proc.pid, signal.SIGKILL)
                 proc.wait()
                 raise DisplayError(
                     f"`{' '.join(argv)}` did not finish within {timeout:g} s on {self.display}"
                 ) from None
-            if _group_alive(proc.pid):
+            if group_alive(proc.pid):
                 self._helper_groups.append(proc.pid)
             out.seek(0)
             err.seek(0)
@@ -472,91 +472,10 @@ class VirtualDesktop:
 _running: set[VirtualDesktop] = set()
 
 
-def _die_with_parent() -> None:
-    """In the child: receive SIGTERM when the process that started it dies.
-
-    stop() and the atexit hook cover every orderly end; this covers the rest (a worker killed
-    with SIGKILL after a hang), so no Xvfb or application outlives its owner.
-    """
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
 @atexit.register
 def _stop_running_desktops() -> None:
     for desk in list(_running):
         desk.stop()
-
-
-def _kill_group(proc: subprocess.Popen[Any]) -> None:
-    """SIGTERM the process group led by proc, wait up to STOP_GRACE, then SIGKILL it."""
-    pgid = proc.pid
-    # Descendants that left the group (xterm runs its shell in a new session) are collected
-    # now, while proc is alive and the parent links still lead to them.
-    alive = proc.poll() is None
-    strays = [p for p in _descendants(pgid) if _pgid(p) != pgid] if alive else []
-    _signal_group(pgid, signal.SIGTERM)
-    for pid in strays:
-        _signal_pid(pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_GRACE
-    while time.monotonic() < deadline:
-        if proc.poll() is not None and not _group_alive(pgid):
-            break
-        time.sleep(POLL_INTERVAL)
-    _signal_group(pgid, signal.SIGKILL)
-    for pid in strays:
-        _signal_pid(pid, signal.SIGKILL)
-    proc.wait()
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-
-
-def _signal_pid(pid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.kill(pid, sig)
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _proc_stat(pid: int) -> list[str] | None:
-    """Return the fields of /proc/PID/stat after the command name, or None if pid is gone."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name may contain spaces and parentheses; it ends at the last ')'.
-    return raw[raw.rindex(")") + 2 :].split()
-
-
-def _pgid(pid: int) -> int | None:
-    fields = _proc_stat(pid)
-    return int(fields[2]) if fields else None
-
-
-def _descendants(pid: int) -> list[int]:
-    """Return the pids of all living descendants of pid."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and (fields := _proc_stat(int(entry))):
-            children.setdefault(int(fields[1]), []).append(int(entry))
-    found: list[int] = []
-    todo = [pid]
-    while todo:
-        kids = children.get(todo.pop(), [])
-        found += kids
-        todo += kids
-    return found
 
 
 def _allowed_size(hints: str, width: int, height: int) -> tuple[int, int]:
@@ -591,11 +510,3 @@ def _read_line(fd: int, timeout: float, gave_up: Callable[[], bool]) -> str:
         elif gave_up():
             break
     return data.decode(errors="replace").strip()
-
-
-def _tail(path: Path, chars: int = LOG_TAIL_CHARS) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return "(no output file)"
-    return text[-chars:].strip() or "(no output)"

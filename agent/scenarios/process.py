@@ -12,22 +12,20 @@ itself): when Ray force-cancels a task or loses it, the scenario and its desktop
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
+from agent.processes import die_with_parent, kill_group, tail
 from agent.scenarios.run import Job, ScenarioResult, Status
 
 GRACE = 15.0  # seconds past a scenario's own timeout before the backend steps in
 STOP_WAIT = 5.0  # between SIGTERM and SIGKILL: the worker stops its desktop in that time
 POLL = 0.05
 PARENT_ENV = "DESKPILOT_WORKER_PARENT"  # the launcher's pid, so the worker can die with it
-PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 
 
 @dataclass
@@ -55,23 +53,14 @@ class WorkerProcess:
             return error_result(
                 self.job, "timeout", f"the worker did not finish within {limit:g} s"
             )
-        log = tail(self.job.folder / "worker.log")
+        log = tail(self.job.folder / "worker.log", 500)
         return error_result(
             self.job, "error", f"the worker exited with {self.process.returncode}: {log}"
         )
 
     def stop(self) -> None:
         """SIGTERM the worker's process group, then SIGKILL it if it lingers."""
-        for sig, wait in ((signal.SIGTERM, STOP_WAIT), (signal.SIGKILL, 2.0)):
-            try:
-                os.killpg(self.process.pid, sig)
-            except ProcessLookupError:
-                return
-            try:
-                self.process.wait(timeout=wait)
-                return
-            except subprocess.TimeoutExpired:
-                continue
+        kill_group(self.process, grace=STOP_WAIT)
 
 
 def start_worker(job: Job) -> WorkerProcess:
@@ -109,8 +98,7 @@ def die_with_launcher() -> None:
     parent = os.environ.get(PARENT_ENV)
     if parent is None or not sys.platform.startswith("linux"):
         return
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    die_with_parent()
     if os.getppid() != int(parent):  # it ended before prctl took effect
         os.kill(os.getpid(), signal.SIGTERM)
 
@@ -126,11 +114,3 @@ def error_result(job: Job, status: Status, error: str) -> ScenarioResult:
         attempt=job.attempt,
         run=job.run,
     )
-
-
-def tail(path: Path, chars: int = 500) -> str:
-    """The end of a log file, or a note that there is none."""
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")[-chars:].strip()
-    except OSError:
-        return "(no log)"
