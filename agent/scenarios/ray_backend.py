@@ -107,6 +107,7 @@ class RayBackend:
         if self._staging is not None:
             self._staging.cleanup()
             self._staging = None
+        self._root = None
 
     def _connect(self, jobs: list[Job]) -> None:
         """Start or join Ray once, shipping the code and the scenarios' folder."""
@@ -115,7 +116,10 @@ class RayBackend:
         if self._root is not None:
             return
         if ray.is_initialized():
-            raise ConfigError("Ray is already initialized in this process; the backend connects")
+            raise ConfigError(
+                "Ray is already initialized in this process: the Ray backend connects itself, "
+                "shipping deskpilot's code and the scenarios with the connection"
+            )
         self._staging = tempfile.TemporaryDirectory(prefix="deskpilot-ray-code-")
         remote = self.address is not None  # another machine's Python: ship the dependencies
         env = runtime_env(jobs, Path(self._staging.name), dependencies=remote)
@@ -159,6 +163,7 @@ class RayBackend:
         return task.options(name=f"deskpilot:{job.folder.name}", **options).remote(request)
 
     def _deadline(self, job: Job) -> float:
+        """When the driver stops waiting for the job's task (its node gives up well before)."""
         return time.monotonic() + job.timeout + GRACE + STOP_WAIT + SLACK
 
     def _collect(self, ref: Any, job: Job) -> ScenarioResult:
