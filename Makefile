@@ -13,18 +13,18 @@ PROGRAMS := Xvfb openbox xdotool xclip xprop xwininfo xterm mousepad galculator 
 APT_PACKAGES := xvfb openbox xdotool xclip x11-utils xterm mousepad galculator fonts-dejavu-core \
 	pcmanfm tesseract-ocr chromium iproute2 util-linux
 
-.PHONY: demo test bench lint system-deps venv clean
+.PHONY: demo test bench lint system-deps venv venv-dev clean
 
 demo: system-deps venv
 	$(BIN)/deskpilot demo
 
-test: system-deps venv
+test: system-deps venv-dev
 	$(BIN)/python -m pytest
 
 bench: system-deps venv
 	$(BIN)/python benchmarks/step_overhead.py
 
-lint: venv
+lint: venv-dev
 	$(BIN)/ruff check agent skills tests benchmarks
 
 system-deps:
@@ -37,10 +37,15 @@ system-deps:
 	fi
 
 venv: $(VENV)/.installed
+venv-dev: $(VENV)/.installed-dev
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e .
+	@touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
 	$(BIN)/pip install -q -e '.[dev,ray]'  # the Ray backend's tests run in CI too
 	@touch $@
 
