@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -54,10 +55,19 @@ def in_namespace(argv: list[str], **kwargs) -> list[str]:
     return ["unshare", "--net", "--mount", *root, "sh", "-c", NAMESPACE, "sh", *argv]
 
 
-def ray_env(token: str) -> dict[str, str]:
+@pytest.fixture
+def ray_tmp() -> Iterator[Path]:
+    """Ray's temp folder for one test, removed after it (short: Ray puts sockets in it)."""
+    folder = Path(tempfile.mkdtemp(prefix="dp-ray-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def ray_env(token: str, temp: Path) -> dict[str, str]:
     """The environment of every process a test starts: no usage stats, a cluster token."""
     return {
         **os.environ,
+        "RAY_TMPDIR": str(temp),  # not /tmp/ray, which Ray never cleans up
         "RAY_USAGE_STATS_ENABLED": "0",
         "RAY_AUTH_MODE": "token",
         "RAY_AUTH_TOKEN": secrets.token_hex(32),  # never the user's ~/.ray/auth_token
@@ -216,10 +226,10 @@ def run_ns(argv: list[str], env: dict[str, str], **kwargs) -> subprocess.Complet
 
 @needs_ray
 def test_the_library_gives_the_same_verdicts_and_run_folders_on_ray(
-    tmp_path: Path, record_property
+    tmp_path: Path, ray_tmp: Path, record_property
 ):
     token = secrets.token_hex(8)
-    env = ray_env(token)
+    env = ray_env(token, ray_tmp)
     seconds = {}
     for backend in ("local", "ray"):
         argv = deskpilot(str(LIBRARY), "--workers", "2", "--backend", backend)
@@ -251,7 +261,7 @@ def test_the_library_gives_the_same_verdicts_and_run_folders_on_ray(
 
 
 @needs_ray
-def test_two_nodes_share_the_work_and_get_the_code_through_ray(tmp_path: Path):
+def test_two_nodes_share_the_work_and_get_the_code_through_ray(tmp_path: Path, ray_tmp: Path):
     token = secrets.token_hex(8)
     driver = tmp_path / "driver"  # no deskpilot here: nodes must get it through the runtime env
     driver.mkdir()
@@ -259,14 +269,10 @@ def test_two_nodes_share_the_work_and_get_the_code_through_ray(tmp_path: Path):
     command = deskpilot(str(LIBRARY), "-k", "xterm or calculator", "--backend", "ray")
     command += ["--ray-address", "127.0.0.1:6379", "--artifacts-dir", str(shared)]
     command += ["--junit", str(tmp_path / "two.xml"), "--runs-dir", str(runs)]
-    # The nodes' Ray folders hold a copy of the Python environment each (the dependencies
-    # Ray installs for a remote cluster): large, so not kept with the test's files.
-    temp = Path(tempfile.mkdtemp(prefix="dp-ray-"))  # short: Ray puts sockets in it
-    try:
-        argv = [sys.executable, str(CLUSTER), str(temp), "1", "1", "--", *command]
-        done = run_ns(argv, ray_env(token), cwd=driver)
-    finally:
-        shutil.rmtree(temp, ignore_errors=True)
+    # The nodes' Ray folders (in ray_tmp, removed after the test) each hold a copy of the Python
+    # environment: the dependencies Ray installs for a remote cluster.
+    argv = [sys.executable, str(CLUSTER), str(ray_tmp), "1", "1", "--", *command]
+    done = run_ns(argv, ray_env(token, ray_tmp), cwd=driver)
     assert done.returncode == 0, done.stdout + done.stderr
     assert_nothing_left(token)
     verdicts = outcomes(tmp_path / "two.xml")
@@ -297,13 +303,15 @@ checks: [{{check: file_exists, path: never}}]
 
 
 @needs_ray
-def test_a_hanging_scenario_is_stopped_at_its_timeout_and_leaves_nothing(tmp_path: Path):
+def test_a_hanging_scenario_is_stopped_at_its_timeout_and_leaves_nothing(
+    tmp_path: Path, ray_tmp: Path
+):
     token = secrets.token_hex(8)
     scenario = tmp_path / "hangs.yaml"
     scenario.write_text(HANG.format(timeout=3))
     junit, runs = tmp_path / "hang.xml", tmp_path / "runs"
     argv = deskpilot(str(scenario), "--backend", "ray", "--junit", str(junit))
-    done = run_ns([*argv, "--runs-dir", str(runs)], ray_env(token))
+    done = run_ns([*argv, "--runs-dir", str(runs)], ray_env(token, ray_tmp))
     assert done.returncode == 1, done.stdout + done.stderr
     (error,) = ET.parse(junit).getroot().iter("error")
     assert error.get("type") == "timeout" and "3 s" in (error.get("message") or "")
@@ -313,14 +321,17 @@ def test_a_hanging_scenario_is_stopped_at_its_timeout_and_leaves_nothing(tmp_pat
 
 
 @needs_ray
-def test_ctrl_c_cancels_the_scenarios_in_flight(tmp_path: Path):
+def test_ctrl_c_cancels_the_scenarios_in_flight(tmp_path: Path, ray_tmp: Path):
     token = secrets.token_hex(8)
     for name in ("one", "two"):
         (tmp_path / f"{name}.yaml").write_text(HANG.format(timeout=300).replace("hangs", name))
     argv = deskpilot(str(tmp_path), "--backend", "ray", "--workers", "2")
     argv += ["--runs-dir", str(tmp_path / "runs")]
     driver = subprocess.Popen(
-        in_namespace(argv), env=ray_env(token), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        in_namespace(argv),
+        env=ray_env(token, ray_tmp),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         deadline = time.monotonic() + 120
@@ -360,11 +371,13 @@ print(json.dumps({"results": results, "workers": workers}))
 
 
 @needs_ray
-def test_without_a_fresh_process_per_scenario_the_second_scenario_breaks(tmp_path: Path):
+def test_without_a_fresh_process_per_scenario_the_second_scenario_breaks(
+    tmp_path: Path, ray_tmp: Path
+):
     token = secrets.token_hex(8)
     scenario = LIBRARY / "xterm" / "echo-to-file.yaml"
     argv = [sys.executable, "-c", WITHOUT_ISOLATION, str(scenario), str(tmp_path)]
-    done = run_ns(argv, ray_env(token))
+    done = run_ns(argv, ray_env(token, ray_tmp))
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])
     first, second = report["results"]
