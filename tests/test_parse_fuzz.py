@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_corpus import CASES, raw_input
@@ -123,3 +124,20 @@ def test_native_tool_calls_never_crash_the_parser(arguments, names, finish, mapp
         for i, a in enumerate(arguments)
     )
     check(Reply(tool_calls=calls, finish_reason=finish), mapping, dialect)
+
+
+FOUND = [
+    # A JSON value where a name or keyword belongs: it was used as a dict key (unhashable).
+    '<tool_call>{"name": {"name": "computer_use", "arguments": {"action": "type"}}}</tool_call>',
+    '{"type": "click", "button": ["left"], "x": 1, "y": 1}',
+    '{"action_type": ["CLICK"], "x": 1, "y": 1}',
+    "Action: scroll(direction=['down'])",
+    '{"type": {"a": 1}, "name": "x", "input": 1}',
+    "```python\npyautogui.click(1, 1, button=['left'])\n```",
+]
+
+
+@pytest.mark.parametrize("raw", FOUND)
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_replies_the_fuzzer_found(raw: str, dialect: str):
+    check(reply_from_input(raw), Mapping("screen", Region(0, 0, 100, 100), (100, 100)), dialect)

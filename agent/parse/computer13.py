@@ -50,7 +50,9 @@ def looks_like(obj: dict[str, Any]) -> bool:
 def drafts(obj: dict[str, Any]) -> list[Draft]:
     """The action one computer_13 object asks for."""
     raw = obj.get("action_type")
-    kind = raw.strip().upper() if isinstance(raw, str) else raw
+    if not isinstance(raw, str):
+        raise ParseError(f"action_type must be one of {', '.join(ACTIONS)}, got {show(raw)}")
+    kind = raw.strip().upper()
     params = obj.get("parameters") if isinstance(obj.get("parameters"), dict) else obj
     if kind in UNSUPPORTED:
         raise ParseError(

@@ -73,7 +73,7 @@ def _unwrap(obj: dict[str, Any], dialect: str, where: str) -> dict[str, Any]:
 def _arguments(call: dict[str, Any], dialect: str, where: str) -> dict[str, Any]:
     name = call.get("name")
     allowed = TOOL_NAMES.get(dialect, frozenset({TOOL_NAME}))
-    if name not in allowed:
+    if not isinstance(name, str) or name not in allowed:
         raise ParseError(f"unknown tool {show(name)}; the only tool is {TOOL_NAME}")
     arguments = next((call[k] for k in ("arguments", "input", "parameters") if k in call), None)
     blank = isinstance(arguments, str) and not arguments.strip()
@@ -147,7 +147,5 @@ def _is_call(obj: dict[str, Any]) -> bool:
     """Whether a JSON object in prose is meant as a call (and not, say, an example)."""
     if "action" in obj or "action_type" in obj or openai_cua.looks_like(obj):
         return True
-    return ("name" in obj and any(k in obj for k in ("arguments", "input"))) or obj.get("type") in {
-        "function",
-        "tool_use",
-    }
+    wrapped = "name" in obj and any(k in obj for k in ("arguments", "input"))
+    return wrapped or obj.get("type") in ("function", "tool_use")

@@ -81,6 +81,8 @@ def _drafts(action: dict[str, Any]) -> list[Draft]:
 
 def _click(action: dict[str, Any]) -> Draft:
     button = action.get("button", "left")
+    if not isinstance(button, str):
+        button = show(button)  # refused below, with what was sent
     if button in HISTORY_KEYS:
         return draft("key", keys=HISTORY_KEYS[button])
     if button not in BUTTONS:

@@ -199,7 +199,7 @@ def _drafts(name: str, args: list[Any], kwargs: dict[str, Any]) -> list[Draft]:
 def _pointer(name: str, args: list[Any], kwargs: dict[str, Any]) -> Draft:
     action = POINTER[name]
     if name == "click":
-        button = kwargs.get("button", "left")
+        button = str(kwargs.get("button", "left"))
         count = whole(kwargs.get("clicks", 1), "clicks")
         if (
             button not in BUTTON_CLICKS

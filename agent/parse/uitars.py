@@ -156,7 +156,7 @@ def _call_drafts(name: str, kwargs: dict[str, Any]) -> list[Draft]:
 
 def _scroll(kwargs: dict[str, Any]) -> Draft:
     direction = kwargs.get("direction")
-    if direction not in {"up", "down", "left", "right"}:
+    if direction not in ("up", "down", "left", "right"):
         raise ParseError(f"scroll direction must be up, down, left or right, got {show(direction)}")
     at = None if kwargs.get("start_box") in (None, "") else _box(kwargs, "start_box", "scroll")
     clicks = SCROLL_CLICKS if direction in {"up", "right"} else -SCROLL_CLICKS
