@@ -284,6 +284,7 @@ class VirtualDesktop:
         argv: Sequence[str],
         *,
         wm_class: str | None = None,
+        title: str | None = None,
         geometry: tuple[int, int, int, int] | None = None,
         timeout: float = 15.0,
         cwd: str | os.PathLike[str] | None = None,
@@ -292,14 +293,16 @@ class VirtualDesktop:
 
         The window is found by the app's ``_NET_WM_PID``, or with ``wm_class`` (a
         case-insensitive regex on WM_CLASS) by the first new window of that class, for apps
-        that do not set the pid (xcalc) or that fork. ``geometry=(x, y, w, h)`` puts the
+        that do not set the pid (xcalc) or that fork; ``title`` (a regex on the window name)
+        finds apps that set neither (xev). ``geometry=(x, y, w, h)`` puts the
         client area there; the size is rounded like the window manager does (xterm takes whole
         character cells, galculator has a minimum of 331x343). On failure or timeout the app is
         killed and DisplayError raised with the end of its output.
         """
         tmpdir = self._require_started()
         log_path = tmpdir / f"{len(self._apps)}-{Path(argv[0]).name}.log"
-        before = set(self._visible_windows(["--class", wm_class])) if wm_class else set()
+        search = ["--class", wm_class] if wm_class else ["--name", title] if title else None
+        before = set(self._visible_windows(search)) if search else set()
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
                 list(argv),
@@ -314,7 +317,7 @@ class VirtualDesktop:
         app = App(proc, argv, log_path)
         self._apps.append(app)
         try:
-            wid = self._wait_for_window(app, wm_class, before, timeout)
+            wid = self._wait_for_window(app, search, before, timeout)
             if geometry is not None:
                 self._place(wid, geometry, timeout)
             if self._wm is not None:  # without a WM focus follows the pointer
@@ -326,17 +329,17 @@ class VirtualDesktop:
         return app
 
     def _wait_for_window(
-        self, app: App, wm_class: str | None, before: set[int], timeout: float
+        self, app: App, query: list[str] | None, before: set[int], timeout: float
     ) -> int:
-        search = ["--class", wm_class] if wm_class else ["--pid", str(app.pid)]
+        search = query or ["--pid", str(app.pid)]
         deadline = time.monotonic() + timeout
         while True:
             found = [w for w in self._visible_windows(search) if w not in before]
             if found:
                 return found[-1]
             name = f"{app.argv[0]} (pid {app.pid})"
-            # A launcher may exit once it has started the real app (found by wm_class).
-            if app.returncode() is not None and (not wm_class or not group_alive(app.pid)):
+            # A launcher may exit once it has started the real app (found by class or title).
+            if app.returncode() is not None and (not query or not group_alive(app.pid)):
                 raise DisplayError(
                     f"{name} exited with status {app.returncode()} before showing a window "
                     f"on {self.display}; its output ends with:\n{app.log_tail()}"

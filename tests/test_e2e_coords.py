@@ -9,10 +9,7 @@ them), and xev's own report of each press must be within 2 px of the target.
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -62,24 +59,13 @@ class Targets:
 @pytest.fixture
 def targets(desktop: VirtualDesktop, tmp_path: Path) -> Iterator[Targets]:
     """xev's window in the middle of the screen; it reports every button press."""
-    log = tmp_path / "xev.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            ["xev", "-event", "button", "-name", TITLE, "-geometry", "720x450+260+170"],
-            env=desktop.env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        found = desktop.run(
-            ["xdotool", "search", "--sync", "--onlyvisible", "--name", TITLE], timeout=10
-        )
-        window = desktop.window_geometry(int(found.stdout.split()[0]))
-        yield Targets(window, log)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    # xev sets neither _NET_WM_PID nor WM_CLASS, so its window is found by title; launch()
+    # waits for it, stops it with the desktop, and keeps its output (every press) in log_path.
+    app = desktop.launch(
+        ["xev", "-event", "button", "-name", TITLE, "-geometry", "720x450+260+170"], title=TITLE
+    )
+    assert app.window is not None
+    yield Targets(app.window, app.log_path)
 
 
 def config(tmp_path: Path, **model: object) -> str:
