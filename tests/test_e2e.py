@@ -66,10 +66,10 @@ def editor(desktop: VirtualDesktop, path: Path) -> None:
 
 
 def wait_for_text(path: Path, expected: str, desktop: VirtualDesktop) -> str:
-    """The file's text once it equals `expected` (cat writes asynchronously), or after 3 s."""
+    """The file's text once it equals `expected` (cat writes asynchronously), or after 10 s."""
     import time
 
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + 10  # generous: a loaded machine delays xterm
     while time.monotonic() < deadline:
         if path.is_file() and path.read_text() == expected:
             break
