@@ -19,10 +19,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from agent.coords import CoordSpace
 from agent.errors import ConfigError
-from agent.imaging import ImageFormat
 from agent.parse.dialects import Dialect
+from agent.perception.coords import CoordSpace
+from agent.perception.imaging import ImageFormat
 
 DEFAULT_PRESET = "qwen3.7-plus"
 ToolMode = Literal["auto", "native", "text"]

@@ -13,18 +13,18 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from agent.act import Executor, Outcome, call_results, mistake_results
-from agent.ask import ask
-from agent.budget import Budget
 from agent.config import ResizeSettings, Settings
-from agent.coords import CoordSpace, Mapping
 from agent.errors import ModelMistake, StepLimitReached, StuckInLoop, TooManyMistakes
-from agent.evidence import target_evidence
-from agent.imaging import EncodedImage, encode_bgra, smart_resize
-from agent.model import Model
+from agent.model.ask import ask
+from agent.model.budget import Budget
+from agent.model.client import Model
+from agent.model.prompt import Conversation, Turn
 from agent.parse import ParsedCall, parse_reply
-from agent.prompt import Conversation, Turn
+from agent.perception.coords import CoordSpace, Mapping
+from agent.perception.evidence import target_evidence
+from agent.perception.imaging import EncodedImage, encode_bgra, smart_resize
+from agent.perception.screen import Frame, Screen, SettleRule, changed_pixels
 from agent.reply import Reply, Usage
-from agent.screen import Frame, Screen, SettleRule, changed_pixels
 from agent.trajectory import Trajectory, elapsed, timestamp
 from skills.computer import Answer, Terminate, action_json
 

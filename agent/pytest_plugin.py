@@ -31,11 +31,11 @@ from typing import Any
 
 import pytest
 
+from agent.model.scripted import ScriptedReply, ScriptedServer, load_replies
 from agent.scenarios.backend import LocalBackend
+from agent.scenarios.display import ScenarioDisplay
 from agent.scenarios.format import load_scenario
-from agent.scenarios.run import Job, ScenarioResult
-from agent.scenarios.session import ScenarioDesktop
-from agent.scripted import ScriptedReply, ScriptedServer, load_replies
+from agent.scenarios.job import Job, ScenarioResult
 
 RESULT = pytest.StashKey[ScenarioResult]()
 
@@ -46,9 +46,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture
-def desktop() -> Iterator[ScenarioDesktop]:
+def desktop() -> Iterator[ScenarioDisplay]:
     """A fresh virtual desktop (Xvfb + openbox), stopped with everything on it after the test."""
-    with ScenarioDesktop() as fresh:
+    with ScenarioDisplay() as fresh:
         yield fresh
 
 
@@ -67,7 +67,7 @@ class Agent:
     """Runs the deskpilot agent on a test's desktop, each run in a fresh process."""
 
     def __init__(
-        self, desktop: ScenarioDesktop, folder: Path, request: pytest.FixtureRequest
+        self, desktop: ScenarioDisplay, folder: Path, request: pytest.FixtureRequest
     ) -> None:
         self.desktop = desktop
         self.folder = folder
@@ -106,7 +106,7 @@ class Agent:
 
     def _run(self, args: list[str], env: dict[str, str], folder: Path) -> AgentRun:
         done = subprocess.run(
-            [sys.executable, "-m", "agent.cli", *args],
+            [sys.executable, "-m", "agent.cli.main", *args],
             env=env,
             capture_output=True,
             text=True,
@@ -122,7 +122,7 @@ class Agent:
 
 
 @pytest.fixture
-def agent(desktop: ScenarioDesktop, tmp_path: Path, request: pytest.FixtureRequest) -> Agent:
+def agent(desktop: ScenarioDisplay, tmp_path: Path, request: pytest.FixtureRequest) -> Agent:
     """The deskpilot agent, configured on this test's desktop."""
     return Agent(desktop, tmp_path / "agent-runs", request)
 

@@ -23,9 +23,9 @@ from agent.errors import (
     StuckInLoop,
 )
 from agent.loop import Agent, RunResult, StepReport
-from agent.model import ChatCompletionsModel, Model
+from agent.model.client import ChatCompletionsModel, Model
+from agent.perception.screen import MssScreen
 from agent.reply import Usage
-from agent.screen import MssScreen
 from agent.trajectory import Trajectory, default_run_dir, timestamp
 from skills.desktop import PyAutoGuiDesktop
 

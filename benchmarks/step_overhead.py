@@ -57,10 +57,10 @@ def main() -> None:
 
 def measure(size: str, rounds: int) -> dict[str, object]:
     """Medians in milliseconds for one screen size."""
-    from agent.virtual_display import VirtualDesktop
+    from agent.display.virtual import VirtualDisplay
 
     width, height = (int(n) for n in size.split("x"))
-    with tempfile.TemporaryDirectory() as scratch, VirtualDesktop(width, height) as desktop:
+    with tempfile.TemporaryDirectory() as scratch, VirtualDisplay(width, height) as desktop:
         page = Path(scratch) / "page.txt"
         page.write_text(Path(__file__).read_text() * 3)  # a screen full of text, like real work
         desktop.launch(["mousepad", str(page)], geometry=(0, 0, width, height))
@@ -73,12 +73,12 @@ def _measure_parts(display: str, rounds: int) -> dict[str, float]:
 
     from agent.act import Executor
     from agent.config import load_settings
-    from agent.coords import Mapping
     from agent.loop import image_size
+    from agent.model.prompt import Conversation, Turn
     from agent.parse import parse_reply
-    from agent.prompt import Conversation, Turn
+    from agent.perception.coords import Mapping
+    from agent.perception.screen import MssScreen, SettleRule
     from agent.reply import Reply, ToolCall
-    from agent.screen import MssScreen, SettleRule
     from skills.desktop import PyAutoGuiDesktop
 
     settings = load_settings("qwen3.7-plus")
@@ -100,7 +100,7 @@ def _measure_parts(display: str, rounds: int) -> dict[str, float]:
     )
     executor = Executor(PyAutoGuiDesktop(display, failsafe=False))
 
-    from agent.imaging import encode_bgra
+    from agent.perception.imaging import encode_bgra
 
     image = encode_bgra(frame.raw, frame.size, target=target)
 
@@ -136,7 +136,7 @@ def _conversation_with_history(
     conversation_cls, turn_cls, settings, mapping, screen, reply, target
 ):
     """A conversation that already holds 5 steps, so request building does realistic work."""
-    from agent.imaging import encode_bgra
+    from agent.perception.imaging import encode_bgra
 
     conversation = conversation_cls("Edit the document", settings.model, mapping.announced_size())
     f = screen.capture()

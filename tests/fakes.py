@@ -6,7 +6,7 @@ import itertools
 import time
 from collections.abc import Sequence
 
-from agent.screen import Frame, Region, Settled, SettleRule
+from agent.perception.screen import Frame, Region, Settled, SettleRule
 from skills.desktop import Button
 
 

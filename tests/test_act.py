@@ -12,9 +12,9 @@ from test_loop import DONE, call, run_agent
 
 from agent.act import Executor, call_results, mistake_results
 from agent.errors import ActionError, ParseError
+from agent.model.scripted import ScriptedReply
 from agent.parse import ParsedCall
-from agent.screen import Frame, Region
-from agent.scripted import ScriptedReply
+from agent.perception.screen import Frame, Region
 from agent.trajectory import read_trajectory
 from skills.computer import LeftClick, Terminate, Type
 

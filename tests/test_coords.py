@@ -1,4 +1,4 @@
-"""Model coordinates to screen pixels and back, for every coordinate space (agent/coords.py)."""
+"""Model coordinates to screen pixels and back, for every coordinate space (agent/perception/coords.py)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent.config import ResizeSettings
-from agent.coords import COORD_SPACES, Mapping
 from agent.errors import ActionError
 from agent.loop import image_size
-from agent.screen import Frame, Region
+from agent.perception.coords import COORD_SPACES, Mapping
+from agent.perception.screen import Frame, Region
 
 SCREEN = Region(0, 0, 1280, 800)
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from agent import cli
+from agent.cli import main as cli
 from agent.errors import ModelMistake
 from agent.parse.command import parse_text
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.scripted import ScriptedReply, ScriptedServer
+from agent.display.virtual import VirtualDisplay
+from agent.model.scripted import ScriptedReply, ScriptedServer
 from agent.trajectory import read_trajectory
-from agent.virtual_display import VirtualDesktop
 
 pytestmark = pytest.mark.gui
 
@@ -38,7 +38,7 @@ DONE = call(action="terminate", status="success")
 
 
 def deskpilot(
-    desktop: VirtualDesktop,
+    desktop: VirtualDisplay,
     *args: str,
     key: str | None = CANARY,
     display: bool = True,
@@ -54,18 +54,18 @@ def deskpilot(
     return subprocess.run([DESKPILOT, *args], env=env, capture_output=True, text=True, timeout=120)
 
 
-def typing_sink(desktop: VirtualDesktop, path: Path) -> None:
+def typing_sink(desktop: VirtualDisplay, path: Path) -> None:
     """An xterm whose keystrokes end up in `path`."""
     desktop.launch([*XTERM, "-e", "sh", "-c", f"stty -echo; exec cat > {path}"])
 
 
-def editor(desktop: VirtualDesktop, path: Path) -> None:
+def editor(desktop: VirtualDisplay, path: Path) -> None:
     """mousepad with `path` open, filling the screen."""
     path.write_text("")
     desktop.launch(["mousepad", str(path)], geometry=(0, 0, desktop.width, desktop.height))
 
 
-def wait_for_text(path: Path, expected: str, desktop: VirtualDesktop) -> str:
+def wait_for_text(path: Path, expected: str, desktop: VirtualDisplay) -> str:
     """The file's text once it equals `expected` (cat writes asynchronously), or after 10 s."""
     import time
 
@@ -89,7 +89,7 @@ def assert_complete_run_folder(folder: Path, status: str, steps: int) -> list[di
     return records
 
 
-def test_types_into_xterm_in_native_tool_mode(desktop: VirtualDesktop, tmp_path: Path):
+def test_types_into_xterm_in_native_tool_mode(desktop: VirtualDisplay, tmp_path: Path):
     sink = tmp_path / "typed.txt"
     typing_sink(desktop, sink)
     text = "echo 'a<b>c' {x|y} ~/$HOME & 100%\n"
@@ -117,7 +117,7 @@ def test_types_into_xterm_in_native_tool_mode(desktop: VirtualDesktop, tmp_path:
 
 
 def test_writes_and_saves_a_file_in_mousepad_in_text_tool_mode(
-    desktop: VirtualDesktop, tmp_path: Path
+    desktop: VirtualDisplay, tmp_path: Path
 ):
     document = tmp_path / "notes.txt"
     editor(desktop, document)
@@ -157,7 +157,7 @@ def test_writes_and_saves_a_file_in_mousepad_in_text_tool_mode(
     ],
 )
 def test_the_pointer_lands_where_the_model_pointed(
-    desktop: VirtualDesktop, tmp_path: Path, coords: str, point: list[int], extra: list[str]
+    desktop: VirtualDisplay, tmp_path: Path, coords: str, point: list[int], extra: list[str]
 ):
     replies = [call(action="mouse_move", coordinate=point), DONE]
     with ScriptedServer(replies) as server:
@@ -189,7 +189,7 @@ def test_the_pointer_lands_where_the_model_pointed(
     assert (record["actions"][0]["x"], record["actions"][0]["y"]) == expected
 
 
-def test_the_api_key_never_reaches_disk_or_output(desktop: VirtualDesktop, tmp_path: Path):
+def test_the_api_key_never_reaches_disk_or_output(desktop: VirtualDisplay, tmp_path: Path):
     sink = tmp_path / "typed.txt"
     typing_sink(desktop, sink)
     echo = {"error": {"message": f"Incorrect API key provided: {CANARY}"}}
@@ -214,7 +214,7 @@ def test_the_api_key_never_reaches_disk_or_output(desktop: VirtualDesktop, tmp_p
     assert json.loads((tmp_path / "run" / "run.json").read_text())["status"] == "error"
 
 
-def test_dry_run_asks_the_model_but_types_nothing(desktop: VirtualDesktop, tmp_path: Path):
+def test_dry_run_asks_the_model_but_types_nothing(desktop: VirtualDisplay, tmp_path: Path):
     sink = tmp_path / "typed.txt"
     typing_sink(desktop, sink)
     replies = [call(action="type", text="must not appear\n"), DONE]
@@ -235,7 +235,7 @@ def test_dry_run_asks_the_model_but_types_nothing(desktop: VirtualDesktop, tmp_p
     assert records[0]["results"][0]["status"] == "dry-run"
 
 
-def test_running_out_of_steps_exits_1_with_a_complete_log(desktop: VirtualDesktop, tmp_path: Path):
+def test_running_out_of_steps_exits_1_with_a_complete_log(desktop: VirtualDisplay, tmp_path: Path):
     replies = [call(action="wait", time=0)] * 2
     with ScriptedServer(replies) as server:
         result = deskpilot(
@@ -254,7 +254,7 @@ def test_running_out_of_steps_exits_1_with_a_complete_log(desktop: VirtualDeskto
     assert_complete_run_folder(tmp_path / "run", "max_steps", 2)
 
 
-def test_a_failure_reported_by_the_model_exits_1(desktop: VirtualDesktop, tmp_path: Path):
+def test_a_failure_reported_by_the_model_exits_1(desktop: VirtualDisplay, tmp_path: Path):
     with ScriptedServer([call(action="terminate", status="failure")]) as server:
         result = deskpilot(
             desktop,
@@ -281,7 +281,7 @@ def test_a_failure_reported_by_the_model_exits_1(desktop: VirtualDesktop, tmp_pa
     ids=["no-key", "no-display", "unreachable", "bad-preset", "bad-max-steps"],
 )
 def test_setup_errors_are_one_clear_line(
-    desktop: VirtualDesktop, args, kwargs, code, message, tmp_path: Path
+    desktop: VirtualDisplay, args, kwargs, code, message, tmp_path: Path
 ):
     no_retries = {"DESKPILOT_MODEL__MAX_RETRIES": "0"}
     result = deskpilot(

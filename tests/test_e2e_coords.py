@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from test_e2e import DONE, deskpilot
 
-from agent.imaging import smart_resize
-from agent.scripted import ScriptedReply, ScriptedServer
-from agent.virtual_display import VirtualDesktop, Window
+from agent.display.virtual import VirtualDisplay, Window
+from agent.model.scripted import ScriptedReply, ScriptedServer
+from agent.perception.imaging import smart_resize
 
 pytestmark = pytest.mark.gui
 
@@ -57,7 +57,7 @@ class Targets:
 
 
 @pytest.fixture
-def targets(desktop: VirtualDesktop, tmp_path: Path) -> Iterator[Targets]:
+def targets(desktop: VirtualDisplay, tmp_path: Path) -> Iterator[Targets]:
     """xev's window in the middle of the screen; it reports every button press."""
     # xev sets neither _NET_WM_PID nor WM_CLASS, so its window is found by title; launch()
     # waits for it, stops it with the desktop, and keeps its output (every press) in log_path.
@@ -140,7 +140,7 @@ MODES = [
 
 @pytest.mark.parametrize(("coords", "settings", "to_model", "reply"), MODES)
 def test_clicks_land_on_the_named_targets(
-    desktop: VirtualDesktop,
+    desktop: VirtualDisplay,
     targets: Targets,
     tmp_path: Path,
     coords: str,

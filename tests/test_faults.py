@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from test_e2e import CANARY, DESKPILOT, typing_sink, wait_for_text
 
-from agent.scripted import ScriptedReply, ScriptedServer
+from agent.display.virtual import VirtualDisplay
+from agent.model.scripted import ScriptedReply, ScriptedServer
 from agent.trajectory import read_trajectory
-from agent.virtual_display import VirtualDesktop
 
 pytestmark = pytest.mark.gui
 
@@ -200,7 +200,7 @@ FAULTS = {
 
 
 def run(
-    desktop: VirtualDesktop,
+    desktop: VirtualDisplay,
     tmp_path: Path,
     replies: list[ScriptedReply],
     *args: str,
@@ -243,7 +243,7 @@ def request_facts(body: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("name", list(FAULTS))
-def test_fault(desktop: VirtualDesktop, tmp_path: Path, name: str):
+def test_fault(desktop: VirtualDisplay, tmp_path: Path, name: str):
     fault = FAULTS[name]
     sink = tmp_path / "typed.txt"
     typing_sink(desktop, sink)
@@ -274,7 +274,7 @@ def test_fault(desktop: VirtualDesktop, tmp_path: Path, name: str):
 
 
 def test_a_token_budget_stops_the_run_before_it_is_overspent(
-    desktop: VirtualDesktop, tmp_path: Path
+    desktop: VirtualDisplay, tmp_path: Path
 ):
     sink = tmp_path / "typed.txt"
     typing_sink(desktop, sink)
@@ -290,7 +290,7 @@ def test_a_token_budget_stops_the_run_before_it_is_overspent(
     assert len(server.requests) == 1
 
 
-def test_cost_is_counted_per_step_and_for_the_run(desktop: VirtualDesktop, tmp_path: Path):
+def test_cost_is_counted_per_step_and_for_the_run(desktop: VirtualDisplay, tmp_path: Path):
     sink = tmp_path / "typed.txt"
     typing_sink(desktop, sink)
     prices = {"DESKPILOT_MODEL__PRICES__INPUT": "2.0", "DESKPILOT_MODEL__PRICES__OUTPUT": "10.0"}
@@ -304,7 +304,7 @@ def test_cost_is_counted_per_step_and_for_the_run(desktop: VirtualDesktop, tmp_p
 
 
 def test_the_same_action_on_an_unchanged_screen_gets_a_nudge_then_a_stop(
-    desktop: VirtualDesktop, tmp_path: Path
+    desktop: VirtualDisplay, tmp_path: Path
 ):
     move = ScriptedReply(action={"action": "mouse_move", "coordinate": [500, 500]})
     result, server, folder = run(desktop, tmp_path, [move] * 5, "--max-steps", "10")

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.screen import MssScreen
-from agent.scripted import ScriptedReply, ScriptedServer
+from agent.display.virtual import App, VirtualDisplay
+from agent.model.scripted import ScriptedReply, ScriptedServer
+from agent.perception.screen import MssScreen
 from agent.trajectory import read_trajectory
-from agent.virtual_display import App, VirtualDesktop
 from skills.ocr import find_text, read_words
 from skills.vision import bgra_image
 
@@ -28,7 +28,7 @@ RECORDED_AT = (0, 0, 1000, 640)  # x, y, width, height of the window when record
 MOVED_TO = (250, 120, 760, 520)  # elsewhere, and smaller: the buttons move inside it too
 
 
-def chromium(desktop: VirtualDesktop, page: str, geometry: tuple[int, int, int, int]) -> App:
+def chromium(desktop: VirtualDisplay, page: str, geometry: tuple[int, int, int, int]) -> App:
     """Chromium in app mode (no toolbar) showing a local page, once its script has run."""
     x, y, width, height = geometry
     profile = Path(desktop.tmpdir or "/tmp") / f"profile-{time.monotonic_ns()}"
@@ -55,20 +55,20 @@ def chromium(desktop: VirtualDesktop, page: str, geometry: tuple[int, int, int, 
     return app
 
 
-def title(desktop: VirtualDesktop) -> str:
+def title(desktop: VirtualDisplay) -> str:
     """The page title, which the page sets when a button is clicked."""
     search = ["xdotool", "search", "--onlyvisible", "--class", "chromium", "getwindowname"]
     return desktop.run(search).stdout.strip()
 
 
-def wait_for_title(desktop: VirtualDesktop, wanted: str, timeout: float = 10) -> str:
+def wait_for_title(desktop: VirtualDisplay, wanted: str, timeout: float = 10) -> str:
     deadline = time.monotonic() + timeout
     while (now := title(desktop)) != wanted and time.monotonic() < deadline:
         time.sleep(0.05)
     return now
 
 
-def where_is(desktop: VirtualDesktop, app: App, word: str) -> tuple[int, int]:
+def where_is(desktop: VirtualDisplay, app: App, word: str) -> tuple[int, int]:
     """The centre of `word` in the app's window, read by OCR."""
     screen = MssScreen(desktop.display)
     try:
@@ -83,7 +83,7 @@ def where_is(desktop: VirtualDesktop, app: App, word: str) -> tuple[int, int]:
     return boxes[0].center
 
 
-def deskpilot(desktop: VirtualDesktop, *args: str) -> subprocess.CompletedProcess[str]:
+def deskpilot(desktop: VirtualDisplay, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**desktop.env, "DESKPILOT_API_KEY": "sk-test"}
     return subprocess.run([DESKPILOT, *args], env=env, capture_output=True, text=True, timeout=120)
 
@@ -92,7 +92,7 @@ def deskpilot(desktop: VirtualDesktop, *args: str) -> subprocess.CompletedProces
 def agent_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A scripted agent run that clicked Beta once, recorded with target evidence."""
     folder = tmp_path_factory.mktemp("heal") / "run"
-    with VirtualDesktop() as desktop:
+    with VirtualDisplay() as desktop:
         app = chromium(desktop, "buttons.html", RECORDED_AT)
         beta = where_is(desktop, app, "Beta")
         replies = [
@@ -112,7 +112,7 @@ def agent_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def test_heal_clicks_the_target_in_a_moved_and_resized_window(agent_run: Path, tmp_path: Path):
     recorded = read_trajectory(agent_run)[0]
     assert recorded["targets"][0]["window"]["width"] == RECORDED_AT[2]
-    with VirtualDesktop() as desktop:
+    with VirtualDisplay() as desktop:
         app = chromium(desktop, "buttons.html", MOVED_TO)
         assert app.window is not None and app.window.width == MOVED_TO[2]
 
@@ -140,7 +140,7 @@ def test_heal_clicks_the_target_in_a_moved_and_resized_window(agent_run: Path, t
 
 
 def test_an_absent_target_stops_the_replay_before_acting(agent_run: Path, tmp_path: Path):
-    with VirtualDesktop() as desktop:
+    with VirtualDisplay() as desktop:
         chromium(desktop, "buttons-no-beta.html", RECORDED_AT)  # same window, no Beta
         before = desktop.mouse_location()
         result = deskpilot(desktop, "replay", str(agent_run), "--run-dir", str(tmp_path / "r"))

@@ -1,4 +1,4 @@
-"""smart_resize, image token counts and frame encoding (agent/imaging.py).
+"""smart_resize, image token counts and frame encoding (agent/perception/imaging.py).
 
 The expected sizes are the worked examples and the gui-plus regression of protocol.md §b.2.
 """
@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from agent.imaging import MIME, encode_bgra, image_tokens, smart_resize
+from agent.perception.imaging import MIME, encode_bgra, image_tokens, smart_resize
 
 # (factor, min_pixels, max_pixels) of the four columns of the §b.2 "Worked examples" table.
 Q3_DEFAULT = (32, 4 * 32 * 32, 2_621_440)  # DashScope Qwen3-VL default: min 4 tokens

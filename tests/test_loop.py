@@ -12,8 +12,8 @@ from agent.act import Executor
 from agent.config import load_settings
 from agent.errors import StepLimitReached, TooManyMistakes
 from agent.loop import Agent, RunResult
-from agent.model import ChatCompletionsModel
-from agent.scripted import ScriptedReply, ScriptedServer
+from agent.model.client import ChatCompletionsModel
+from agent.model.scripted import ScriptedReply, ScriptedServer
 from agent.trajectory import Trajectory, read_trajectory
 
 

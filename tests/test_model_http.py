@@ -10,8 +10,8 @@ from pydantic import SecretStr
 
 from agent.config import ModelSettings
 from agent.errors import MalformedResponse, ModelAuthError, ModelConnectionError, ModelHTTPError
-from agent.model import ChatCompletionsModel
-from agent.scripted import ScriptedReply, ScriptedServer
+from agent.model.client import ChatCompletionsModel
+from agent.model.scripted import ScriptedReply, ScriptedServer
 
 KEY = "sk-test-CANARY-model-http-5b1f"
 BODY = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}

@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
-from agent.screen import MssScreen
-from agent.virtual_display import VirtualDesktop
+from agent.display.virtual import VirtualDisplay
+from agent.perception.screen import MssScreen
 from skills.ocr import Box, Word, find_text, read_words, text_of
 from skills.vision import best_match, bgra_image, find_image
 
 
-def screenshot(desktop: VirtualDesktop) -> Image.Image:
+def screenshot(desktop: VirtualDisplay) -> Image.Image:
     screen = MssScreen(desktop.display)
     try:
         frame = screen.capture()
@@ -24,7 +24,7 @@ def screenshot(desktop: VirtualDesktop) -> Image.Image:
 
 @pytest.mark.gui
 def test_ocr_reads_an_editor_and_finds_a_phrase_where_it_is(
-    desktop: VirtualDesktop, tmp_path: Path
+    desktop: VirtualDisplay, tmp_path: Path
 ):
     note = tmp_path / "note.txt"
     note.write_text("The quick brown fox\njumps over the lazy dog\n")
@@ -39,7 +39,7 @@ def test_ocr_reads_an_editor_and_finds_a_phrase_where_it_is(
 
 
 @pytest.mark.gui
-def test_template_matching_finds_a_window_crop_after_the_window_moved(desktop: VirtualDesktop):
+def test_template_matching_finds_a_window_crop_after_the_window_moved(desktop: VirtualDisplay):
     app = desktop.launch(["galculator"], geometry=(50, 60, 400, 400))
     w = app.window
     template = screenshot(desktop).crop((w.x + 5, w.y + 2, w.x + 165, w.y + 60))  # menu and display

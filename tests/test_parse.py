@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from agent.coords import Mapping
 from agent.errors import ActionError, ParseError
 from agent.parse import parse_reply, scroll_clicks
+from agent.perception.coords import Mapping
+from agent.perception.screen import Region
 from agent.reply import Reply, ToolCall
-from agent.screen import Region
 from skills.computer import ACTION_NAMES, action_json
 
 # A 1280x800 screen; the model answers on the 0..1000 grid, so (500, 500) is (640, 400).

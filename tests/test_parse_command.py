@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agent import cli
+from agent.cli import main as cli
 
 DESKPILOT = str(Path(sys.executable).with_name("deskpilot"))
 BODY = {
@@ -116,7 +116,7 @@ def test_parse_does_not_import_pyautogui():
     code = (
         "import io, sys\n"
         'sys.stdin = io.TextIOWrapper(io.BytesIO(b\'{"action": "left_click"}\'))\n'
-        "from agent.cli import main\n"
+        "from agent.cli.main import main\n"
         "code = main(['parse', '--screen', '100x100'])\n"
         "assert code == 0 and 'pyautogui' not in sys.modules, sorted(sys.modules)\n"
     )

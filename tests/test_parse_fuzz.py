@@ -17,12 +17,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_corpus import CASES, raw_input
 
-from agent.coords import COORD_SPACES, Mapping
 from agent.errors import ActionError, ParseError
 from agent.parse import DIALECTS, parse_reply
 from agent.parse.body import reply_from_input
+from agent.perception.coords import COORD_SPACES, Mapping
+from agent.perception.screen import Region
 from agent.reply import Reply, ToolCall
-from agent.screen import Region
 from skills.computer import ACTION_CLASSES
 
 EXAMPLES = int(os.environ.get("DESKPILOT_FUZZ_EXAMPLES", "1500"))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from agent.config import ModelSettings
-from agent.imaging import EncodedImage
-from agent.prompt import Conversation, Turn
+from agent.model.prompt import Conversation, Turn
+from agent.perception.imaging import EncodedImage
 from agent.reply import Reply, ToolCall
 
 IMAGE = EncodedImage(b"\x89PNG fake", "png", 1280, 800)

@@ -14,7 +14,7 @@ USER_TESTS = """
 import time
 
 import pytest
-from agent.scripted import ScriptedReply
+from agent.model.scripted import ScriptedReply
 
 def test_desktop_helpers(desktop):
     desktop.launch(["galculator"], geometry=(0, 0, 331, 343))

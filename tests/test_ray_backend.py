@@ -28,9 +28,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.scenarios.artifacts import ArtifactError, adopt, manifest, pack, unpack
-from agent.scenarios.ray_env import relative_scenario, runtime_env, scenario_root
-from agent.scenarios.run import Job
+from agent.scenarios.job import Job
+from agent.scenarios.ray.artifacts import ArtifactError, adopt, manifest, pack, unpack
+from agent.scenarios.ray.env import relative_scenario, runtime_env, scenario_root
 
 LIBRARY = Path(__file__).resolve().parent.parent / "scenarios"
 BIN = Path(sys.executable).parent
@@ -172,7 +172,7 @@ def test_the_runtime_env_ships_code_presets_and_scenarios(tmp_path: Path, monkey
     env = runtime_env(jobs, tmp_path, dependencies=False)
     agent_dir, skills_dir = (Path(p) for p in env["py_modules"])
     assert (agent_dir / "bundled" / "configs" / "demo.toml").is_file()  # presets, as in a wheel
-    assert (agent_dir / "scenarios" / "ray_node.py").is_file() and skills_dir.name == "skills"
+    assert (agent_dir / "scenarios" / "ray" / "node.py").is_file() and skills_dir.name == "skills"
     assert env["env_vars"]["RAY_USAGE_STATS_ENABLED"] == "0"
     assert env["env_vars"]["DESKPILOT_MODEL__NAME"] == "from-the-driver"
     assert "pip" not in env
@@ -191,7 +191,7 @@ def test_a_folder_named_like_a_preset_does_not_hide_the_preset(tmp_path: Path, m
 def test_the_local_backend_needs_no_ray_and_ray_options_need_the_ray_backend(tmp_path: Path):
     code = (
         "import sys, argparse\n"
-        "from agent.scenarios.cli import _backend\n"
+        "from agent.cli.testing import _backend\n"
         "args = argparse.Namespace(backend='local', workers=2, ray_address=None,\n"
         "                          ray_resource='display', artifacts_dir=None)\n"
         "_backend(args)\n"
@@ -355,8 +355,8 @@ def test_ctrl_c_cancels_the_scenarios_in_flight(tmp_path: Path, ray_tmp: Path):
 WITHOUT_ISOLATION = """
 import json, sys
 from pathlib import Path
-from agent.scenarios.ray_backend import RayBackend
-from agent.scenarios.run import Job
+from agent.scenarios.ray.backend import RayBackend
+from agent.scenarios.job import Job
 
 scenario, out = Path(sys.argv[1]), Path(sys.argv[2])
 backend = RayBackend(workers=1, isolate=False)

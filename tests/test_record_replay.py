@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.screen import MssScreen
+from agent.display.virtual import VirtualDisplay
+from agent.perception.screen import MssScreen
 from agent.trajectory import read_trajectory
-from agent.virtual_display import VirtualDesktop
 from skills.ocr import find_text, read_words
 from skills.vision import bgra_image
 
@@ -25,13 +25,13 @@ pytestmark = pytest.mark.gui
 DESKPILOT = str(Path(sys.executable).with_name("deskpilot"))
 
 
-def editor(desktop: VirtualDesktop, path: Path) -> None:
+def editor(desktop: VirtualDisplay, path: Path) -> None:
     """mousepad with an empty `path`, filling the screen."""
     path.write_text("")
     desktop.launch(["mousepad", str(path)], geometry=(0, 0, desktop.width, desktop.height))
 
 
-def start_recording(desktop: VirtualDesktop, run: Path) -> subprocess.Popen[str]:
+def start_recording(desktop: VirtualDisplay, run: Path) -> subprocess.Popen[str]:
     """`deskpilot record` on the desktop, once it listens."""
     proc = subprocess.Popen(
         [DESKPILOT, "record", "--run-dir", str(run)],
@@ -50,13 +50,13 @@ def start_recording(desktop: VirtualDesktop, run: Path) -> subprocess.Popen[str]
     return proc
 
 
-def xdotool(desktop: VirtualDesktop, *args: str, pause: float = 0.25) -> None:
+def xdotool(desktop: VirtualDisplay, *args: str, pause: float = 0.25) -> None:
     """Real input, as a person's keyboard and mouse make it (XTEST), then a human pause."""
     desktop.run(["xdotool", *args], check=True)
     time.sleep(pause)
 
 
-def line_center(desktop: VirtualDesktop, word: str) -> tuple[int, int]:
+def line_center(desktop: VirtualDisplay, word: str) -> tuple[int, int]:
     """Where `word` is in the editor's text now (OCR of the top of the text area)."""
     screen = MssScreen(desktop.display)
     try:
@@ -69,7 +69,7 @@ def line_center(desktop: VirtualDesktop, word: str) -> tuple[int, int]:
     return boxes[0].center
 
 
-def act_like_a_person(desktop: VirtualDesktop) -> None:
+def act_like_a_person(desktop: VirtualDisplay) -> None:
     """Click, type, key combos and a drag that selects a line, then save."""
     xdotool(desktop, "mousemove", "400", "300")
     xdotool(desktop, "click", "1")
@@ -99,7 +99,7 @@ def saved(path: Path, expected: str) -> str:
 
 def test_a_recorded_session_replays_to_the_same_end_state(tmp_path: Path):
     recording = tmp_path / "recording"
-    with VirtualDesktop() as desktop:
+    with VirtualDisplay() as desktop:
         editor(desktop, tmp_path / "first.txt")
         proc = start_recording(desktop, recording)
         try:
@@ -135,7 +135,7 @@ def test_a_recorded_session_replays_to_the_same_end_state(tmp_path: Path):
     assert records[0]["targets"][0]["window"]["class"] == "Mousepad"
     assert (recording / records[5]["targets"][0]["crop"]).is_file()
 
-    with VirtualDesktop() as desktop:  # a fresh desktop: nothing carries over but the folder
+    with VirtualDisplay() as desktop:  # a fresh desktop: nothing carries over but the folder
         editor(desktop, tmp_path / "second.txt")
         result = subprocess.run(
             [DESKPILOT, "replay", str(recording), "--run-dir", str(tmp_path / "replay")],

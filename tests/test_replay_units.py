@@ -11,13 +11,13 @@ import pytest
 from PIL import Image, ImageDraw
 
 from agent.errors import ConfigError
-from agent.evidence import target_point, word_at
-from agent.input_events import InputEvent, merge_events
-from agent.locate import locate
-from agent.record import key_name
-from agent.replay import ReplayOptions, plan
-from agent.report import marks, render, report_data
-from agent.screen import Frame, Region
+from agent.perception.evidence import target_point, word_at
+from agent.perception.screen import Frame, Region
+from agent.replay.input_events import InputEvent, merge_events
+from agent.replay.locate import locate
+from agent.replay.player import ReplayOptions, plan
+from agent.replay.record import key_name
+from agent.report.page import marks, render, report_data
 from agent.trajectory import Trajectory
 from skills.computer import LeftClick, LeftClickDrag, Type
 
@@ -180,7 +180,7 @@ def screen_with(boxes: dict[str, tuple[int, int]], size: tuple[int, int] = (400,
 
 
 def target_on(folder: Path, frame: Frame, point: tuple[int, int]) -> dict:
-    from agent.evidence import around
+    from agent.perception.evidence import around
 
     image = Image.frombuffer("RGB", frame.size, frame.raw, "raw", "BGRX")
     left, top, right, bottom = around(frame, point, (96, 48))

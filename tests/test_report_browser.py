@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from agent.scripted import ScriptedReply, ScriptedServer
+from agent.display.virtual import VirtualDisplay
+from agent.model.scripted import ScriptedReply, ScriptedServer
 from agent.trajectory import read_trajectory
-from agent.virtual_display import VirtualDesktop
 
 pytestmark = pytest.mark.gui
 
@@ -51,7 +51,7 @@ def run_with_report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         call(action="left_click_drag", start_coordinate=[40, 60], coordinate=[300, 60]),
         call(action="terminate", status="success"),
     ]
-    with VirtualDesktop() as desktop, ScriptedServer(replies) as server:
+    with VirtualDisplay() as desktop, ScriptedServer(replies) as server:
         desktop.launch(XTERM)
         result = subprocess.run(
             [DESKPILOT, "run", "demo the report", "--base-url", server.base_url,

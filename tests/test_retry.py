@@ -1,4 +1,4 @@
-"""Retry-After parsing and backoff delays (agent/retry.py), per craft.md B.3 and protocol.md §f."""
+"""Retry-After parsing and backoff delays (agent/model/retry.py), per craft.md B.3 and protocol.md §f."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from agent.retry import MAX_BACKOFF, backoff_delay, retry_after
+from agent.model.retry import MAX_BACKOFF, backoff_delay, retry_after
 
 NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC).timestamp()
 

@@ -13,9 +13,9 @@ from PIL import Image
 from agent.errors import ConfigError
 from agent.scenarios.backend import LocalBackend
 from agent.scenarios.checks import Context, run_check
+from agent.scenarios.display import ScenarioDisplay
 from agent.scenarios.format import load_scenario
-from agent.scenarios.run import Job, ScenarioResult
-from agent.scenarios.session import ScenarioDesktop
+from agent.scenarios.job import Job, ScenarioResult
 from agent.scenarios.suite import SuiteResult, matches_keyword, run_suite, select
 
 LIBRARY = Path(__file__).resolve().parent.parent / "scenarios"
@@ -151,7 +151,7 @@ def test_pass_hat_k_and_flaky():
 def stage(tmp_path_factory: pytest.TempPathFactory):
     workdir = tmp_path_factory.mktemp("checks")
     (workdir / "notes.txt").write_text("alpha beta\n")
-    with ScenarioDesktop() as desktop:
+    with ScenarioDisplay() as desktop:
         desktop.launch(["galculator"], geometry=(100, 100, 331, 343))
         desktop.type("12*34=")
         desktop.wait_for_text("408", window="galculator")

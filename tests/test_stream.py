@@ -18,9 +18,9 @@ from agent.errors import (
     ServerError,
     ToolsNotSupported,
 )
-from agent.faults import classify_error_object, classify_status
-from agent.model import usage_from
-from agent.stream import StreamAccumulator, sse_data
+from agent.model.client import usage_from
+from agent.model.faults import classify_error_object, classify_status
+from agent.model.stream import StreamAccumulator, sse_data
 
 
 def feed(chunks: list[dict]) -> StreamAccumulator:

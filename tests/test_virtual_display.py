@@ -1,4 +1,4 @@
-"""VirtualDesktop on a real Xvfb: displays, apps, input from another process, and teardown.
+"""VirtualDisplay on a real Xvfb: displays, apps, input from another process, and teardown.
 
 The apps here are the deterministic end-to-end targets: an xterm typing sink, and galculator,
 whose result is read from the clipboard (Ctrl+C copies the display) instead of by OCR.
@@ -18,7 +18,8 @@ from pathlib import Path
 import mss
 import pytest
 
-from agent.virtual_display import DisplayError, VirtualDesktop, Window, missing_programs
+from agent.display.virtual import VirtualDisplay, Window, missing_programs
+from agent.errors import DisplayError
 
 XTERM = ["xterm", "-xrm", "*waitForWm: false", "-xrm", "*wmTimeout: 200"]
 
@@ -45,7 +46,7 @@ px.keyboardMapping["<"] = px._display.keysym_to_keycode(px.Xlib.XK.string_to_key
 """
 
 
-def drive(desktop: VirtualDesktop, code: str) -> None:
+def drive(desktop: VirtualDisplay, code: str) -> None:
     """Run pyautogui code in a separate process on the desktop, as the agent does."""
     result = subprocess.run(
         [sys.executable, "-c", PYAUTOGUI_PRELUDE + code],
@@ -110,7 +111,7 @@ def with_environment(entry: str) -> dict[int, str]:
     return found
 
 
-def xterm_sink(desktop: VirtualDesktop, path: Path, *extra: str) -> Window:
+def xterm_sink(desktop: VirtualDisplay, path: Path, *extra: str) -> Window:
     """An xterm whose keystrokes go to path; returns its window."""
     shell = f"stty -echo; exec cat > {shlex.quote(str(path))}"
     app = desktop.launch([*XTERM, *extra, "-e", "sh", "-c", shell])
@@ -127,11 +128,11 @@ def test_missing_programs_are_named_with_what_to_install(
     monkeypatch.setenv("PATH", str(tmp_path))
     assert {"Xvfb", "openbox", "xdotool", "xclip"} <= set(missing_programs())
     with pytest.raises(DisplayError, match=r"Xvfb, openbox, xdotool, xclip.*apt-get install"):
-        VirtualDesktop().start()
+        VirtualDisplay().start()
 
 
 def test_a_desktop_that_never_started_can_be_stopped_but_not_used() -> None:
-    desk = VirtualDesktop()
+    desk = VirtualDisplay()
     desk.stop()
     desk.stop()
     with pytest.raises(DisplayError, match="start"):
@@ -142,8 +143,8 @@ def test_a_desktop_that_never_started_can_be_stopped_but_not_used() -> None:
 
 
 @pytest.mark.gui
-def test_two_desktops_at_once_are_separate_displays(desktop: VirtualDesktop) -> None:
-    with VirtualDesktop(800, 600) as other:
+def test_two_desktops_at_once_are_separate_displays(desktop: VirtualDisplay) -> None:
+    with VirtualDisplay(800, 600) as other:
         assert re.fullmatch(r":\d+", other.display)
         assert other.display != desktop.display
         root = other.run(["xwininfo", "-root"], check=True).stdout
@@ -157,7 +158,7 @@ def test_two_desktops_at_once_are_separate_displays(desktop: VirtualDesktop) -> 
 
 
 @pytest.mark.gui
-def test_mouse_location_follows_the_pointer(desktop: VirtualDesktop) -> None:
+def test_mouse_location_follows_the_pointer(desktop: VirtualDisplay) -> None:
     desktop.run(["xdotool", "mousemove", "--sync", "123", "456"], check=True)
     assert desktop.mouse_location() == (123, 456)
     drive(desktop, "pyautogui.moveTo(321, 654)")
@@ -165,7 +166,7 @@ def test_mouse_location_follows_the_pointer(desktop: VirtualDesktop) -> None:
 
 
 @pytest.mark.gui
-def test_xterm_sink_gets_what_pyautogui_types(desktop: VirtualDesktop, tmp_path: Path) -> None:
+def test_xterm_sink_gets_what_pyautogui_types(desktop: VirtualDisplay, tmp_path: Path) -> None:
     sink = tmp_path / "typed.txt"
     xterm_sink(desktop, sink, "-title", "sink", "-geometry", "80x24+40+30")
     assert desktop.active_window_title() == "sink"
@@ -176,7 +177,7 @@ def test_xterm_sink_gets_what_pyautogui_types(desktop: VirtualDesktop, tmp_path:
 
 
 @pytest.mark.gui
-def test_geometry_places_the_client_area(desktop: VirtualDesktop) -> None:
+def test_geometry_places_the_client_area(desktop: VirtualDisplay) -> None:
     app = desktop.launch(
         [*XTERM, "-class", "PlacedTerm"], wm_class="PlacedTerm", geometry=(100, 120, 500, 300)
     )
@@ -198,7 +199,7 @@ def test_geometry_places_the_client_area(desktop: VirtualDesktop) -> None:
 
 @pytest.mark.gui
 def test_galculator_result_typed_by_keyboard_is_read_from_the_clipboard(
-    desktop: VirtualDesktop,
+    desktop: VirtualDisplay,
 ) -> None:
     app = desktop.launch(["galculator"], geometry=GALCULATOR_GEOMETRY)
     assert app.window is not None
@@ -213,7 +214,7 @@ def test_galculator_result_typed_by_keyboard_is_read_from_the_clipboard(
 
 
 @pytest.mark.gui
-def test_galculator_buttons_by_click(desktop: VirtualDesktop) -> None:
+def test_galculator_buttons_by_click(desktop: VirtualDisplay) -> None:
     app = desktop.launch(["galculator"], geometry=GALCULATOR_GEOMETRY)
     assert app.window is not None
     points = [
@@ -228,7 +229,7 @@ def test_galculator_buttons_by_click(desktop: VirtualDesktop) -> None:
 
 @pytest.mark.gui
 def test_stop_kills_every_process_and_removes_its_files(tmp_path: Path) -> None:
-    with VirtualDesktop() as desk:
+    with VirtualDisplay() as desk:
         xterm_sink(desk, tmp_path / "sink.txt")
         # xclip forks a child that serves the selection and outlives its parent.
         desk.run(["xclip", "-selection", "clipboard", "-i"], input_text="kept by xclip")
@@ -247,7 +248,7 @@ def test_stop_kills_every_process_and_removes_its_files(tmp_path: Path) -> None:
 
 
 @pytest.mark.gui
-def test_a_launch_timeout_names_the_app_and_kills_it(desktop: VirtualDesktop) -> None:
+def test_a_launch_timeout_names_the_app_and_kills_it(desktop: VirtualDisplay) -> None:
     started = time.monotonic()
     with pytest.raises(DisplayError, match=r"sleep \(pid \d+\) showed no window") as error:
         desktop.launch(["sleep", "30"], timeout=1)
@@ -258,14 +259,14 @@ def test_a_launch_timeout_names_the_app_and_kills_it(desktop: VirtualDesktop) ->
 
 
 @pytest.mark.gui
-def test_an_app_that_exits_at_once_fails_with_its_output(desktop: VirtualDesktop) -> None:
+def test_an_app_that_exits_at_once_fails_with_its_output(desktop: VirtualDisplay) -> None:
     with pytest.raises(DisplayError, match=r"(?s)exited with status 3.*no such file here"):
         desktop.launch(["sh", "-c", "echo no such file here >&2; exit 3"])
 
 
 @pytest.mark.gui
 def test_without_a_window_manager_apps_still_launch_and_place(tmp_path: Path) -> None:
-    with VirtualDesktop(640, 480, window_manager=False) as desk:
+    with VirtualDisplay(640, 480, window_manager=False) as desk:
         sink = tmp_path / "typed.txt"
         app = desk.launch(
             [*XTERM, "-e", "sh", "-c", f"stty -echo; exec cat > {shlex.quote(str(sink))}"],

@@ -3,7 +3,7 @@
     reply ─┬─ tool_calls ──────────────┐
            └─ content ─ strip <think> ─┴─ dialect module ─ Draft (model space) ─ finish ─ Action
                                                                                   │
-                                                              agent.coords.Mapping ┘
+                                                              agent.perception.coords.Mapping ┘
 
 Each dialect module (qwen, anthropic, openai_cua, computer13, gui_plus, uitars, pyautogui_code)
 only reads its syntax; `draft.finish` maps points to the screen and validates, once, here. What
@@ -17,11 +17,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from agent.coords import Mapping
 from agent.errors import ModelMistake, ParseError
 from agent.parse.dialects import DIALECTS, Dialect, native_drafts, text_drafts
 from agent.parse.draft import finish, scroll_clicks
 from agent.parse.text import strip_thinking
+from agent.perception.coords import Mapping
 from agent.reply import Reply
 from skills.computer import Action
 

@@ -6,10 +6,10 @@ output, and for tests.
 
 from __future__ import annotations
 
-from agent.coords import CoordSpace, Mapping
 from agent.parse import Dialect, parse_reply
 from agent.parse.body import reply_from_input
-from agent.screen import Region
+from agent.perception.coords import CoordSpace, Mapping
+from agent.perception.screen import Region
 from skills.computer import action_json
 
 

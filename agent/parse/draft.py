@@ -2,7 +2,7 @@
 
 A dialect only reads its syntax: it says which canonical action is meant, with its fields, and
 where it points *in the model's coordinate space*. `finish` maps the points through
-`agent.coords.Mapping` and validates the result into the canonical union, once, here.
+`agent.perception.coords.Mapping` and validates the result into the canonical union, once, here.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from agent.coords import Mapping
 from agent.errors import ParseError
 from agent.parse.keys import normalise_keys
 from agent.parse.points import Point, number, show
+from agent.perception.coords import Mapping
 from skills.computer import ACTION_ADAPTER, ACTION_NAMES, Action
 
 CLICKS_BY_COUNT = {1: "left_click", 2: "double_click", 3: "triple_click"}

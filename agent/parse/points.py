@@ -2,7 +2,8 @@
 
 Accepted: [x, y], "[x, y]", "(x,y)", "x y", {"x": .., "y": ..}, "<point>x y</point>",
 "<|box_start|>(x,y)<|box_end|>", and boxes [x1, y1, x2, y2] or "<bbox>x1 y1 x2 y2</bbox>",
-which stand for their centre. Nothing here knows the screen: mapping is `agent.coords`' job.
+which stand for their centre. Nothing here knows the screen: mapping is
+`agent.perception.coords`' job.
 """
 
 from __future__ import annotations

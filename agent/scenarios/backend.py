@@ -1,7 +1,7 @@
 """Where scenarios run.
 
 A backend takes jobs and yields results; scenarios and checks never know which backend ran
-them, so a distributed one (agent/scenarios/ray_backend.py) can replace the local pool.
+them, so a distributed one (agent/scenarios/ray/backend.py) can replace the local pool.
 
 The local backend runs at most N fresh worker processes at once on this machine; starting,
 watching and stopping one worker is agent/scenarios/process.py, shared with the Ray backend.
@@ -14,8 +14,8 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
+from agent.scenarios.job import Job, ScenarioResult
 from agent.scenarios.process import POLL, WorkerProcess, start_worker
-from agent.scenarios.run import Job, ScenarioResult
 
 
 class Backend(Protocol):

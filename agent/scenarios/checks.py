@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.scenarios.display import ScenarioDisplay
 from agent.scenarios.format import (
     Check,
     Clipboard,
@@ -24,7 +25,6 @@ from agent.scenarios.format import (
     TextVisible,
     WindowTitle,
 )
-from agent.scenarios.session import ScenarioDesktop
 from skills.ocr import find_text, text_of
 
 SHOWN = 120  # characters of actual content quoted in a failure message
@@ -43,7 +43,7 @@ class CheckResult:
 class Context:
     """What checks can look at."""
 
-    desktop: ScenarioDesktop
+    desktop: ScenarioDisplay
     workdir: Path  # the scenario's scratch folder: relative paths in checks start here
     resolve: Callable[[Path], Path]  # a path in the scenario file -> a real path
 

@@ -19,8 +19,8 @@ import sys
 import time
 from dataclasses import dataclass
 
-from agent.processes import die_with_parent, kill_group, tail
-from agent.scenarios.run import Job, ScenarioResult, Status
+from agent.display.processes import die_with_parent, kill_group, tail
+from agent.scenarios.job import Job, ScenarioResult, Status
 
 GRACE = 15.0  # seconds past a scenario's own timeout before the backend steps in
 STOP_WAIT = 5.0  # between SIGTERM and SIGKILL: the worker stops its desktop in that time

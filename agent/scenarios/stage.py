@@ -18,13 +18,13 @@ from typing import Any
 from agent.act import Executor
 from agent.config import load_settings
 from agent.loop import StepReport
+from agent.model.scripted import ScriptedServer, load_replies
 from agent.runner import RunOutcome, run_task
 from agent.scenarios.checks import CheckResult, Context, run_check
+from agent.scenarios.display import ScenarioDisplay
 from agent.scenarios.format import Scenario
 from agent.scenarios.serve import REQUEST_LOG, serve_folder
-from agent.scenarios.session import ScenarioDesktop
 from agent.scenarios.steps import resolve_step, run_steps
-from agent.scripted import ScriptedServer, load_replies
 from agent.trajectory import Trajectory
 from skills.desktop import PyAutoGuiDesktop
 
@@ -34,7 +34,7 @@ class Stage:
     """A scenario ready to run: placeholders filled in, its desktop up, its work folder made."""
 
     scenario: Scenario
-    desktop: ScenarioDesktop
+    desktop: ScenarioDisplay
     workdir: Path
 
 
@@ -51,7 +51,7 @@ def staged(scenario: Scenario) -> Iterator[Stage]:
             url = stack.enter_context(serve_folder(folder, workdir / REQUEST_LOG))
         scenario = with_placeholders(scenario, workdir, url)
         desktop = stack.enter_context(
-            ScenarioDesktop(scenario.display.width, scenario.display.height)
+            ScenarioDisplay(scenario.display.width, scenario.display.height)
         )
         stack.callback(_teardown, scenario, desktop, workdir)
         _setup(scenario, desktop, workdir)
@@ -114,7 +114,7 @@ def with_placeholders(scenario: Scenario, workdir: Path, url: str) -> Scenario:
     return Scenario.model_validate({**data, "source": scenario.source})
 
 
-def _setup(scenario: Scenario, desktop: ScenarioDesktop, workdir: Path) -> None:
+def _setup(scenario: Scenario, desktop: ScenarioDisplay, workdir: Path) -> None:
     for name, text in scenario.setup.files.items():
         path = workdir / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -135,7 +135,7 @@ def _setup(scenario: Scenario, desktop: ScenarioDesktop, workdir: Path) -> None:
         resolve_step(wait, desktop, scenario.resolve)
 
 
-def chromium_argv(url: str, profile: Path, desktop: ScenarioDesktop) -> list[str]:
+def chromium_argv(url: str, profile: Path, desktop: ScenarioDisplay) -> list[str]:
     """Chromium filling the screen, as root, with no first-run screens and no network chatter."""
     return [
         "chromium",
@@ -157,7 +157,7 @@ def chromium_argv(url: str, profile: Path, desktop: ScenarioDesktop) -> list[str
     ]
 
 
-def _teardown(scenario: Scenario, desktop: ScenarioDesktop, workdir: Path) -> None:
+def _teardown(scenario: Scenario, desktop: ScenarioDisplay, workdir: Path) -> None:
     for argv in scenario.teardown:
         subprocess.run(
             argv, cwd=workdir, env=desktop.env, capture_output=True, timeout=30, check=False

@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from agent.act import Executor
-from agent.imaging import encode_bgra
 from agent.parse import ParsedCall
+from agent.perception.imaging import encode_bgra
+from agent.perception.screen import SettleRule
+from agent.scenarios.display import ScenarioDisplay
 from agent.scenarios.format import (
     ClickImage,
     ClickText,
@@ -22,8 +24,6 @@ from agent.scenarios.format import (
     WaitForText,
     WaitForWindow,
 )
-from agent.scenarios.session import ScenarioDesktop
-from agent.screen import SettleRule
 from agent.trajectory import Trajectory, elapsed, timestamp
 from skills.computer import ACTION_ADAPTER, Action, action_json
 
@@ -33,7 +33,7 @@ CLICKS = {1: "left_click", 2: "double_click", 3: "triple_click"}
 
 def run_steps(
     steps: list[Step],
-    desktop: ScenarioDesktop,
+    desktop: ScenarioDisplay,
     executor: Executor,
     trajectory: Trajectory,
     resolve: Callable[[Path], Path],
@@ -60,7 +60,7 @@ def run_steps(
 
 
 def resolve_step(
-    step: Step, desktop: ScenarioDesktop, resolve: Callable[[Path], Path]
+    step: Step, desktop: ScenarioDisplay, resolve: Callable[[Path], Path]
 ) -> list[Action]:
     """The canonical actions a step comes down to, looking or waiting as it must (waits: none)."""
     match step:

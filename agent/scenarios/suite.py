@@ -15,7 +15,7 @@ from pathlib import Path
 from agent.errors import ConfigError, DeskpilotError
 from agent.scenarios.backend import Backend
 from agent.scenarios.format import Scenario, load_scenario
-from agent.scenarios.run import Job, ScenarioResult
+from agent.scenarios.job import Job, ScenarioResult
 
 
 @dataclass

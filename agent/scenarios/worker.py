@@ -2,8 +2,8 @@
 
 import sys
 
+from agent.scenarios.job import main
 from agent.scenarios.process import die_with_launcher
-from agent.scenarios.run import main
 
 if __name__ == "__main__":
     die_with_launcher()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.config import ModelSettings
-from agent.imaging import EncodedImage
+from agent.perception.imaging import EncodedImage
 from agent.reply import Reply
 from skills.computer import tool_schema, tool_schema_json
 

@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agent.scenarios.artifacts import manifest, pack
+from agent.scenarios.job import Job, run_job
 from agent.scenarios.process import run_worker
-from agent.scenarios.run import Job, run_job
+from agent.scenarios.ray.artifacts import manifest, pack
 
 
 def run_on_node(request: dict[str, Any]) -> dict[str, Any]:

@@ -26,10 +26,10 @@ from agent.errors import (
     ModelError,
     ModelTimeout,
 )
-from agent.faults import Fault, classify_error_object, classify_status
+from agent.model.faults import Fault, classify_error_object, classify_status
+from agent.model.retry import backoff_delay, retry_after
+from agent.model.stream import StreamAccumulator, sse_data
 from agent.reply import Reply, ToolCall, Usage
-from agent.retry import backoff_delay, retry_after
-from agent.stream import StreamAccumulator, sse_data
 
 EXCERPT = 300
 TIMEOUT_PHASES = {

@@ -54,10 +54,11 @@ def write_report(run_dir: Path, out: Path | None = None) -> Path:
 def render(run_dir: Path) -> str:
     """The report page of `run_dir` as one HTML string."""
     data = report_data(run_dir)
-    template = resources.files("agent").joinpath("templates", "report.html").read_text("utf-8")
+    template = resources.files("agent.report").joinpath("templates", "report.html")
+    page = template.read_text("utf-8")
     # "</" inside a <script> would end it early; "<\/" is the same JSON string.
     payload = json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
-    return template.replace(DATA_MARK, payload)
+    return page.replace(DATA_MARK, payload)
 
 
 def report_data(run_dir: Path) -> dict[str, Any]:

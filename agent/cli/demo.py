@@ -11,13 +11,13 @@ from pathlib import Path
 
 from rich.console import Console
 
+from agent.cli.progress import print_outcome, step_printer
 from agent.errors import DisplayError
-from agent.progress import print_outcome, step_printer
+from agent.model.scripted import load_replies
 from agent.runner import RunOutcome
 from agent.scenarios.checks import CheckResult
 from agent.scenarios.format import load_scenario
 from agent.scenarios.stage import run_agent, run_checks, staged
-from agent.scripted import load_replies
 from agent.trajectory import default_run_dir
 
 DEMO_FILE = "haiku.yaml"
@@ -25,7 +25,7 @@ DEMO_FILE = "haiku.yaml"
 
 def demo_scenario_path() -> Path:
     """The demo scenario: the checkout's scenarios/demo/, else the copy bundled in the package."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent
     for folder in (here.parent / "scenarios" / "demo", here / "bundled" / "demo"):
         if (folder / DEMO_FILE).is_file():
             return folder / DEMO_FILE

@@ -4,7 +4,7 @@ deskpilot schedules nothing itself. Each scenario is one task asking for one uni
 resource (`display` by default), so only nodes that advertise it (`ray start
 --resources='{"display": 8}'`) get GUI work, and each runs at most that many desktops. On its
 node the task runs the scenario in a fresh worker process, exactly as the local backend does
-(agent/scenarios/ray_node.py), and sends the run folder back with a sha256 per file; here it
+(agent/scenarios/ray/node.py), and sends the run folder back with a sha256 per file; here it
 lands in the runs folder with a local run's layout. `ray-nodes.jsonl` beside the run folders
 says which node ran what, when, and the sha256 of every file it sent.
 
@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import ConfigError
-from agent.scenarios.artifacts import ArtifactError, adopt, unpack
+from agent.scenarios.job import Job, ScenarioResult
 from agent.scenarios.process import GRACE, STOP_WAIT, error_result
-from agent.scenarios.ray_env import USAGE_STATS_OFF, relative_scenario, runtime_env
-from agent.scenarios.ray_node import run_on_node
-from agent.scenarios.run import Job, ScenarioResult
+from agent.scenarios.ray.artifacts import ArtifactError, adopt, unpack
+from agent.scenarios.ray.env import USAGE_STATS_OFF, relative_scenario, runtime_env
+from agent.scenarios.ray.node import run_on_node
 
 WAIT = 0.5  # seconds per look at the tasks in flight
 # On top of the node's own deadline: starting a Ray worker, building the runtime env on a node

@@ -19,7 +19,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from agent.scenarios.run import Job
+from agent.scenarios.job import Job
 
 # Not worth shipping: caches, and run folders someone keeps next to the scenarios.
 EXCLUDES = ["__pycache__/", "*.pyc", ".git/", "runs/"]

@@ -14,8 +14,8 @@ from rich.table import Table
 
 from agent.errors import ConfigError
 from agent.scenarios.backend import Backend, LocalBackend
+from agent.scenarios.job import Job, ScenarioResult
 from agent.scenarios.junit import write_junit
-from agent.scenarios.run import Job, ScenarioResult
 from agent.scenarios.suite import SuiteResult, discover, run_suite, select
 
 STYLE = {"passed": "green", "failed": "red", "error": "red", "timeout": "red", "running": "yellow"}
@@ -109,7 +109,7 @@ def _backend(args: argparse.Namespace) -> Backend:
         if args.ray_address or args.artifacts_dir:
             raise ConfigError("--ray-address and --artifacts-dir need --backend ray")
         return LocalBackend(args.workers)
-    from agent.scenarios.ray_backend import RayBackend
+    from agent.scenarios.ray.backend import RayBackend
 
     return RayBackend(
         args.ray_address,

@@ -1,7 +1,8 @@
 """Replaying a run folder without the model: settle, find each target again, act, log.
 
 Each recorded action becomes one replay step. Before it the screen must settle; an action that
-points somewhere is then located again (`agent.locate`) and moved to where its target is now.
+points somewhere is then located again (`agent.replay.locate`) and moved to where its target
+is now.
 When a target cannot be found with enough confidence the replay stops *before* acting, with
 what was searched and the best score. The replay writes a run folder of its own (run.json
 "kind": "replay"), so it can be reported and replayed like any other run.
@@ -21,12 +22,12 @@ from agent import __version__
 from agent.act import Executor
 from agent.config import Settings
 from agent.errors import ConfigError, TargetNotFound
-from agent.evidence import target_evidence, target_point
-from agent.imaging import encode_bgra
-from agent.locate import Located, Mode, locate
 from agent.parse import ParsedCall
+from agent.perception.evidence import target_evidence, target_point
+from agent.perception.imaging import encode_bgra
+from agent.perception.screen import Frame, MssScreen, SettleRule
+from agent.replay.locate import Located, Mode, locate
 from agent.runner import resolve_display
-from agent.screen import Frame, MssScreen, SettleRule
 from agent.trajectory import Trajectory, default_run_dir, elapsed, read_trajectory, timestamp
 from skills.computer import ACTION_ADAPTER, Action, Answer, Terminate, Type, Wait, action_json
 from skills.desktop import PyAutoGuiDesktop

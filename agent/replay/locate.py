@@ -19,9 +19,9 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from agent.evidence import to_frame, to_screen, word_at
-from agent.screen import Frame
-from agent.xwindows import WindowInfo, windows_of_class
+from agent.display.windows import WindowInfo, windows_of_class
+from agent.perception.evidence import to_frame, to_screen, word_at
+from agent.perception.screen import Frame
 from skills.ocr import Box, OcrError, Word, find_text, read_words
 from skills.vision import bgra_image
 

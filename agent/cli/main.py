@@ -17,15 +17,15 @@ from rich.console import Console
 from rich.markup import escape
 
 from agent import __version__
-from agent.cli_replay import REPLAY_COMMANDS, add_replay_commands
+from agent.cli.progress import print_outcome, step_printer
+from agent.cli.replay import REPLAY_COMMANDS, add_replay_commands
+from agent.cli.testing import add_test_command, run_tests
 from agent.config import load_settings
-from agent.coords import COORD_SPACES
 from agent.errors import ConfigError, DeskpilotError
 from agent.parse.dialects import DIALECTS
-from agent.progress import print_outcome, step_printer
-from agent.report import write_report
+from agent.perception.coords import COORD_SPACES
+from agent.report.page import write_report
 from agent.runner import EXIT_INTERRUPTED, run_task
-from agent.scenarios.cli import add_test_command, run_tests
 
 EXIT_USAGE = 2
 
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
             return run_tests(args, console)
         if args.command == "parse":
             return _parse(args)
-        from agent.demo import run_demo
+        from agent.cli.demo import run_demo
 
         return run_demo(console, run_dir=args.run_dir, keep_open=args.keep_open)
     except DeskpilotError as error:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from agent.budget import Budget
 from agent.errors import (
     ContentFiltered,
     ContextTooLong,
@@ -19,9 +18,10 @@ from agent.errors import (
     ModelError,
     ToolsNotSupported,
 )
-from agent.imaging import EncodedImage
-from agent.model import Model
-from agent.prompt import Conversation
+from agent.model.budget import Budget
+from agent.model.client import Model
+from agent.model.prompt import Conversation
+from agent.perception.imaging import EncodedImage
 from agent.reply import Reply
 
 

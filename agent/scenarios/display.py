@@ -12,9 +12,9 @@ from typing import TypeVar
 
 from PIL import Image
 
+from agent.display.virtual import VirtualDisplay, Window
 from agent.errors import StepFailed
-from agent.screen import Frame, MssScreen
-from agent.virtual_display import VirtualDesktop, Window
+from agent.perception.screen import Frame, MssScreen
 from skills.ocr import Box, Word, find_text, read_words, text_of
 from skills.vision import Match, best_match, bgra_image
 
@@ -22,8 +22,8 @@ POLL = 0.25  # seconds between looks while waiting; OCR itself takes about 0.2 s
 T = TypeVar("T")
 
 
-class ScenarioDesktop(VirtualDesktop):
-    """A VirtualDesktop that can also see: screenshots, OCR, template matching, waits."""
+class ScenarioDisplay(VirtualDisplay):
+    """A VirtualDisplay that can also see: screenshots, OCR, template matching, waits."""
 
     def __init__(self, width: int = 1280, height: int = 800) -> None:
         super().__init__(width, height)

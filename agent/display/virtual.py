@@ -6,7 +6,7 @@ itself (``-displayfd``), and ``stop()`` kills every process started here.
 
 Typical use::
 
-    with VirtualDesktop() as desk:
+    with VirtualDisplay() as desk:
         term = desk.launch(["xterm", "-xrm", "*waitForWm: false", "-xrm", "*wmTimeout: 200"])
         subprocess.run([sys.executable, "drive.py"], env=desk.env)   # pyautogui, mss, ...
 
@@ -29,9 +29,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.processes import die_with_parent, group_alive, kill_group, signal_group, tail
+from agent.display.processes import die_with_parent, group_alive, kill_group, signal_group, tail
+from agent.errors import DisplayError
 
-__all__ = ["App", "DisplayError", "VirtualDesktop", "Window", "missing_programs"]
+__all__ = ["App", "VirtualDisplay", "Window", "missing_programs"]
 
 # xprop and xwininfo come with x11-utils; they read WM state and window geometry.
 REQUIRED_PROGRAMS = ("Xvfb", "openbox", "xdotool", "xclip", "xprop", "xwininfo")
@@ -48,10 +49,6 @@ LOG_TAIL_CHARS = 2000
 # value: for an absent property xprop prints "no such atom on any window".
 _WM_CHECK_RE = re.compile(r"window id # 0x[0-9a-fA-F]+")
 _XWININFO_RE = re.compile(r"^\s*(Absolute upper-left [XY]|Width|Height):\s+(-?\d+)", re.M)
-
-
-class DisplayError(RuntimeError):
-    """The virtual desktop or an application on it could not be started or used."""
 
 
 def missing_programs() -> list[str]:
@@ -104,7 +101,7 @@ class App:
         return f"App(pid={self.pid}, argv={self.argv!r}, window={self.window!r})"
 
 
-class VirtualDesktop:
+class VirtualDisplay:
     """One Xvfb display with openbox, a private HOME and the apps started on it.
 
     After ``start()``: ``display`` is ":N"; ``env`` is the full environment for processes on
@@ -134,7 +131,7 @@ class VirtualDesktop:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def start(self) -> VirtualDesktop:
+    def start(self) -> VirtualDisplay:
         """Start Xvfb (and openbox) and build the environment for apps on this desktop."""
         if self._xvfb is not None:
             raise DisplayError(f"this desktop is already running on {self.display}")
@@ -268,14 +265,14 @@ class VirtualDesktop:
             self.tmpdir = None
         _running.discard(self)
 
-    def __enter__(self) -> VirtualDesktop:
+    def __enter__(self) -> VirtualDisplay:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
     def __repr__(self) -> str:
-        return f"VirtualDesktop({self.width}x{self.height}, {self.display or 'not started'})"
+        return f"VirtualDisplay({self.width}x{self.height}, {self.display or 'not started'})"
 
     # -- applications ----------------------------------------------------------------------
 
@@ -472,7 +469,7 @@ class VirtualDesktop:
 
 
 # Desktops started and not yet stopped: a forgotten stop() is still made up for at exit.
-_running: set[VirtualDesktop] = set()
+_running: set[VirtualDisplay] = set()
 
 
 @atexit.register

@@ -13,7 +13,7 @@ from typing import Any
 
 from agent.config import ModelSettings, Prices, RunSettings
 from agent.errors import BudgetExceeded
-from agent.imaging import image_tokens
+from agent.perception.imaging import image_tokens
 from agent.reply import Usage
 
 CHARS_PER_TOKEN = 3  # a deliberately high estimate for JSON-heavy prompt text

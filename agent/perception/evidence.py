@@ -21,8 +21,8 @@ from typing import Any, Literal, Protocol
 
 from PIL import Image
 
-from agent.screen import Frame
-from agent.xwindows import WindowInfo, active_window
+from agent.display.windows import WindowInfo, active_window
+from agent.perception.screen import Frame
 from skills.ocr import Box, OcrError, read_words
 from skills.vision import bgra_image
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from agent.errors import ActionError
-from agent.screen import Region
+from agent.perception.screen import Region
 
 CoordSpace = Literal["relative-1000", "relative-999", "image", "screen"]
 COORD_SPACES: tuple[CoordSpace, ...] = ("relative-1000", "relative-999", "image", "screen")

@@ -4,7 +4,7 @@ pynput listens (through the X RECORD extension) and never sends input. The scree
 every 50 ms; each input event keeps the last frame grabbed before it, so every action has the
 screenshot of what the person saw before acting, and pointer actions get the same target
 evidence the agent records. At the end the events are merged into canonical actions
-(`agent.input_events`) and written as trajectory.jsonl, one step per action.
+(`agent.replay.input_events`) and written as trajectory.jsonl, one step per action.
 
 Stop with the Pause key (ordinary apps ignore it, and it is not recorded), Ctrl+C or SIGTERM.
 """
@@ -24,14 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from agent import __version__
+from agent.display.windows import WindowInfo, active_window
 from agent.errors import ActionError
-from agent.evidence import target_evidence
-from agent.imaging import encode_bgra
-from agent.input_events import InputEvent, Merged, merge_events
 from agent.parse.keys import normalise_key
-from agent.screen import Frame, MssScreen, Region
+from agent.perception.evidence import target_evidence
+from agent.perception.imaging import encode_bgra
+from agent.perception.screen import Frame, MssScreen, Region
+from agent.replay.input_events import InputEvent, Merged, merge_events
 from agent.trajectory import Trajectory, timestamp
-from agent.xwindows import WindowInfo, active_window
 from skills.computer import action_json
 
 STOP_KEY = "pause"

@@ -59,7 +59,7 @@ def add_replay_commands(commands: Any) -> None:
 
 def run_record(args: argparse.Namespace, console: Console) -> int:
     """`deskpilot record`."""
-    from agent.record import record_session
+    from agent.replay.record import record_session
 
     display = resolve_display(load_settings(None, run={"display": args.display}))
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
@@ -72,7 +72,7 @@ def run_record(args: argparse.Namespace, console: Console) -> int:
 
 def run_replay(args: argparse.Namespace, console: Console) -> int:
     """`deskpilot replay`."""
-    from agent.replay import ReplayOptions, replay
+    from agent.replay.player import ReplayOptions, replay
 
     settings = load_settings(args.config, run={"display": args.display})
     options = ReplayOptions(
@@ -91,7 +91,7 @@ def run_replay(args: argparse.Namespace, console: Console) -> int:
         console.print(f"[{style}]{escape(outcome.error)}[/]")
     console.print(f"run folder: {outcome.folder}")
     if args.report:
-        from agent.report import write_report
+        from agent.report.page import write_report
 
         console.print(f"report: {write_report(outcome.folder)}")
     return outcome.exit_code
@@ -99,8 +99,8 @@ def run_replay(args: argparse.Namespace, console: Console) -> int:
 
 def run_report(args: argparse.Namespace, console: Console) -> int:
     """`deskpilot report`."""
-    from agent.report import write_report
-    from agent.report_export import write_gif, write_mp4
+    from agent.report.export import write_gif, write_mp4
+    from agent.report.page import write_report
 
     path = write_report(args.run, args.output)
     console.print(f"report: {path} ({path.stat().st_size / 1e6:.2f} MB)")

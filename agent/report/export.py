@@ -12,7 +12,7 @@ from typing import Any
 from PIL import Image, ImageDraw
 
 from agent.errors import ConfigError
-from agent.report import marks
+from agent.report.page import marks
 from agent.trajectory import read_trajectory
 
 FRAME_WIDTH = 960  # wide enough to read a UI, small enough to keep a 20-step GIF a few MB

@@ -1,0 +1,5 @@
+"""Seeing the screen: capture and settle (`screen`), resize and encode (`imaging`), coordinate
+spaces (`coords`), and the evidence replay needs to find a target again (`evidence`).
+
+The Screen seam lives here. These modules know pixels and displays, never models or prompts.
+"""

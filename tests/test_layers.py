@@ -1,0 +1,105 @@
+"""The wings of agent/: every import points to the same wing or a lower one, and none forms a cycle.
+
+The order is the one agent/__init__.py draws. Imports are read with `ast` from every module,
+including those inside functions, so a lazy import cannot hide an upward arrow.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Lowest first. A module belongs to the first prefix that names it.
+LAYERS: list[tuple[str, ...]] = [
+    ("agent.errors", "agent.reply", "agent.trajectory", "agent.redact", "agent.paths"),
+    ("skills",),
+    ("agent.display",),
+    ("agent.perception",),
+    ("agent.parse",),
+    ("agent.config",),
+    ("agent.model",),
+    ("agent.act", "agent.loop", "agent.runner"),
+    ("agent.replay", "agent.report"),
+    ("agent.scenarios",),
+    ("agent.cli", "agent.pytest_plugin"),
+]
+
+
+def module_name(path: Path) -> str:
+    """The dotted name of a source file under ROOT."""
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def modules() -> dict[str, Path]:
+    """Every module of agent/ and skills/ by dotted name."""
+    files = [*ROOT.glob("agent/**/*.py"), *ROOT.glob("skills/**/*.py")]
+    return {module_name(path): path for path in files}
+
+
+def imported(path: Path, known: set[str]) -> set[str]:
+    """The project modules a file imports (a name imported from a package counts as its module)."""
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, *([base] if base else [])])
+            for alias in node.names:
+                found.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base)
+    return {module for module in found if module in known and module != name}
+
+
+def layer_of(module: str) -> int:
+    """The index of the wing a module lives in."""
+    for index, prefixes in enumerate(LAYERS):
+        if any(module == p or module.startswith(p + ".") for p in prefixes):
+            return index
+    if module in ("agent", "skills"):
+        return -1  # the package roots hold only a docstring and the version
+    raise AssertionError(f"{module} is in no wing: add it to LAYERS and to agent/__init__.py")
+
+
+GRAPH = {name: imported(path, set(modules())) for name, path in modules().items()}
+
+
+def test_every_module_has_a_wing() -> None:
+    for name in GRAPH:
+        layer_of(name)
+
+
+def test_no_import_points_up() -> None:
+    upward = [
+        f"{source} -> {target}"
+        for source, targets in GRAPH.items()
+        for target in targets
+        if layer_of(target) > layer_of(source)
+    ]
+    assert upward == []
+
+
+def test_no_cycles() -> None:
+    state: dict[str, str] = {}
+
+    def visit(module: str, trail: list[str]) -> None:
+        state[module] = "open"
+        for target in sorted(GRAPH[module]):
+            if state.get(target) == "open":
+                cycle = [*trail[trail.index(target) :], target]
+                pytest.fail("import cycle: " + " -> ".join(cycle))
+            if target not in state:
+                visit(target, [*trail, target])
+        state[module] = "done"
+
+    for module in sorted(GRAPH):
+        if module not in state:
+            visit(module, [module])
