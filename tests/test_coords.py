@@ -1,4 +1,4 @@
-"""Model coordinates to screen pixels and back, for every coordinate space (agent/perception/coords.py)."""
+"""Model coordinates to screen pixels and back, in every coordinate space (perception/coords.py)."""
 
 from __future__ import annotations
 

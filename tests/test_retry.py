@@ -1,4 +1,4 @@
-"""Retry-After parsing and backoff delays (agent/model/retry.py), per craft.md B.3 and protocol.md §f."""
+"""Retry-After parsing and backoff delays (model/retry.py), per craft.md B.3 and protocol.md §f."""
 
 from __future__ import annotations
 
