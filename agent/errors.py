@@ -30,7 +30,8 @@
         └── StepFailed                text or a picture not found, a window that never came
 
 A ``ModelMistake`` never stops a run by itself: the loop sends its message back to the model.
-Every message is written for the person reading it and never contains the API key.
+Every message is written for the person reading it and never contains the API key: the model
+client scrubs each error on its way out (message, attributes, chain; agent/redact.py).
 """
 
 from __future__ import annotations

@@ -2,8 +2,10 @@
 
 Only the model request is ever retried here, never a GUI action: 408/409/429/5xx, transport
 errors, cut streams and malformed bodies, with backoff and jitter, honouring Retry-After up to a
-cap. Every error message passes through `_redact`, so the key cannot leak even when a server
-echoes it back.
+cap. What a server sends is redacted before it becomes anything else (agent/redact.py): a JSON
+body is decoded first and then redacted, raw text is redacted before it is cut to an excerpt,
+the reply itself is redacted (what the model says goes back into the conversation), and every
+error leaves `complete` scrubbed; so the key cannot leak even when a server echoes it back.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from agent.errors import (
 from agent.model.faults import Fault, classify_error_object, classify_status
 from agent.model.retry import backoff_delay, retry_after
 from agent.model.stream import StreamAccumulator, sse_data
+from agent.redact import Redactor, mask_url, mask_urls
 from agent.reply import Reply, ToolCall, Usage
 
 EXCERPT = 300
@@ -69,11 +72,16 @@ class ChatCompletionsModel:
         *,
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         headers = {"User-Agent": f"deskpilot/{__version__}"}
         if api_key is not None:
             headers["Authorization"] = f"Bearer {api_key.get_secret_value()}"
-        self._secret = api_key.get_secret_value() if api_key else None
+        # The run's secrets (given) and always this client's own key.
+        self._redactor = (redactor or Redactor()).with_secrets(
+            api_key.get_secret_value() if api_key else None
+        )
+        self._where = mask_url(settings.base_url)  # the server, as messages name it
         self._settings = settings
         self._sleep = sleep
         self._client = httpx.Client(
@@ -89,11 +97,18 @@ class ChatCompletionsModel:
         )
 
     def __repr__(self) -> str:
-        s = self._settings
-        return f"ChatCompletionsModel(base_url={s.base_url!r}, model={s.name!r})"
+        return f"ChatCompletionsModel(base_url={self._where!r}, model={self._settings.name!r})"
 
     def complete(self, body: dict[str, Any]) -> Reply:
         """Send one request, retrying transient faults with backoff; raise a typed ModelError."""
+        try:
+            return self._complete(body)
+        except ModelError as error:
+            # The one way out for errors: whatever a path forgot, no message, attribute or
+            # chained cause carries a secret past this point.
+            raise self._redactor.scrub(error) from None
+
+    def _complete(self, body: dict[str, Any]) -> Reply:
         attempt = 0
         while True:
             try:
@@ -125,17 +140,18 @@ class ChatCompletionsModel:
             return self._parse_completion(response, retries=retries)
         except httpx.TimeoutException as error:
             phase = TIMEOUT_PHASES.get(type(error), "read")
-            message = f"{self._settings.base_url} did not answer in time ({phase} timeout)"
+            message = f"{self._where} did not answer in time ({phase} timeout)"
             raise _Retry(ModelTimeout(message, phase=phase)) from None
         except httpx.ConnectError as error:
-            message = self._redact(
-                f"cannot reach {self._settings.base_url}: {error}. "
+            message = (
+                f"cannot reach {self._where}: {self._clean(str(error))}. "
                 "Check model.base_url and your network."
             )
             raise _Retry(ModelConnectionError(message)) from None
         except httpx.TransportError as error:
-            broke = f"{type(error).__name__}: {error}"
-            message = self._redact(f"the connection to {self._settings.base_url} broke: {broke}")
+            # h11 puts the offending header in its message, as a bytes repr (b'Bearer sk-...').
+            broke = f"{type(error).__name__}: {self._clean(str(error))}"
+            message = f"the connection to {self._where} broke: {broke}"
             raise _Retry(ModelConnectionError(message)) from None
 
     def _streamed(self, body: dict[str, Any], *, retries: int) -> Reply:
@@ -143,13 +159,12 @@ class ChatCompletionsModel:
             if response.status_code >= 400:
                 response.read()
                 self._check_status(response)
-            accumulator = StreamAccumulator()
+            accumulator = StreamAccumulator(redactor=self._redactor)
             for data in sse_data(response.iter_lines()):
-                # The model's own output is kept as it is: only what becomes an error message
-                # is redacted (a short key would otherwise mangle ordinary words).
                 chunk = accumulator.feed(data, usage_from)
                 if chunk.get("error"):
-                    self._raise(classify_error_object(self._redacted(chunk["error"]), "stream"))
+                    error = self._redactor.value(chunk["error"])
+                    self._raise(classify_error_object(error, "stream"))
         try:
             return self._checked(accumulator.reply(retries=retries))
         except IncompleteReply as error:
@@ -160,9 +175,9 @@ class ChatCompletionsModel:
         if response.status_code < 400:
             return
         status = response.status_code
-        describe = f"{self._settings.base_url} answered HTTP {status}"
+        describe = f"{self._where} answered HTTP {status}"
         fault = classify_status(
-            status, self._redact(response.text), describe, self._auth_hint(status)
+            status, response.text, describe, self._auth_hint(status), redactor=self._redactor
         )
         self._raise(fault, delay=retry_after(response.headers))
 
@@ -172,7 +187,7 @@ class ChatCompletionsModel:
         raise fault.error
 
     def _parse_completion(self, response: httpx.Response, *, retries: int) -> Reply:
-        excerpt = self._redact(response.text[:EXCERPT])
+        excerpt = self._redactor.excerpt(response.text, EXCERPT)
         if response.headers.get("x-dashscope-partialresponse", "").lower() == "true":
             raise _Retry(IncompleteReply("the server cut the reply short (partial response)"))
         try:
@@ -182,20 +197,24 @@ class ChatCompletionsModel:
         if not isinstance(data, dict):
             raise _Retry(MalformedResponse(f"the answer is not a JSON object: {excerpt}"))
         if data.get("error"):
-            self._raise(classify_error_object(self._redacted(data["error"]), "answer"))
+            self._raise(classify_error_object(self._redactor.value(data["error"]), "answer"))
         choices = data.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             raise _Retry(MalformedResponse(f"the answer has no choices: {excerpt}"))
         try:
             reply = _reply_from_choice(choices[0], data, retries)
         except (TypeError, ValueError, AttributeError) as error:
+            shape = self._redactor.text(str(error))
             raise _Retry(
-                MalformedResponse(f"unexpected answer shape ({error}): {excerpt}")
+                MalformedResponse(f"unexpected answer shape ({shape}): {excerpt}")
             ) from None
         return self._checked(reply)
 
     def _checked(self, reply: Reply) -> Reply:
-        """Refusals are errors; a native call with no arguments is a malformed answer."""
+        """The reply, redacted; refusals are errors; a call with no arguments is malformed."""
+        # What the model says goes into the run folder and back into the conversation: a
+        # secret it echoes (or types) is masked there as everywhere else.
+        reply = Reply.model_validate(self._redactor.value(reply.model_dump()))
         if reply.finish_reason == "content_filter" or reply.refusal:
             raise ContentFiltered(
                 f"the model refused: {reply.refusal or 'finish_reason content_filter'}"
@@ -215,12 +234,9 @@ class ChatCompletionsModel:
             "and that it belongs to this server and region"
         )
 
-    def _redacted(self, value: Any) -> Any:
-        """A JSON value with the key taken out of every string in it."""
-        return json.loads(self._redact(json.dumps(value)))
-
-    def _redact(self, text: str) -> str:
-        return text.replace(self._secret, "[redacted]") if self._secret else text
+    def _clean(self, text: str) -> str:
+        """Text from a transport error, with secrets and URL user info masked."""
+        return mask_urls(self._redactor.text(text))
 
 
 def _reply_from_choice(choice: dict[str, Any], data: dict[str, Any], retries: int) -> Reply:

@@ -1,7 +1,8 @@
 """What an API error means: which typed error it is, and whether the same request may be retried.
 
 Classification goes by status and error code first; a few faults have no documented code, so
-their well-known message fragments are matched too (protocol.md §f).
+their well-known message fragments are matched too (protocol.md §f). Every message is built from
+redacted text: a body is decoded before it is redacted, and cut to an excerpt after.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from agent.errors import (
     ServerError,
     ToolsNotSupported,
 )
+from agent.redact import Redactor
 
 CONTENT_FILTER_CODES = frozenset(
     {"data_inspection_failed", "datainspectionfailed", "content_filter"}
@@ -68,12 +70,25 @@ def error_fields(body: Any) -> tuple[str, str]:
     return "", ""
 
 
-def classify_status(status: int, text: str, describe: str, auth_hint: str = "") -> Fault:
-    """The fault for a non-2xx answer (`text` already redacted), described for a person."""
+def classify_status(
+    status: int,
+    text: str,
+    describe: str,
+    auth_hint: str = "",
+    *,
+    redactor: Redactor | None = None,
+) -> Fault:
+    """The fault for a non-2xx answer whose body is `text`, described for a person.
+
+    `redactor` takes the secrets out: of the decoded body (so an escaped `sk\\u002d...` is
+    caught in its decoded form), and of the raw text before any excerpt of it is cut.
+    """
+    redactor = redactor or Redactor()
     try:
-        body = json.loads(text)
+        body = redactor.value(json.loads(text))
     except ValueError:
         body = None
+    text = redactor.text(text)
     code, message = error_fields(body)
     lowered = f"{code} {message} {text[:500]}".lower()
     detail = f"{describe}: {message or text[:300]}"

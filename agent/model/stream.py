@@ -13,7 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.errors import IncompleteReply, MalformedResponse
+from agent.redact import Redactor
 from agent.reply import Reply, ToolCall, Usage
+
+CHUNK_EXCERPT = 200
 
 
 def sse_data(lines: Iterable[str]) -> Iterator[str]:
@@ -46,15 +49,18 @@ class StreamAccumulator:
     refusal: str | None = None
     usage: Usage = field(default_factory=Usage)
     request_id: str | None = None
+    redactor: Redactor = field(default_factory=Redactor)  # for the excerpts in error messages
 
     def feed(self, data: str, usage_from: Any) -> dict[str, Any]:
         """Add one `data:` payload; returns the parsed chunk for the caller's error checks."""
         try:
             chunk = json.loads(data)
         except ValueError:
-            raise MalformedResponse(f"a stream chunk is not JSON: {data[:200]}") from None
+            excerpt = self.redactor.excerpt(data, CHUNK_EXCERPT)
+            raise MalformedResponse(f"a stream chunk is not JSON: {excerpt}") from None
         if not isinstance(chunk, dict):
-            raise MalformedResponse(f"a stream chunk is not a JSON object: {data[:200]}")
+            excerpt = self.redactor.excerpt(data, CHUNK_EXCERPT)
+            raise MalformedResponse(f"a stream chunk is not a JSON object: {excerpt}")
         self.request_id = self.request_id or chunk.get("id")
         if chunk.get("usage"):
             self.usage = usage_from(chunk["usage"])
