@@ -143,26 +143,29 @@ class Key(_Action):
         return "pressed " + "+".join(self.keys)
 
 
-class Scroll(_PointerAction):
+class _Wheel(_PointerAction):
+    """Turn the wheel `clicks` times, at the coordinate or the pointer; `sideways` for a tilt."""
+
+    sideways: ClassVar[bool] = False
+    clicks: int = Field(ge=-MAX_SCROLL_CLICKS, le=MAX_SCROLL_CLICKS)
+
+    def perform(self, desktop: Desktop) -> str:
+        desktop.scroll(self.clicks, x=self.x, y=self.y, horizontal=self.sideways)
+        way = " sideways" if self.sideways else ""
+        return f"scrolled {self.clicks} clicks{way} {self._where()}"
+
+
+class Scroll(_Wheel):
     """Scroll the mouse wheel; positive is up, negative is down."""
 
     action: Literal["scroll"] = "scroll"
-    clicks: int = Field(ge=-MAX_SCROLL_CLICKS, le=MAX_SCROLL_CLICKS)
-
-    def perform(self, desktop: Desktop) -> str:
-        desktop.scroll(self.clicks, x=self.x, y=self.y, horizontal=False)
-        return f"scrolled {self.clicks} clicks {self._where()}"
 
 
-class HScroll(_PointerAction):
+class HScroll(_Wheel):
     """Scroll horizontally; positive is right, negative is left."""
 
+    sideways: ClassVar[bool] = True
     action: Literal["hscroll"] = "hscroll"
-    clicks: int = Field(ge=-MAX_SCROLL_CLICKS, le=MAX_SCROLL_CLICKS)
-
-    def perform(self, desktop: Desktop) -> str:
-        desktop.scroll(self.clicks, x=self.x, y=self.y, horizontal=True)
-        return f"scrolled {self.clicks} clicks sideways {self._where()}"
 
 
 class Wait(_Action):
@@ -233,16 +236,9 @@ ActionName = Literal[
     "answer",
 ]
 ACTION_NAMES: tuple[str, ...] = get_args(ActionName)
+# The actions that point at x, y when given and act at the pointer otherwise.
 POINTER_ACTIONS = frozenset(
-    {
-        "left_click",
-        "right_click",
-        "middle_click",
-        "double_click",
-        "triple_click",
-        "scroll",
-        "hscroll",
-    }
+    cls.model_fields["action"].default for cls in ACTION_CLASSES if issubclass(cls, _PointerAction)
 )
 
 

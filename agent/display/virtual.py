@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.display.processes import die_with_parent, group_alive, kill_group, signal_group, tail
+from agent.display.windows import client_area
 from agent.errors import DisplayError
 
 __all__ = ["App", "VirtualDisplay", "Window", "missing_programs"]
@@ -48,7 +49,6 @@ LOG_TAIL_CHARS = 2000
 # openbox sets this root property to its check window once it manages the screen. Match the
 # value: for an absent property xprop prints "no such atom on any window".
 _WM_CHECK_RE = re.compile(r"window id # 0x[0-9a-fA-F]+")
-_XWININFO_RE = re.compile(r"^\s*(Absolute upper-left [XY]|Width|Height):\s+(-?\d+)", re.M)
 
 
 def missing_programs() -> list[str]:
@@ -389,16 +389,10 @@ class VirtualDisplay:
 
     def window_geometry(self, wid: int) -> Window:
         """Return a window's client area in screen coordinates."""
-        # Not `xdotool getwindowgeometry`: under a reparenting WM it adds the frame offset twice.
-        out = self.run(["xwininfo", "-id", str(wid)], check=True).stdout
-        values = dict(_XWININFO_RE.findall(out))
-        return Window(
-            wid,
-            int(values["Absolute upper-left X"]),
-            int(values["Absolute upper-left Y"]),
-            int(values["Width"]),
-            int(values["Height"]),
-        )
+        area = client_area(self.run(["xwininfo", "-id", str(wid)], check=True).stdout)
+        if area is None:
+            raise DisplayError(f"xwininfo gave no geometry for window {wid:#x} on {self.display}")
+        return Window(wid, *area)
 
     # -- helpers on this display -----------------------------------------------------------
 

@@ -62,20 +62,23 @@ def windows_of_class(display: str | None, wm_class: str) -> list[WindowInfo]:
 def describe_window(display: str | None, wid: int) -> WindowInfo | None:
     """Title, class and client geometry of window `wid`, or None when it is gone."""
     props = _run(display, ["xprop", "-id", str(wid), "WM_CLASS", "_NET_WM_NAME", "WM_NAME"])
-    geometry = dict(_XWININFO_RE.findall(_run(display, ["xwininfo", "-id", str(wid)])))
-    if len(geometry) != 4:
+    area = client_area(_run(display, ["xwininfo", "-id", str(wid)]))
+    if area is None:
         return None
     instance, wm_class = _wm_class(props)
-    return WindowInfo(
-        wid,
-        _title(props),
-        instance,
-        wm_class,
-        int(geometry["Absolute upper-left X"]),
-        int(geometry["Absolute upper-left Y"]),
-        int(geometry["Width"]),
-        int(geometry["Height"]),
-    )
+    return WindowInfo(wid, _title(props), instance, wm_class, *area)
+
+
+def client_area(xwininfo: str) -> tuple[int, int, int, int] | None:
+    """x, y, width and height of the client area in `xwininfo -id` output; None if incomplete."""
+    # xwininfo, not `xdotool getwindowgeometry`: under a reparenting WM the latter adds the
+    # frame offset twice. "Absolute upper-left" is the client area's own corner on screen.
+    values = dict(_XWININFO_RE.findall(xwininfo))
+    if len(values) != 4:
+        return None
+    names = ("Absolute upper-left X", "Absolute upper-left Y", "Width", "Height")
+    x, y, width, height = (int(values[name]) for name in names)
+    return x, y, width, height
 
 
 def _wm_class(props: str) -> tuple[str, str]:

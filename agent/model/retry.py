@@ -7,7 +7,6 @@ import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 
-RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 BASE_DELAY = 0.5
 MAX_BACKOFF = 8.0
 

@@ -7,6 +7,7 @@ where it points *in the model's coordinate space*. `finish` maps the points thro
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,6 +93,16 @@ def text_field(values: dict[str, Any], name: str, what: str) -> str:
         got = "nothing" if value is None else show(value)
         raise ParseError(f"{what} needs {name} as text, got {got}")
     return value
+
+
+def literal(node: ast.expr, function: str, examples: str) -> Any:
+    """An argument of a call written as code, read with `ast.literal_eval` (never eval)."""
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+        raise ParseError(
+            f"the arguments of {function}() must be literal values {examples}"
+        ) from None
 
 
 def whole(value: object, what: str) -> int:

@@ -21,6 +21,7 @@ from agent.parse.draft import (
     draft,
     failed,
     key_draft,
+    literal,
     whole,
 )
 from agent.parse.points import Point, number, show, to_point
@@ -40,6 +41,7 @@ BUTTONS = ("mouseDown", "mouseUp")
 ALLOWED = (*POINTER, *BUTTONS, *WHEEL, *KEYBOARD)
 IMPORTABLE = frozenset({"pyautogui", "time"})
 MAX_PRESSES = 20
+_LITERALS = "(numbers, strings, lists)"  # what an argument may be, for the error
 ALLOWED_TEXT = "allowed: " + ", ".join(f"pyautogui.{n}" for n in ALLOWED) + ", time.sleep"
 
 _FENCE = re.compile(r"```[ \t]*(\w*)[ \t]*\n?(.*?)(?:```|$)", re.DOTALL)
@@ -134,10 +136,10 @@ class _Reader:
 
     def _call(self, call: ast.Call) -> None:
         name = _function(call)
-        args = [_literal(a, name) for a in call.args]
+        args = [literal(a, name, _LITERALS) for a in call.args]
         if any(k.arg is None for k in call.keywords):
             raise ParseError(f"{name}(**...) is not allowed; give the arguments one by one")
-        kwargs = {str(k.arg): _literal(k.value, name) for k in call.keywords}
+        kwargs = {str(k.arg): literal(k.value, name, _LITERALS) for k in call.keywords}
         if name == "time.sleep":
             seconds = number(args[0] if args else kwargs.get("secs"), "time.sleep seconds")
             self.actions.append([draft("wait", seconds=seconds)])
@@ -248,12 +250,3 @@ def _function(call: ast.Call) -> str:
     except (RecursionError, ValueError):
         shown = type(func).__name__
     raise ParseError(f"{' '.join(shown.split())[:60]}() is not allowed; {ALLOWED_TEXT}")
-
-
-def _literal(node: ast.expr, name: str) -> Any:
-    try:
-        return ast.literal_eval(node)
-    except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
-        raise ParseError(
-            f"the arguments of {name}() must be literal values (numbers, strings, lists)"
-        ) from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import json5
@@ -20,34 +21,21 @@ def strip_thinking(text: str) -> str:
     Tags inside a quoted string within braces (text the model wants typed) are left alone.
     """
     out: list[str] = []
-    depth = 0  # unclosed '{' so far: a quote opens a JSON string only inside braces
-    quote = ""  # the quote character of the string we are in, if any
+    lexer = _Lexer()
     i = 0
     while i < len(text):
-        ch = text[i]
-        if quote:
-            if ch == "\\":
-                out.append(text[i : i + 2])
-                i += 2
-                continue
-            quote = "" if ch == quote else quote
-        elif text.startswith("<think>", i):
+        if not lexer.quote and text.startswith("<think>", i):
             end = text.find("</think>", i)
             i = len(text) if end < 0 else end + len("</think>")
             continue
-        elif text.startswith("</think>", i):
+        if not lexer.quote and text.startswith("</think>", i):
             # A closing tag with no opening one: the reasoning came first, untagged.
             out.clear()
-            depth = 0
+            lexer = _Lexer()
             i += len("</think>")
             continue
-        elif ch in "\"'" and depth:
-            quote = ch
-        elif ch == "{":
-            depth += 1
-        elif ch == "}" and depth:
-            depth -= 1
-        out.append(ch)
+        lexer.feed(text[i])
+        out.append(text[i])
         i += 1
     return "".join(out).strip()
 
@@ -74,37 +62,14 @@ def tool_call_blocks(text: str) -> list[tuple[str, bool]]:
 def _block_end(text: str, start: int) -> int:
     """Where the block starting at `start` ends: its closing tag outside strings, a new block,
     or the end of the text."""
-    depth, quote, escaped = 0, "", False
+    lexer = _Lexer(opens="{[", closes="}]")
     for i in range(start, len(text)):
-        ch = text[i]
-        if quote:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == quote:
-                quote = ""
-        elif ch in "\"'" and depth:
-            quote = ch
-        elif ch in "{[":
-            depth += 1
-        elif ch in "}]" and depth:
-            depth -= 1
-        elif text.startswith(_CLOSE, i) or text.startswith(_OPEN, i):
+        if not lexer.quote and (text.startswith(_CLOSE, i) or text.startswith(_OPEN, i)):
             return i
+        lexer.feed(text[i])
     # An unbalanced quote ran to the end: fall back to the first closing tag, if any.
     plain = text.find(_CLOSE, start)
     return plain if plain >= 0 else len(text)
-
-
-def loads_object(text: str, *, what: str) -> dict[str, Any]:
-    """Parse a model's JSON object, forgiving fences, single quotes, trailing commas, braces."""
-    value = loads_value(text, what=what)
-    if not isinstance(value, dict):
-        raise ParseError(
-            f"{what} must be a JSON object, got {type(value).__name__}: {_excerpt(text)}"
-        )
-    return value
 
 
 def loads_value(text: str, *, what: str, complete: bool = True, depth: int = 0) -> Any:
@@ -144,57 +109,69 @@ def json_spans(text: str, *, single_quotes: bool = True) -> list[tuple[str, bool
     Quotes inside braces start strings (so a brace in a string does not count); with
     `single_quotes`, JSON5-style single-quoted strings do too.
     """
-    quotes = "\"'" if single_quotes else '"'
+    lexer = _Lexer(quotes="\"'" if single_quotes else '"')
     spans: list[tuple[str, bool]] = []
-    depth, start, quote, escaped = 0, 0, "", False
+    start = 0
     for i, ch in enumerate(text):
-        if quote:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == quote:
-                quote = ""
-        elif ch in quotes and depth:
-            quote = ch
-        elif ch == "{":
-            start = i if depth == 0 else start
-            depth += 1
-        elif ch == "}" and depth:
-            depth -= 1
-            if depth == 0:
-                spans.append((text[start : i + 1], True))
-    if depth:
+        before = lexer.depth
+        lexer.feed(ch)
+        if before == 0 and lexer.depth == 1:
+            start = i
+        elif before == 1 and lexer.depth == 0:
+            spans.append((text[start : i + 1], True))
+    if lexer.depth:
         spans.append((text[start:], False))
     return spans
 
 
 def _balance_braces(text: str, *, close: bool = True) -> str:
     """Drop unmatched closing braces and, with `close`, close unclosed ones (strings respected)."""
+    # Here the text is meant to be JSON, so a double quote opens a string even outside braces.
+    lexer = _Lexer(quotes='"', strings_at_top=True)
     out: list[str] = []
-    depth = 0
-    in_string = False
-    escaped = False
     for ch in text.strip():
-        if in_string:
-            out.append(ch)
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
+        before = lexer.depth
+        if lexer.feed(ch) and ch == "}" and before == 0:
             continue
-        if ch == '"':
-            in_string = True
-        elif ch == "{":
-            depth += 1
-        elif ch == "}":
-            if depth == 0:
-                continue
-            depth -= 1
         out.append(ch)
-    return "".join(out) + ("}" * depth if close else "")
+    return "".join(out) + ("}" * lexer.depth if close else "")
+
+
+@dataclass(slots=True)
+class _Lexer:
+    """One pass over text, a character at a time: in which quoted string, how deep in brackets.
+
+    Every scanner here reads through it, so they agree on what a string is: a quote opens one
+    only inside brackets (an apostrophe in prose is not a string) unless `strings_at_top`, a
+    backslash escapes the next character, and a closing bracket with none open is ignored.
+    """
+
+    quotes: str = "\"'"
+    opens: str = "{"
+    closes: str = "}"
+    strings_at_top: bool = False
+    depth: int = 0
+    quote: str = ""  # the quote character of the string we are in, if any
+    escaped: bool = False
+
+    def feed(self, ch: str) -> bool:
+        """Take the next character; True when it stands outside every string (quotes do not)."""
+        if self.quote:
+            if self.escaped:
+                self.escaped = False
+            elif ch == "\\":
+                self.escaped = True
+            elif ch == self.quote:
+                self.quote = ""
+            return False
+        if ch in self.quotes and (self.depth or self.strings_at_top):
+            self.quote = ch
+            return False
+        if ch in self.opens:
+            self.depth += 1
+        elif ch in self.closes and self.depth:
+            self.depth -= 1
+        return True
 
 
 def _excerpt(text: str, limit: int = 120) -> str:

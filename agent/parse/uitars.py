@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from agent.errors import ParseError
-from agent.parse.draft import Draft, done, draft, failed, key_draft, text_field
+from agent.parse.draft import Draft, done, draft, failed, key_draft, literal, text_field
 from agent.parse.points import Point, show, to_point
 
 CLICKS = {
@@ -34,6 +34,7 @@ FUNCTIONS = (*CLICKS, *OTHERS)
 SCROLL_CLICKS = 5  # UI-TARS' own executor scrolls 5 wheel clicks per action
 PRIMARY = {"hotkey": "key", "press": "key", "type": "content", "finished": "content"}
 ALIASES = {"point": "start_box", "start_point": "start_box", "end_point": "end_box"}
+_LITERALS = "such as '(x,y)' or 'text'"  # what an argument may be, for the error
 MUST_BE_A_CALL = "a UI-TARS action must be a call like click(start_box='(x,y)')"
 
 _ACTION = re.compile(r"(?:^|\n)\s*Action\s*:\s*", re.IGNORECASE)
@@ -108,19 +109,10 @@ def _read_call(node: ast.expr, text: str) -> tuple[str, dict[str, Any]]:
     for keyword in node.keywords:
         if keyword.arg is None:
             raise ParseError(f"{name}(**...) is not allowed; give keyword arguments")
-        kwargs[ALIASES.get(keyword.arg, keyword.arg)] = _literal(keyword.value, name)
+        kwargs[ALIASES.get(keyword.arg, keyword.arg)] = literal(keyword.value, name, _LITERALS)
     if node.args:  # a positional argument stands for the function's main parameter
-        kwargs.setdefault(PRIMARY.get(name, "start_box"), _literal(node.args[0], name))
+        kwargs.setdefault(PRIMARY.get(name, "start_box"), literal(node.args[0], name, _LITERALS))
     return name, kwargs
-
-
-def _literal(node: ast.expr, name: str) -> Any:
-    try:
-        return ast.literal_eval(node)
-    except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
-        raise ParseError(
-            f"the arguments of {name}() must be literal values such as '(x,y)' or 'text'"
-        ) from None
 
 
 def _call_drafts(name: str, kwargs: dict[str, Any]) -> list[Draft]:
