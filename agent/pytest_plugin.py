@@ -17,6 +17,9 @@
 `desktop` is a fresh virtual desktop per test. `agent.run` runs `deskpilot run` in a process of
 its own on that desktop. A test marked `scenario` runs the file (path relative to the test
 file) in a fresh worker first, and fails with the scenario's reason when it does not pass.
+
+pytest loads this plugin in every session wherever deskpilot is installed, so it imports the
+rest of deskpilot (OpenCV, numpy, mss, httpx: about half a second) only when a test uses it.
 """
 
 from __future__ import annotations
@@ -27,17 +30,16 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from agent.model.scripted import ScriptedReply, ScriptedServer, load_replies
-from agent.scenarios.backend import LocalBackend
-from agent.scenarios.display import ScenarioDisplay
-from agent.scenarios.format import load_scenario
-from agent.scenarios.job import Job, ScenarioResult
+if TYPE_CHECKING:
+    from agent.model.scripted import ScriptedReply
+    from agent.scenarios.display import ScenarioDisplay
+    from agent.scenarios.job import ScenarioResult
 
-RESULT = pytest.StashKey[ScenarioResult]()
+RESULT = pytest.StashKey["ScenarioResult"]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -48,6 +50,8 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture
 def desktop() -> Iterator[ScenarioDisplay]:
     """A fresh virtual desktop (Xvfb + openbox), stopped with everything on it after the test."""
+    from agent.scenarios.display import ScenarioDisplay
+
     with ScenarioDisplay() as fresh:
         yield fresh
 
@@ -84,6 +88,8 @@ class Agent:
         env: dict[str, str] | None = None,
     ) -> AgentRun:
         """Run `task`; with `replies` (JSONL file or list) the model is scripted on 127.0.0.1."""
+        from agent.model.scripted import ScriptedServer, load_replies
+
         self.runs += 1
         folder = self.folder / f"run-{self.runs}"
         args = [
@@ -133,6 +139,10 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     marker = item.get_closest_marker("scenario")
     if marker is None:
         return
+    from agent.scenarios.backend import LocalBackend
+    from agent.scenarios.format import load_scenario
+    from agent.scenarios.job import Job
+
     path = (item.path.parent / marker.args[0]).resolve()
     scenario = load_scenario(path)
     folder = item.config.rootpath / "runs" / "pytest" / item.name

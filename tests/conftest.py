@@ -21,6 +21,15 @@ GUI_PROCESS_NAMES = frozenset(
 # Every process the tests start inherits this variable, which tells it apart from processes
 # of a concurrent session on the same machine (another pytest run, another xdist worker).
 SESSION_MARKER = "DESKPILOT_TEST_SESSION"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # Chromium refuses to run as root without it
+    "--disable-gpu",
+    "--disable-background-networking",  # no calls home: this machine has no network
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -65,3 +74,17 @@ def _environ(pid: int) -> bytes:
         return Path(f"/proc/{pid}/environ").read_bytes()
     except OSError:
         return b""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Headless Chromium from the Debian package, driven by Playwright (it fetches no browser)."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("needs the chromium Debian package")
+    with playwright_api.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()

@@ -1,6 +1,10 @@
 """Replay after the window moved: an agent run clicks a button in Chromium; the replay must
 click the same button in a window that is elsewhere and smaller, and must not click at all
-when the button is gone. The button's own reaction (the page title) is the check."""
+when the button is gone. The button's own reaction (the page title) is the check.
+
+After a redesign the recorded crop no longer matches anywhere, and the replay must find the
+button by reading its label (OCR); where the label is on screen twice, the words recorded
+around it must pick the right copy."""
 
 from __future__ import annotations
 
@@ -16,7 +20,8 @@ import pytest
 from agent.display.virtual import App, VirtualDisplay
 from agent.model.scripted import ScriptedReply, ScriptedServer
 from agent.perception.screen import MssScreen
-from agent.trajectory import read_trajectory
+from agent.records import read_trajectory
+from agent.scenarios.stage import chromium_argv
 from skills.ocr import find_text, read_words
 from skills.vision import bgra_image
 
@@ -28,28 +33,12 @@ RECORDED_AT = (0, 0, 1000, 640)  # x, y, width, height of the window when record
 MOVED_TO = (250, 120, 760, 520)  # elsewhere, and smaller: the buttons move inside it too
 
 
-def chromium(desktop: VirtualDisplay, page: str, geometry: tuple[int, int, int, int]) -> App:
+def chromium(
+    desktop: VirtualDisplay, page: str, geometry: tuple[int, int, int, int], fragment: str = ""
+) -> App:
     """Chromium in app mode (no toolbar) showing a local page, once its script has run."""
-    x, y, width, height = geometry
     profile = Path(desktop.tmpdir or "/tmp") / f"profile-{time.monotonic_ns()}"
-    argv = [
-        "chromium",
-        "--no-sandbox",  # refuses to start as root without it
-        "--test-type",  # hides the infobar --no-sandbox adds
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--no-default-browser-check",
-        "--disable-dev-shm-usage",
-        "--password-store=basic",
-        "--disable-features=Translate,MediaRouter",
-        f"--window-position={x},{y}",
-        f"--window-size={width},{height}",
-        f"--user-data-dir={profile}",
-        f"--app={(PAGES / page).as_uri()}",
-    ]
+    argv = chromium_argv((PAGES / page).as_uri() + fragment, profile, geometry, app=True)
     app = desktop.launch(argv, wm_class="chromium", timeout=30)
     wait_for_title(desktop, "ready")
     return app
@@ -68,8 +57,11 @@ def wait_for_title(desktop: VirtualDisplay, wanted: str, timeout: float = 10) ->
     return now
 
 
-def where_is(desktop: VirtualDisplay, app: App, word: str) -> tuple[int, int]:
-    """The centre of `word` in the app's window, read by OCR."""
+def where_is(
+    desktop: VirtualDisplay, app: App, word: str, *, beside: str | None = None
+) -> tuple[int, int]:
+    """The centre of `word` in the app's window, read by OCR; with `beside`, of the copy on the
+    same line as that other word."""
     screen = MssScreen(desktop.display)
     try:
         frame = screen.capture()
@@ -78,7 +70,11 @@ def where_is(desktop: VirtualDisplay, app: App, word: str) -> tuple[int, int]:
     w = app.window
     assert w is not None
     image = bgra_image(frame.raw, frame.size).crop((w.x, w.y, w.x + w.width, w.y + w.height))
-    boxes = find_text(read_words(image, origin=(w.x, w.y), scale=1), word)
+    words = read_words(image, origin=(w.x, w.y), scale=1)
+    boxes = find_text(words, word)
+    if beside is not None:
+        (line,) = find_text(words, beside)
+        boxes = [box for box in boxes if abs(box.center[1] - line.center[1]) <= 10]
     assert len(boxes) == 1, f"{word!r} found {len(boxes)} times"
     return boxes[0].center
 
@@ -88,23 +84,30 @@ def deskpilot(desktop: VirtualDisplay, *args: str) -> subprocess.CompletedProces
     return subprocess.run([DESKPILOT, *args], env=env, capture_output=True, text=True, timeout=120)
 
 
+def scripted_clicks(
+    desktop: VirtualDisplay, folder: Path, task: str, points: list[tuple[int, int]]
+) -> None:
+    """`deskpilot run` into `folder`, its model scripted to click `points` in turn, then stop."""
+    replies = [
+        ScriptedReply(action={"action": "left_click", "coordinate": list(point)})
+        for point in points
+    ]
+    replies.append(ScriptedReply(action={"action": "terminate", "status": "success"}))
+    with ScriptedServer(replies) as server:
+        result = deskpilot(
+            desktop, "run", task, "--base-url", server.base_url,
+            "--coords", "screen", "--run-dir", str(folder),
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+
+
 @pytest.fixture(scope="module")
 def agent_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A scripted agent run that clicked Beta once, recorded with target evidence."""
     folder = tmp_path_factory.mktemp("heal") / "run"
     with VirtualDisplay() as desktop:
         app = chromium(desktop, "buttons.html", RECORDED_AT)
-        beta = where_is(desktop, app, "Beta")
-        replies = [
-            ScriptedReply(action={"action": "left_click", "coordinate": list(beta)}),
-            ScriptedReply(action={"action": "terminate", "status": "success"}),
-        ]
-        with ScriptedServer(replies) as server:
-            result = deskpilot(
-                desktop, "run", "click Beta", "--base-url", server.base_url,
-                "--coords", "screen", "--run-dir", str(folder),
-            )  # fmt: skip
-        assert result.returncode == 0, result.stderr
+        scripted_clicks(desktop, folder, "click Beta", [where_is(desktop, app, "Beta")])
         assert wait_for_title(desktop, "clicked Beta 1") == "clicked Beta 1"
     yield folder
 
@@ -155,3 +158,47 @@ def test_an_absent_target_stops_the_replay_before_acting(agent_run: Path, tmp_pa
     assert step["actions"] == [] and step["error"]["type"] == "TargetNotFound"
     assert [s["method"] for s in step["located"]["searched"]] == ["template", "ocr", "window"]
     assert json.loads((tmp_path / "r" / "run.json").read_text())["status"] == "target_not_found"
+
+
+@pytest.fixture(scope="module")
+def restyle_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A scripted agent run that clicked Submit, then the Save beside Work (the other Save is
+    beside Home), on the page before its redesign."""
+    folder = tmp_path_factory.mktemp("heal-ocr") / "run"
+    with VirtualDisplay() as desktop:
+        app = chromium(desktop, "restyle.html", RECORDED_AT)
+        targets = [where_is(desktop, app, "Submit"), where_is(desktop, app, "Save", beside="Work")]
+        scripted_clicks(desktop, folder, "submit, then save the work", targets)
+        assert wait_for_title(desktop, "clicked submit work-save") == "clicked submit work-save"
+    yield folder
+
+
+def test_heal_reads_the_label_of_a_restyled_button_and_neighbours_pick_the_copy(
+    restyle_run: Path, tmp_path: Path
+):
+    recorded = read_trajectory(restyle_run)
+    # The evidence the OCR step will use: the label under the point, and around the second one
+    # its neighbours (the other Save, beside Home and Draft, is a row away and not recorded).
+    submit_words, save_words = ({w["text"] for w in s["targets"][0]["words"]} for s in recorded[:2])
+    assert "Submit" in submit_words
+    assert {"Work", "Save", "Final"} <= save_words
+    with VirtualDisplay() as desktop:
+        # Redesigned (new font, fill and colours, a banner above), in a moved, smaller window.
+        app = chromium(desktop, "restyle.html", MOVED_TO, fragment="#restyled")
+        heal = deskpilot(desktop, "replay", str(restyle_run), "--run-dir", str(tmp_path / "r"))
+        assert heal.returncode == 0, heal.stderr
+        # Both presses landed, on Submit and on the Save beside Work, not the one beside Home.
+        assert wait_for_title(desktop, "clicked submit work-save") == "clicked submit work-save"
+        now = [where_is(desktop, app, "Submit"), where_is(desktop, app, "Save", beside="Work")]
+
+    steps = read_trajectory(tmp_path / "r")
+    assert len(steps) == 2
+    for step, (x, y) in zip(steps, now, strict=True):
+        located = step["located"]
+        template = located["searched"][0]
+        assert template["method"] == "template" and template["score"] < 0.95, template
+        assert located["method"] == "ocr", located
+        assert abs(located["point"][0] - x) <= 4 and abs(located["point"][1] - y) <= 4
+    # The second label is on screen twice; the words recorded around it decided.
+    assert steps[1]["located"]["searched"][1]["note"] == "read 'Save'"
+    assert steps[1]["located"]["score"] >= 0.5

@@ -6,8 +6,6 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.gui
-
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
 USER_TESTS = """
@@ -61,6 +59,7 @@ checks:
 """
 
 
+@pytest.mark.gui
 def test_plugin_fixtures_and_marker(pytester: pytest.Pytester):
     pytester.makepyfile(
         test_user=USER_TESTS.replace("{echo}", str(SCENARIOS / "xterm" / "echo-to-file.yaml"))
@@ -73,3 +72,23 @@ def test_plugin_fixtures_and_marker(pytester: pytest.Pytester):
     result.stdout.fnmatch_lines(
         ["*scenario broken failed: clipboard: clipboard is '7': expected '5'*"]
     )
+
+
+# Loaded by pytest wherever deskpilot is installed; importing these at load time cost about 0.5 s.
+HEAVY = ("cv2", "numpy", "mss", "httpx", "pyautogui")
+
+UNRELATED_TESTS = f"""
+import sys
+
+def test_a_session_without_deskpilot_fixtures_imports_nothing_heavy():
+    assert "agent.pytest_plugin" in sys.modules  # the plugin was loaded through its entry point
+    assert [name for name in {HEAVY!r} if name in sys.modules] == []
+"""
+
+
+def test_loading_the_plugin_imports_none_of_deskpilots_heavy_dependencies(
+    pytester: pytest.Pytester,
+):
+    pytester.makepyfile(test_unrelated=UNRELATED_TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
