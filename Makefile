@@ -4,6 +4,8 @@
 
 PYTHON ?= python3
 VENV := .venv
+# GUI tests mostly wait on X and on applications, so three workers keep two cores busy.
+TEST_WORKERS ?= 3
 BIN := $(VENV)/bin
 
 # Programs the desktop and its tests need, and the Debian packages that bring them.
@@ -19,7 +21,7 @@ demo: system-deps venv
 	$(BIN)/deskpilot demo
 
 test: system-deps venv-dev
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 bench: system-deps venv
 	$(BIN)/python benchmarks/step_overhead.py

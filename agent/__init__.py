@@ -3,7 +3,8 @@
 The wings, lowest first; a module imports only from its own wing or lower ones
 (tests/test_layers.py checks this):
 
-    errors, reply, trajectory   the exception tree, a model reply as values, the run folder
+    errors, reply, redact, paths   the exception tree, a reply as values, masking secrets, paths
+    trajectory, run_folder, records   writing a run folder, claiming one, reading one back
     display/                    X displays, their windows, processes that die with their owner
     perception/                 capture, settle, encode, coordinate spaces, target evidence
     parse/                      a model reply in any dialect -> canonical actions in screen pixels

@@ -12,6 +12,7 @@ from skills.computer import action_json
 from skills.desktop import Desktop
 
 Status = Literal["done", "dry-run", "skipped", "error"]
+OUT_OF_TIME = "the run's time budget (max_seconds) ran out"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,11 +46,17 @@ class Executor:
         """Whether actions are only recorded."""
         return self.desktop is None
 
-    def run(self, calls: list[ParsedCall]) -> list[Outcome]:
-        """Run `calls` in order and give every one of them an outcome."""
+    def run(self, calls: list[ParsedCall], *, deadline: float | None = None) -> list[Outcome]:
+        """Run `calls` in order and give every one of them an outcome.
+
+        `deadline` (a time.monotonic() reading) is checked before each action; once it has
+        passed, the rest are skipped, so one reply of many actions cannot outrun the budget.
+        """
         outcomes: list[Outcome] = []
         stopped = ""  # why the rest does not run
         for call in calls:
+            if not stopped and deadline is not None and time.monotonic() >= deadline:
+                stopped = OUT_OF_TIME
             if stopped:
                 outcomes.append(Outcome(call, "skipped", f"skipped: {stopped}", 0.0))
                 continue

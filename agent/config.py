@@ -10,8 +10,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, SecretStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -23,6 +32,7 @@ from agent.errors import ConfigError
 from agent.parse.dialects import Dialect
 from agent.perception.coords import CoordSpace
 from agent.perception.imaging import ImageFormat
+from agent.redact import mask_url
 
 DEFAULT_PRESET = "qwen3.7-plus"
 ToolMode = Literal["auto", "native", "text"]
@@ -82,6 +92,24 @@ class ModelSettings(_Section):
     max_retries: int = Field(default=4, ge=0)
     max_retry_wait: float = Field(default=60.0, ge=0)  # a longer Retry-After is an error
     prices: Prices = Prices()
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        """An http:// or https:// URL with a host; anything else is a usage error (exit 2)."""
+        shown = repr(mask_url(value))  # the message must not carry a password
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 (reading it checks the port)
+        except ValueError as error:
+            raise ValueError(f"{shown} is not a valid URL ({error})") from None
+        if any(c.isspace() or not c.isprintable() for c in value):
+            raise ValueError(f"{shown} holds a space or a control character")
+        if parts.scheme not in {"http", "https"}:
+            raise ValueError(f"{shown} must start with http:// or https://")
+        if not parts.hostname:
+            raise ValueError(f"{shown} names no host")
+        return value
 
 
 class SettleSettings(_Section):
@@ -174,6 +202,13 @@ def read_api_key(settings: Settings) -> SecretStr | None:
     """The API key from the environment variable the settings name; None if not required."""
     name = settings.model.api_key_env
     value = os.environ.get(name, "").strip() if name else ""
+    if value and not all(" " <= c <= "~" for c in value):
+        # httpx refuses such a header value; the key itself is never shown.
+        raise ConfigError(
+            f"the API key in {name} holds a character that cannot go into an HTTP header "
+            "(only printable ASCII can; often a pasted curly quote or non-breaking space): "
+            f"set {name} again"
+        )
     if value:
         return SecretStr(value)
     if settings.model.api_key_required:
@@ -186,8 +221,10 @@ def read_api_key(settings: Settings) -> SecretStr | None:
 
 
 def public_dump(settings: Settings) -> dict[str, Any]:
-    """The settings as JSON-ready data, for run.json (holds no secret: the key is not a setting)."""
-    return settings.model_dump(mode="json")
+    """The settings as JSON-ready data, for run.json: no key (not a setting), no URL password."""
+    data = settings.model_dump(mode="json")
+    data["model"]["base_url"] = mask_url(settings.model.base_url)
+    return data
 
 
 def _drop_none(values: dict[str, Any]) -> dict[str, Any]:

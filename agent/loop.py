@@ -150,10 +150,12 @@ class Agent:
         nudge = self._watch_for_loops(state, record["actions"])
         self.trajectory.begin_step(record)
         with _timed(timings, "act"):
-            outcomes = self.executor.run(calls)
+            outcomes = self.executor.run(calls, deadline=self.budget.deadline)
         ran = [o.call for o in outcomes if o.ran]  # not what was skipped after a failure
         status = _final_status(ran)
-        state.frame = self._settle(step, record, timings, last=status is not None)
+        # Out of time mid-reply: the rest was skipped; the step is logged whole, then the run stops.
+        out_of_time = status is None and self.budget.out_of_time()
+        state.frame = self._settle(step, record, timings, last=status is not None or out_of_time)
         state.answer = _answer(ran) or state.answer
         record["results"] = [o.as_json() for o in outcomes]
         self.trajectory.end_step(record)
@@ -162,6 +164,9 @@ class Agent:
         conversation.record(Turn(step, image, reply, _call_ids(step, reply), results))
         messages = [o.message for o in outcomes]
         self.on_step(StepReport(step, messages, None, timings, reply.usage, self.budget.cost))
+        if out_of_time:
+            done = sum(o.ran for o in outcomes)
+            self.budget.check_time(f"during step {step} ({done} of {len(outcomes)} actions ran)")
         return status
 
     def _watch_for_loops(self, state: _StepState, actions: list[dict[str, object]]) -> str:

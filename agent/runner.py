@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import time
@@ -25,8 +26,10 @@ from agent.errors import (
 from agent.loop import Agent, RunResult, StepReport
 from agent.model.client import ChatCompletionsModel, Model
 from agent.perception.screen import MssScreen
+from agent.redact import Redactor, mask_url, url_password
 from agent.reply import Usage
-from agent.trajectory import Trajectory, default_run_dir, timestamp
+from agent.run_folder import claim_run_dir, default_run_dir
+from agent.trajectory import Trajectory, timestamp
 from skills.desktop import PyAutoGuiDesktop
 
 EXIT_INTERRUPTED = 130
@@ -62,11 +65,19 @@ def run_task(
     settings: Settings,
     *,
     run_dir: Path | None = None,
+    replace: bool = False,
     on_step: Callable[[StepReport], None] = lambda report: None,
     model: Model | None = None,
 ) -> RunOutcome:
-    """Run `task` with `settings` and return how it ended; the run folder is always complete."""
+    """Run `task` with `settings` and return how it ended; the run folder is always complete.
+
+    `run_dir` must be new or empty; with `replace`, an earlier run in it is replaced.
+    """
     api_key = read_api_key(settings) if model is None else None
+    # The run's secrets, masked in all it shows, stores and sends back to the model.
+    redactor = Redactor(
+        [api_key.get_secret_value() if api_key else None, url_password(settings.model.base_url)]
+    )
     display = resolve_display(settings)
     with ExitStack() as stack:
         screen = MssScreen(display, settings.run.monitor)
@@ -77,22 +88,33 @@ def run_task(
             else PyAutoGuiDesktop(display, failsafe=settings.run.failsafe)
         )
         if model is None:
-            model = ChatCompletionsModel(settings.model, api_key)
+            model = ChatCompletionsModel(settings.model, api_key, redactor=redactor)
             stack.callback(model.close)
-        folder = run_dir or default_run_dir(settings.run.runs_dir, task)
-        trajectory = Trajectory(folder, _run_info(task, settings, display))
+        folder = (
+            claim_run_dir(run_dir, replace=replace)
+            if run_dir
+            else default_run_dir(settings.run.runs_dir, task)
+        )
+        trajectory = Trajectory(folder, _run_info(task, settings, display), redactor=redactor)
         agent = Agent(
             settings=settings,
             model=model,
             screen=screen,
             executor=Executor(desktop),
             trajectory=trajectory,
-            on_step=on_step,
+            on_step=lambda report: on_step(_redacted_report(report, redactor)),
         )
-        return _run(agent, task, trajectory)
+        return _run(agent, task, trajectory, redactor)
 
 
-def _run(agent: Agent, task: str, trajectory: Trajectory) -> RunOutcome:
+def _redacted_report(report: StepReport, redactor: Redactor) -> StepReport:
+    """A step's progress report as the console may show it."""
+    return dataclasses.replace(
+        report, actions=redactor.value(report.actions), error=redactor.value(report.error)
+    )
+
+
+def _run(agent: Agent, task: str, trajectory: Trajectory, redactor: Redactor) -> RunOutcome:
     """Run the agent and turn every way it can end into a final run.json and an exit code."""
     started = time.monotonic()
 
@@ -100,7 +122,8 @@ def _run(agent: Agent, task: str, trajectory: Trajectory) -> RunOutcome:
         code: int, status: str, result: RunResult | None = None, error: str | None = None
     ) -> RunOutcome:
         usage, cost = agent.budget.usage, round(agent.budget.cost, 6)
-        answer = result.answer if result else None
+        # The answer and the error are shown too (print_outcome), not only stored.
+        answer, error = redactor.value(result.answer if result else None), redactor.value(error)
         count = result.steps if result else agent.steps_taken
         trajectory.finish(
             status=status,
@@ -150,7 +173,7 @@ def _is_failsafe(error: Exception) -> bool:
 def _run_info(task: str, settings: Settings, display: str) -> dict[str, object]:
     return {
         "task": task,
-        "model": {"name": settings.model.name, "base_url": settings.model.base_url},
+        "model": {"name": settings.model.name, "base_url": mask_url(settings.model.base_url)},
         "display": display,
         "dry_run": settings.run.dry_run,
         "config": public_dump(settings),

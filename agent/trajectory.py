@@ -2,39 +2,31 @@
 
 A step's line is written before its actions run (status "acting") and rewritten in place with
 the outcome afterwards, so a crash mid-action leaves the intent on disk and a resume never acts
-twice by accident. Every write is flushed at once.
+twice by accident. Every write is flushed at once, and passes through the run's Redactor first,
+so no field of run.json or of a step, today's or a future one, can carry a secret to disk.
 """
-
-from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from agent.redact import Redactor
+
 SCHEMA_VERSION = 1
-
-
-def default_run_dir(runs_dir: Path, task: str) -> Path:
-    """runs/<timestamp>-<slug>/, unique even when two runs start in the same second."""
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    slug = re.sub(r"[^a-z0-9]+", "-", task.lower()).strip("-")[:40] or "run"
-    candidate = runs_dir / f"{stamp}-{slug}"
-    n = 2
-    while candidate.exists():
-        candidate = runs_dir / f"{stamp}-{slug}-{n}"
-        n += 1
-    return candidate
 
 
 class Trajectory:
     """Writes one run folder as the run happens."""
 
-    def __init__(self, folder: Path, run_info: dict[str, Any]) -> None:
+    def __init__(
+        self, folder: Path, run_info: dict[str, Any], *, redactor: Redactor | None = None
+    ) -> None:
         self.folder = folder
+        # Everything written passes through it: the one place where no field can be missed.
+        self._redactor = redactor or Redactor()
         (folder / "screenshots").mkdir(parents=True, exist_ok=True)
         self._run = {"schema": SCHEMA_VERSION, **run_info, "status": "running"}
         self._write_run()
@@ -65,21 +57,16 @@ class Trajectory:
         self._file.close()
 
     def _write_line(self, record: dict[str, Any]) -> None:
-        self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._file.write(json.dumps(self._redactor.value(record), ensure_ascii=False) + "\n")
         self._file.flush()
         os.fsync(self._file.fileno())
 
     def _write_run(self) -> None:
         # Write then rename, so run.json is never half written.
         tmp = self.folder / "run.json.tmp"
-        tmp.write_text(json.dumps(self._run, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        run = self._redactor.value(self._run)
+        tmp.write_text(json.dumps(run, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         tmp.replace(self.folder / "run.json")
-
-
-def read_trajectory(folder: Path) -> list[dict[str, Any]]:
-    """The step records of a run folder, in order."""
-    lines = (folder / "trajectory.jsonl").read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines if line.strip()]
 
 
 def _now() -> str:

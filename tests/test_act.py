@@ -15,7 +15,7 @@ from agent.errors import ActionError, ParseError
 from agent.model.scripted import ScriptedReply
 from agent.parse import ParsedCall
 from agent.perception.screen import Frame, Region
-from agent.trajectory import read_trajectory
+from agent.records import read_trajectory
 from skills.computer import LeftClick, Terminate, Type
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from agent.display.virtual import VirtualDisplay
 from agent.model.scripted import ScriptedReply, ScriptedServer
-from agent.trajectory import read_trajectory
+from agent.records import read_trajectory
 
 pytestmark = pytest.mark.gui
 

@@ -19,7 +19,7 @@ from test_e2e import CANARY, DESKPILOT, typing_sink, wait_for_text
 
 from agent.display.virtual import VirtualDisplay
 from agent.model.scripted import ScriptedReply, ScriptedServer
-from agent.trajectory import read_trajectory
+from agent.records import read_trajectory
 
 pytestmark = pytest.mark.gui
 

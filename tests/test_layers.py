@@ -15,7 +15,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Lowest first. A module belongs to the first prefix that names it.
 LAYERS: list[tuple[str, ...]] = [
-    ("agent.errors", "agent.reply", "agent.trajectory", "agent.redact", "agent.paths"),
+    (
+        "agent.errors",
+        "agent.reply",
+        "agent.redact",
+        "agent.paths",
+        "agent.trajectory",
+        "agent.run_folder",
+        "agent.records",
+    ),
     ("skills",),
     ("agent.display",),
     ("agent.perception",),

@@ -14,7 +14,8 @@ from agent.errors import StepLimitReached, TooManyMistakes
 from agent.loop import Agent, RunResult
 from agent.model.client import ChatCompletionsModel
 from agent.model.scripted import ScriptedReply, ScriptedServer
-from agent.trajectory import Trajectory, read_trajectory
+from agent.records import read_trajectory
+from agent.trajectory import Trajectory
 
 
 def call(**arguments: object) -> ScriptedReply:

@@ -16,7 +16,7 @@ import pytest
 
 from agent.display.virtual import VirtualDisplay
 from agent.perception.screen import MssScreen
-from agent.trajectory import read_trajectory
+from agent.records import read_trajectory
 from skills.ocr import find_text, read_words
 from skills.vision import bgra_image
 

@@ -14,11 +14,11 @@ from rich.console import Console
 from agent.cli.progress import print_outcome, step_printer
 from agent.errors import DisplayError
 from agent.model.scripted import load_replies
+from agent.run_folder import claim_run_dir, default_run_dir
 from agent.runner import RunOutcome
 from agent.scenarios.checks import CheckResult
 from agent.scenarios.format import load_scenario
 from agent.scenarios.stage import run_agent, run_checks, staged
-from agent.trajectory import default_run_dir
 
 DEMO_FILE = "haiku.yaml"
 
@@ -32,12 +32,23 @@ def demo_scenario_path() -> Path:
     raise DisplayError("the demo scenario is missing from this installation; reinstall deskpilot")
 
 
-def run_demo(console: Console, *, run_dir: Path | None = None, keep_open: bool = False) -> int:
+def run_demo(
+    console: Console,
+    *,
+    run_dir: Path | None = None,
+    keep_open: bool = False,
+    replace: bool = False,
+) -> int:
     """Run the demo scenario end to end and return the exit code."""
     scenario = load_scenario(demo_scenario_path())
     replies = scenario.resolve(scenario.replies or Path())
+    # The folder is claimed before the desktop starts, so a refused one costs nothing.
+    folder = (
+        claim_run_dir(run_dir, replace=replace)
+        if run_dir
+        else default_run_dir(Path("runs"), "demo " + scenario.name)
+    )
     console.print(f"[bold]deskpilot demo[/]: {scenario.description}")
-    folder = run_dir or default_run_dir(Path("runs"), "demo " + scenario.name)
     with staged(scenario) as stage:
         size = f"{scenario.display.width}x{scenario.display.height}"
         console.print(f"virtual desktop {stage.desktop.display} ({size}) is ready")

@@ -18,16 +18,15 @@ from rich.markup import escape
 
 from agent import __version__
 from agent.cli.progress import print_outcome, step_printer
-from agent.cli.replay import REPLAY_COMMANDS, add_replay_commands
+from agent.cli.replay import REPLAY_COMMANDS, add_replace_option, add_replay_commands
 from agent.cli.testing import add_test_command, run_tests
 from agent.config import load_settings
 from agent.errors import ConfigError, DeskpilotError
 from agent.parse.dialects import DIALECTS
 from agent.perception.coords import COORD_SPACES
+from agent.redact import mask_url, mask_urls
 from agent.report.page import write_report
 from agent.runner import EXIT_INTERRUPTED, run_task
-
-EXIT_USAGE = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="run the bundled demo on a virtual desktop (no API key)"
     )
     demo.add_argument("--run-dir", type=Path, help="write the run folder exactly here")
+    add_replace_option(demo)
     demo.add_argument(
         "--keep-open", action="store_true", help="wait for Enter before closing the desktop"
     )
@@ -121,6 +121,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--max-steps", type=int, help="stop after this many steps")
     parser.add_argument("--run-dir", type=Path, help="write the run folder exactly here")
+    add_replace_option(parser)
     parser.add_argument("--display", help="X display to use, e.g. :1 (default: $DISPLAY)")
     parser.add_argument("--monitor", type=int, help="monitor number, 1 = first (default: 1)")
     parser.add_argument(
@@ -163,9 +164,12 @@ def main(argv: list[str] | None = None) -> int:
             return _parse(args)
         from agent.cli.demo import run_demo
 
-        return run_demo(console, run_dir=args.run_dir, keep_open=args.keep_open)
+        return run_demo(
+            console, run_dir=args.run_dir, keep_open=args.keep_open, replace=args.replace
+        )
     except DeskpilotError as error:
-        console.print(f"[bold red]error:[/] {escape(str(error))}")
+        # A message may quote a URL the user gave (a bad --base-url): never its password.
+        console.print(f"[bold red]error:[/] {escape(mask_urls(str(error)))}")
         return error.exit_code
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/]")
@@ -176,11 +180,13 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     if args.max_steps is not None and args.max_steps < 1:
         raise ConfigError("--max-steps must be at least 1")
     settings = load_settings(args.config, **overrides_from(args))
-    console.print(f"[bold]deskpilot[/] {settings.model.name} at {settings.model.base_url}")
+    where = mask_url(settings.model.base_url)
+    console.print(f"[bold]deskpilot[/] {settings.model.name} at {where}")
     outcome = run_task(
         args.task,
         settings,
         run_dir=args.run_dir,
+        replace=args.replace,
         on_step=step_printer(console, settings.model.prices.currency),
     )
     print_outcome(console, outcome)

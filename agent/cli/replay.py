@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,14 +12,16 @@ from rich.markup import escape
 
 from agent.config import load_settings
 from agent.errors import ConfigError
+from agent.records import read_trajectory
+from agent.run_folder import default_run_dir
 from agent.runner import resolve_display
-from agent.trajectory import read_trajectory
 
 
 def add_replay_commands(commands: Any) -> None:
     """Add `record`, `replay` and `report` to the subcommand parsers."""
     record = commands.add_parser("record", help="record a person's mouse and keyboard as a run")
     record.add_argument("--run-dir", type=Path, help="write the run folder exactly here")
+    add_replace_option(record)
     record.add_argument("--display", help="X display to record, e.g. :1 (default: $DISPLAY)")
     record.add_argument(
         "--stop-key", default="pause", help="key that ends the recording (default: pause)"
@@ -46,6 +47,7 @@ def add_replay_commands(commands: Any) -> None:
         help="type VALUE wherever the recording types {{NAME}}",
     )
     replay.add_argument("--run-dir", type=Path, help="write the replay's run folder here")
+    add_replace_option(replay)
     replay.add_argument("--display", help="X display to use, e.g. :1 (default: $DISPLAY)")
     replay.add_argument("--config", help="preset for settle and safety settings")
     replay.add_argument("--report", action="store_true", help="write report.html at the end")
@@ -54,7 +56,16 @@ def add_replay_commands(commands: Any) -> None:
     report.add_argument("run", type=Path, metavar="RUN_DIR", help="the run folder")
     report.add_argument("-o", "--output", type=Path, help="file to write (RUN_DIR/report.html)")
     report.add_argument("--gif", type=Path, metavar="FILE", help="also write an animated GIF")
-    report.add_argument("--mp4", type=Path, metavar="FILE", help="also write an MP4 (ffmpeg)")
+    report.add_argument("--mp4", type=Path, metavar="FILE", help="also write an MP4 (H.264)")
+
+
+def add_replace_option(parser: argparse.ArgumentParser) -> None:
+    """--replace: the one way to write over an earlier run in --run-dir."""
+    parser.add_argument(
+        "--replace",
+        action="store_true",
+        help="if --run-dir already holds a run, replace it (otherwise that is refused)",
+    )
 
 
 def run_record(args: argparse.Namespace, console: Console) -> int:
@@ -62,9 +73,8 @@ def run_record(args: argparse.Namespace, console: Console) -> int:
     from agent.replay.record import record_session
 
     display = resolve_display(load_settings(None, run={"display": args.display}))
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    folder = args.run_dir or Path("runs") / f"{stamp}-recording"
-    record_session(display, folder, stop_key=args.stop_key)
+    folder = args.run_dir or default_run_dir(Path("runs"), "recording")
+    record_session(display, folder, stop_key=args.stop_key, replace=args.replace)
     steps = len(read_trajectory(folder))
     console.print(f"recorded {steps} actions; run folder: {folder}")
     return 0
@@ -83,6 +93,7 @@ def run_replay(args: argparse.Namespace, console: Console) -> int:
         mode=args.mode,
         params=_params(args.set),
         run_dir=args.run_dir,
+        replace=args.replace,
     )
     outcome = replay(args.run, settings, options)
     style = "green" if outcome.exit_code == 0 else "red"

@@ -72,7 +72,7 @@ def add_test_command(commands: argparse._SubParsersAction) -> None:  # type: ign
 
 
 def run_tests(args: argparse.Namespace, console: Console) -> int:
-    """Run the selected scenarios; exit code 0 only when every run of every scenario passed."""
+    """Run the selected scenarios; exit code 0 only when every run passed, if need be on a retry."""
     if args.workers < 1 or args.repeat < 1:
         raise ConfigError("--workers and --repeat must be at least 1")
     tags = [t.strip() for t in (args.tags or "").split(",") if t.strip()]
@@ -155,6 +155,9 @@ def _summary(console: Console, suite: SuiteResult, seconds: float, repeat: int) 
         for s in ("passed", "failed", "error", "timeout")
     }
     line = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    on_retry = sum(bool(r.passed and suite.failed_attempts(r)) for r in suite.results)
+    if on_retry:
+        line += f" ({on_retry} on a retry: flaky)"
     style = "green" if suite.passed else "red"
     console.print(f"[bold {style}]{line}[/] in {seconds:.1f}s — run folders: {suite.folder}")
     if repeat > 1:
@@ -162,6 +165,12 @@ def _summary(console: Console, suite: SuiteResult, seconds: float, repeat: int) 
     if suite.flaky:
         console.print(f"[yellow]flaky:[/] {', '.join(sorted(suite.flaky))}")
     for result in suite.results:
+        for attempt in suite.failed_attempts(result) if result.passed else []:
+            reason = escape(attempt.error or "")
+            console.print(
+                f"[yellow]flaky[/] {result.name}: attempt {attempt.attempt} {attempt.status}: "
+                f"{reason}; passed on attempt {result.attempt}\n  {attempt.folder}"
+            )
         if not result.passed:
             reason = escape(result.error or "")
             console.print(f"[red]{result.status}[/] {result.name}: {reason}\n  {result.folder}")

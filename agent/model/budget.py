@@ -1,7 +1,8 @@
 """What a run has spent, and the limits it may not pass: wall time, tokens, cost.
 
 Limits are checked before each request, with the request's own prompt estimated (so a run stops
-before it would overspend, not after), and again after each reply with what was reported.
+before it would overspend, not after), and again after each reply with what was reported. The
+time limit is also checked before each action of a reply (`deadline`, used by the executor).
 """
 
 from __future__ import annotations
@@ -64,6 +65,26 @@ class Budget:
         return cls(run, model, time.monotonic())
 
     @property
+    def deadline(self) -> float | None:
+        """When the wall-time budget runs out, as a time.monotonic() reading; None if unlimited."""
+        limit = self.run.max_seconds
+        return None if limit is None else self.started + limit
+
+    def out_of_time(self) -> bool:
+        """Whether the wall-time budget has run out."""
+        deadline = self.deadline
+        return deadline is not None and time.monotonic() >= deadline
+
+    def check_time(self, when: str) -> None:
+        """Raise BudgetExceeded if the wall-time budget has run out."""
+        r = self.run
+        elapsed = time.monotonic() - self.started
+        if r.max_seconds is not None and elapsed >= r.max_seconds:
+            raise BudgetExceeded(
+                f"time budget reached {when}: {elapsed:.0f} s of {r.max_seconds:g} s", limit="time"
+            )
+
+    @property
     def cost(self) -> float:
         """What the run has cost so far."""
         return cost_of(self.usage, self.model.prices)
@@ -80,12 +101,8 @@ class Budget:
         self._check(self.usage, "after the last reply")
 
     def _check(self, usage: Usage, when: str) -> None:
+        self.check_time(when)
         r = self.run
-        elapsed = time.monotonic() - self.started
-        if r.max_seconds is not None and elapsed >= r.max_seconds:
-            raise BudgetExceeded(
-                f"time budget reached {when}: {elapsed:.0f} s of {r.max_seconds:g} s", limit="time"
-            )
         tokens = usage.prompt_tokens + usage.completion_tokens
         if r.max_tokens is not None and tokens > r.max_tokens:
             raise BudgetExceeded(

@@ -17,7 +17,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+from agent.errors import ConfigError
+from agent.paths import MAX_TEXT_BYTES, read_capped
 
 USAGE = {"prompt_tokens": 1000, "completion_tokens": 20, "total_tokens": 1020}
 
@@ -110,16 +113,34 @@ class ScriptedReply(BaseModel):
 
 
 def load_replies(path: Path) -> list[ScriptedReply]:
-    """Replies from a JSONL file, one per line; blank lines and # comments are skipped."""
+    """Replies from a JSONL file, one per line; blank lines and # comments are skipped.
+
+    ConfigError for a file that is not a regular one (`/dev/zero` would never end), is over
+    MAX_TEXT_BYTES, is not UTF-8, or has a line that is no valid reply.
+    """
+    data = read_capped(path, MAX_TEXT_BYTES, "the replies file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not valid UTF-8 (byte {error.start})") from None
     replies = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         try:
             replies.append(ScriptedReply.model_validate_json(line))
         except ValueError as error:
-            raise ValueError(f"{path}:{number}: {error}") from None
+            raise ConfigError(f"{path}:{number}: {_first_line(error)}") from None
     return replies
+
+
+def _first_line(error: ValueError) -> str:
+    """pydantic's summary of what is wrong, without the lines that quote the input."""
+    if isinstance(error, ValidationError):
+        first = error.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"])
+        return f"{where}: {first['msg']}" if where else first["msg"]
+    return str(error).splitlines()[0]
 
 
 class ScriptedServer:

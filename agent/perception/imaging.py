@@ -5,14 +5,25 @@ from __future__ import annotations
 import base64
 import io
 import math
+import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import mss.tools
 from PIL import Image
 
+from agent.errors import ConfigError
+from agent.paths import MiB, read_capped
+
 ImageFormat = Literal["png", "jpeg", "webp"]
 MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+# Caps on an image read back from a file (a run folder's screenshot or crop, a scenario's
+# picture): an 8K screenshot is 33 Mpx and a few MB as PNG, so these leave room for any real
+# screen while a 200 MB file or a PNG header claiming 100000x100000 pixels is refused unread.
+MAX_IMAGE_BYTES = 64 * MiB
+MAX_IMAGE_PIXELS = 100_000_000
+READ_FORMATS = ("PNG", "JPEG", "WEBP")  # what deskpilot writes; no other decoder sees the bytes
 
 
 def smart_resize(
@@ -78,3 +89,27 @@ def encode_bgra(
     else:
         image.save(buffer, "WEBP", lossless=True, method=0)
     return EncodedImage(buffer.getvalue(), image_format, *target)
+
+
+def open_image(path: Path, what: str = "image") -> Image.Image:
+    """The decoded image in `path`; ConfigError if it is over a cap or no PNG, JPEG or WebP."""
+    data = read_capped(path, MAX_IMAGE_BYTES, what)
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns above its own 89 Mpx and refuses above twice that; MAX_IMAGE_PIXELS,
+            # checked before any pixel is decoded, is the limit that decides here.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=READ_FORMATS)
+            if image.width * image.height > MAX_IMAGE_PIXELS:
+                raise ConfigError(
+                    f"{path}: {what} is {image.width}x{image.height} pixels, over the "
+                    f"{MAX_IMAGE_PIXELS // 1_000_000} Mpx cap"
+                )
+            image.load()
+    except Image.DecompressionBombError:
+        raise ConfigError(
+            f"{path}: {what} claims more pixels than the {MAX_IMAGE_PIXELS // 1_000_000} Mpx cap"
+        ) from None
+    except (OSError, SyntaxError, ValueError):  # Pillow's ways of saying "not an image I know"
+        raise ConfigError(f"{path}: {what} is not a readable PNG, JPEG or WebP image") from None
+    return image

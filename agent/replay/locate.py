@@ -17,10 +17,11 @@ from typing import Any, Literal
 
 import cv2
 import numpy as np
-from PIL import Image
 
 from agent.display.windows import WindowInfo, windows_of_class
+from agent.paths import inside
 from agent.perception.evidence import to_frame, to_screen, word_at
+from agent.perception.imaging import open_image
 from agent.perception.screen import Frame
 from skills.ocr import Box, OcrError, Word, find_text, read_words
 from skills.vision import bgra_image
@@ -49,6 +50,7 @@ OCR_MIN_SCORE = 0.5
 WINDOW_SLACK = 16
 # ...and just as near-identical: a neighbouring button of the same shape must not pass.
 WINDOW_MIN_SCORE = TEMPLATE_MIN_SCORE
+NO_CROP = "no recorded crop to compare with"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,10 +80,13 @@ class Located:
 def locate(
     target: dict[str, Any], frame: Frame, folder: Path, *, mode: Mode, display: str | None
 ) -> Located:
-    """Find `target` (an evidence record from `folder`) on `frame`."""
-    crop = Image.open(folder / target["crop"]).convert("L")
+    """Find `target` (an evidence record from `folder`) on `frame`.
+
+    Without its crop (none recorded, gone, or named outside `folder`) no rung can compare
+    pixels, so only OCR can find the target.
+    """
+    needle = crop_pixels(folder, target.get("crop"))
     screen = np.asarray(bgra_image(frame.raw, frame.size).convert("L"))
-    needle = np.asarray(crop)
     if mode == "strict":
         return _finish([_strict(target, screen, needle, frame)])
     searched = [_template(target, screen, needle, frame)]
@@ -92,6 +97,15 @@ def locate(
         return _finish(searched)
     searched.append(_window(target, screen, needle, frame, display))
     return _finish(searched)
+
+
+def crop_pixels(folder: Path, name: str | None) -> np.ndarray | None:
+    """The grey pixels of a recorded crop inside `folder`; None if it is not there to read."""
+    path = inside(folder, name)  # never a file outside the run folder, whatever the record says
+    if path is None or not path.is_file():
+        return None
+    with open_image(path, "the target's crop") as crop:
+        return np.asarray(crop.convert("L"))
 
 
 def _finish(searched: list[dict[str, Any]]) -> Located:
@@ -115,9 +129,11 @@ def _attempt(method: str, score: float, point: Any, note: str, found: bool) -> d
 
 
 def _strict(
-    target: dict[str, Any], screen: np.ndarray, needle: np.ndarray, frame: Frame
+    target: dict[str, Any], screen: np.ndarray, needle: np.ndarray | None, frame: Frame
 ) -> dict[str, Any]:
     """The recorded point, if the pixels around it still look like the crop."""
+    if needle is None:
+        return _attempt("strict", 0.0, None, NO_CROP, False)
     left, top = target["crop_box"][0], target["crop_box"][1]
     here = screen[top : top + needle.shape[0], left : left + needle.shape[1]]
     score = _similarity(here, needle) if here.shape == needle.shape else 0.0
@@ -128,9 +144,11 @@ def _strict(
 
 
 def _template(
-    target: dict[str, Any], screen: np.ndarray, needle: np.ndarray, frame: Frame
+    target: dict[str, Any], screen: np.ndarray, needle: np.ndarray | None, frame: Frame
 ) -> dict[str, Any]:
     """The crop anywhere on screen, if it matches well and only in one place."""
+    if needle is None:
+        return _attempt("template", 0.0, None, NO_CROP, False)
     if needle.std() < FLAT_STD:
         return _attempt("template", 0.0, None, "the crop is a flat colour", False)
     best, second, (x, y) = _best_two(screen, needle)
@@ -236,7 +254,7 @@ def _to_screen_word(frame: Frame, word: Word) -> Word:
 def _window(
     target: dict[str, Any],
     screen: np.ndarray,
-    needle: np.ndarray,
+    needle: np.ndarray | None,
     frame: Frame,
     display: str | None,
 ) -> dict[str, Any]:
@@ -247,6 +265,8 @@ def _window(
         return _attempt("window", 0.0, None, f"no window of class {wanted}", False)
     point = _window_relative(target, window)
     note = f"window {window.wm_class!r} at {window.x},{window.y} {window.width}x{window.height}"
+    if needle is None:  # the place alone is a guess: a crop must confirm it
+        return _attempt("window", 0.0, point, f"{note}; {NO_CROP}", False)
     fx, fy = to_frame(frame, point)
     ox, oy = target["offset"]
     if needle.std() < FLAT_STD:

@@ -10,7 +10,7 @@ what was searched and the best score. The replay writes a run folder of its own 
 
 from __future__ import annotations
 
-import json
+import math
 import re
 import time
 from contextlib import ExitStack
@@ -18,17 +18,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from agent import __version__
 from agent.act import Executor
 from agent.config import Settings
 from agent.errors import ConfigError, TargetNotFound
 from agent.parse import ParsedCall
+from agent.paths import inside, shown, warn
 from agent.perception.evidence import target_evidence, target_point
-from agent.perception.imaging import encode_bgra
+from agent.perception.imaging import encode_bgra, open_image
 from agent.perception.screen import Frame, MssScreen, SettleRule
+from agent.records import read_numbered, read_run_info
 from agent.replay.locate import Located, Mode, locate
+from agent.run_folder import claim_run_dir, default_run_dir
 from agent.runner import resolve_display
-from agent.trajectory import Trajectory, default_run_dir, elapsed, read_trajectory, timestamp
+from agent.trajectory import Trajectory, elapsed, timestamp
 from skills.computer import ACTION_ADAPTER, Action, Answer, Terminate, Type, Wait, action_json
 from skills.desktop import PyAutoGuiDesktop
 
@@ -47,6 +52,7 @@ class ReplayOptions:
     mode: Mode = "heal"
     params: dict[str, str] = field(default_factory=dict)
     run_dir: Path | None = None
+    replace: bool = False  # an earlier run in run_dir may be replaced (never the source)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,24 +81,61 @@ def plan(source: Path, options: ReplayOptions) -> list[Planned]:
     """The actions to replay, typed and with the parameters substituted; ConfigError if unusable."""
     if not (source / "trajectory.jsonl").is_file():
         raise ConfigError(f"{source} is not a run folder (no trajectory.jsonl)")
-    if options.speed <= 0:
-        raise ConfigError("--speed must be above 0")
+    if not 0 < options.speed < math.inf:  # also refuses nan
+        raise ConfigError("--speed must be a number above 0")
     planned: list[Planned] = []
-    for record in read_trajectory(source):
-        step = int(record["step"])
+    for line, record in read_numbered(source):
+        where = f"{source / 'trajectory.jsonl'}:{line}"
+        step = record["step"]  # read_numbered checked it is a whole number
         if options.from_step and step < options.from_step:
             continue
         if options.to_step and step > options.to_step:
             continue
-        targets = record.get("targets") or []
-        for index, fields in enumerate(record.get("actions") or [], start=1):
-            action = ACTION_ADAPTER.validate_python(fields)  # typed; never evaluated
-            if isinstance(action, Terminate | Answer):
-                continue  # they end or annotate a run; nothing happens on screen
-            target = targets[index - 1] if index <= len(targets) else None
-            pause = min(float(record.get("pause_before", 0.0)), MAX_PAUSE) if index == 1 else 0
-            planned.append(Planned(step, index, action, target, pause))
+        _check_crops(source, record, where)
+        planned += _planned(record, step, where)
     return substitute_all(planned, options.params)
+
+
+def _check_crops(source: Path, record: dict[str, Any], where: str) -> None:
+    """Warn of crops named outside the run folder, and refuse unreadable ones, before acting.
+
+    A crop outside is never read (locate() skips it too): its target can still be found by
+    OCR, or replay stops with TargetNotFound.
+    """
+    for target in record.get("targets") or []:
+        name = (target or {}).get("crop")
+        if not name:
+            continue
+        path = inside(source, name)
+        if path is None:
+            warn(f"{where} names {shown(name)}, outside the run folder; skipped")
+        elif path.is_file():
+            try:
+                open_image(path, "the target's crop").close()
+            except ConfigError as error:
+                raise ConfigError(f"{where}: {error}") from None
+
+
+def _planned(record: dict[str, Any], step: int, where: str) -> list[Planned]:
+    """The record's actions to replay, typed; ConfigError naming the field that is unusable."""
+    actions, targets = record.get("actions") or [], record.get("targets") or []
+    if not isinstance(actions, list) or not isinstance(targets, list):
+        raise ConfigError(f"{where} (step {step}): actions and targets must be JSON arrays")
+    pause = min(record.get("pause_before", 0.0), MAX_PAUSE)  # checked finite and >= 0
+    planned = []
+    for index, fields in enumerate(actions, start=1):
+        try:
+            action = ACTION_ADAPTER.validate_python(fields)  # typed; never evaluated
+        except ValidationError as error:
+            problem = error.errors(include_url=False)[0]["msg"]
+            raise ConfigError(
+                f"{where} (step {step}): action {index} is invalid: {problem}"
+            ) from None
+        if isinstance(action, Terminate | Answer):
+            continue  # they end or annotate a run; nothing happens on screen
+        target = targets[index - 1] if index <= len(targets) else None
+        planned.append(Planned(step, index, action, target, pause if index == 1 else 0))
+    return planned
 
 
 def substitute_all(planned: list[Planned], params: dict[str, str]) -> list[Planned]:
@@ -122,10 +165,15 @@ def substitute_all(planned: list[Planned], params: dict[str, str]) -> list[Plann
 
 def replay(source: Path, settings: Settings, options: ReplayOptions) -> ReplayOutcome:
     """Replay the run folder `source` on the display of `settings`; the new folder is complete."""
+    recorded = read_run_info(source)
     planned = plan(source, options)
     display = resolve_display(settings)
-    info = _run_info(source, options, display)
-    folder = options.run_dir or default_run_dir(settings.run.runs_dir, f"replay {info['task']}")
+    info = _run_info(recorded, source, options, display)
+    folder = (
+        claim_run_dir(options.run_dir, replace=options.replace, source=source)
+        if options.run_dir
+        else default_run_dir(settings.run.runs_dir, f"replay {info['task']}")
+    )
     with ExitStack() as stack:
         screen = MssScreen(display, settings.run.monitor)
         stack.callback(screen.close)
@@ -280,13 +328,15 @@ def _moved(action: Action, recorded: tuple[int, int], found: tuple[int, int]) ->
         return None
 
 
-def _run_info(source: Path, options: ReplayOptions, display: str) -> dict[str, Any]:
-    recorded = json.loads((source / "run.json").read_text(encoding="utf-8"))
+def _run_info(
+    recorded: dict[str, Any], source: Path, options: ReplayOptions, display: str
+) -> dict[str, Any]:
+    task, kind = recorded.get("task"), recorded.get("kind")
     return {
         "kind": "replay",
-        "task": recorded.get("task", ""),
+        "task": task if isinstance(task, str) else "",
         "source": str(source.resolve()),
-        "source_kind": recorded.get("kind", "agent"),
+        "source_kind": kind if isinstance(kind, str) else "agent",
         "mode": options.mode,
         "speed": options.speed,
         "from_step": options.from_step,

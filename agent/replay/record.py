@@ -31,6 +31,7 @@ from agent.perception.evidence import target_evidence
 from agent.perception.imaging import encode_bgra
 from agent.perception.screen import Frame, MssScreen, Region
 from agent.replay.input_events import InputEvent, Merged, merge_events
+from agent.run_folder import claim_run_dir
 from agent.trajectory import Trajectory, timestamp
 from skills.computer import action_json
 
@@ -232,8 +233,11 @@ def _step_record(
     return record
 
 
-def record_session(display: str, folder: Path, *, stop_key: str = STOP_KEY) -> Trajectory:
-    """Record on `display` until stopped and write the run folder."""
+def record_session(
+    display: str, folder: Path, *, stop_key: str = STOP_KEY, replace: bool = False
+) -> Trajectory:
+    """Record on `display` until stopped and write the run folder (new or empty, or replaced)."""
+    claim_run_dir(folder, replace=replace)  # before listening: a refused folder loses no work
     screen = MssScreen(display)
     try:
         recorder = Recorder(display, screen, stop_key=stop_key)

@@ -14,8 +14,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from agent.errors import ConfigError
-from agent.trajectory import read_trajectory
+from agent.paths import inside, read_capped, shown, warn
+from agent.perception.imaging import MAX_IMAGE_BYTES
+from agent.records import field_problem, read_numbered, read_run_info
+from skills.computer import ACTION_ADAPTER
 
 REPORT_NAME = "report.html"
 DATA_MARK = "/*RUN_DATA*/"
@@ -56,20 +61,81 @@ def render(run_dir: Path) -> str:
     data = report_data(run_dir)
     template = resources.files("agent.report").joinpath("templates", "report.html")
     page = template.read_text("utf-8")
-    # "</" inside a <script> would end it early; "<\/" is the same JSON string.
-    payload = json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
-    return page.replace(DATA_MARK, payload)
+    return page.replace(DATA_MARK, script_json(data))
+
+
+def script_json(data: Any) -> str:
+    """`data` as JSON that is inert inside <script>: no string in it can change how HTML parses.
+
+    "</script>" would end the block, and "<!--" followed by "<script" makes the parser skip
+    the real "</script>" and swallow the page's code. JSON allows any character as \\uXXXX, so
+    < > & become escapes (the same strings to JSON.parse), and so do U+2028/U+2029, which
+    older JavaScript took for line breaks.
+    """
+    text = json.dumps(data, ensure_ascii=False)
+    return text.translate(_SCRIPT_SAFE)
+
+
+_SCRIPT_SAFE = {ord(c): f"\\u{ord(c):04x}" for c in "<>&\u2028\u2029"}
 
 
 def report_data(run_dir: Path) -> dict[str, Any]:
     """Everything the page shows: the run, its steps, and its images as data: URLs by path."""
-    if not (run_dir / "run.json").is_file():
-        raise ConfigError(f"{run_dir} is not a run folder (no run.json)")
-    run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    records = read_trajectory(run_dir) if (run_dir / "trajectory.jsonl").is_file() else []
-    images: dict[str, str] = {}
-    steps = [_step(run_dir, record, records, i, images) for i, record in enumerate(records)]
-    return {"run": _run_summary(run), "steps": steps, "images": images}
+    run = read_run_info(run_dir)
+    numbered = read_numbered(run_dir) if (run_dir / "trajectory.jsonl").is_file() else []
+    images = RunImages(run_dir)
+    steps = [_step(images, numbered, i) for i in range(len(numbered))]
+    return {"run": _run_summary(run), "steps": steps, "images": images.urls}
+
+
+class RunImages:
+    """The images a run folder's records name, as data: URLs, each read once.
+
+    A name that leads out of the run folder is never read: it is skipped with one warning, so
+    a crafted trajectory cannot put /etc/passwd or /proc/self/environ into a report.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.urls: dict[str, str] = {}
+        self._skipped: set[str] = set()
+
+    def path(self, name: str | None, where: str) -> Path | None:
+        """The file `name` inside the run folder, or None (missing, or outside: warned once)."""
+        if not name or name in self._skipped:
+            return None
+        path = inside(self.run_dir, name)
+        if path is None:
+            self._skipped.add(name)
+            warn(f"{where} names {shown(name)}, outside the run folder; skipped")
+            return None
+        return path if path.exists() else None  # a crashed run may lack its last screenshot
+
+    def inline(self, name: str | None, where: str) -> str | None:
+        """The key of an image in `urls`, adding it as a data: URL the first time."""
+        if name in self.urls:
+            return name
+        path = self.path(name, where)
+        if name is None or path is None:
+            return None
+        try:
+            data = read_capped(path, MAX_IMAGE_BYTES, "the image")
+        except ConfigError as error:
+            raise ConfigError(f"{where}: {error}") from None
+        mime = MIME.get(path.suffix.lower(), "application/octet-stream")
+        self.urls[name] = f"data:{mime};base64,{base64.b64encode(data).decode()}"
+        return name
+
+
+def checked_actions(record: dict[str, Any], where: str) -> list[dict[str, Any]]:
+    """The record's actions, each a valid canonical action; ConfigError naming the bad one."""
+    actions = record.get("actions") or []
+    for index, action in enumerate(actions):
+        try:
+            ACTION_ADAPTER.validate_python(action)
+        except ValidationError as error:
+            raise ConfigError(f"{where}: actions.{index}: {field_problem(error)}") from None
+    return actions
 
 
 def _run_summary(run: dict[str, Any]) -> dict[str, Any]:
@@ -79,25 +145,30 @@ def _run_summary(run: dict[str, Any]) -> dict[str, Any]:
     )  # fmt: skip
     summary = {k: run[k] for k in keys if k in run}
     summary.setdefault("kind", "agent")
-    summary["model"] = (run.get("model") or {}).get("name")
+    model = run.get("model")
+    summary["model"] = model.get("name") if isinstance(model, dict) else None
     return summary
 
 
 def _step(
-    run_dir: Path,
-    record: dict[str, Any],
-    records: list[dict[str, Any]],
-    index: int,
-    images: dict[str, str],
+    images: RunImages, numbered: list[tuple[int, dict[str, Any]]], index: int
 ) -> dict[str, Any]:
     """One step's data; its 'after' is its own after-screenshot, else the next step's before."""
+    line, record = numbered[index]
+    where = f"{images.run_dir / 'trajectory.jsonl'}:{line}"
     step = {k: record[k] for k in STEP_FIELDS if k in record}
-    step["image"] = _inline(run_dir, record.get("screenshot"), images)
-    following = records[index + 1].get("screenshot") if index + 1 < len(records) else None
-    step["after"] = _inline(run_dir, record.get("screenshot_after") or following, images)
+    step["image"] = images.inline(record.get("screenshot"), where)
+    if record.get("screenshot_after"):
+        step["after"] = images.inline(record["screenshot_after"], where)
+    elif index + 1 < len(numbered):
+        next_line, following = numbered[index + 1]
+        next_where = f"{images.run_dir / 'trajectory.jsonl'}:{next_line}"
+        step["after"] = images.inline(following.get("screenshot"), next_where)
+    else:
+        step["after"] = None
     step["screen"] = record.get("screen") or _screen_of(record)
-    step["marks"] = [m for a in record.get("actions") or [] for m in marks(a)]
-    step["targets"] = [_target(run_dir, t, images) for t in record.get("targets") or []]
+    step["marks"] = [m for a in checked_actions(record, where) for m in marks(a)]
+    step["targets"] = [_target(images, t, where) for t in record.get("targets") or []]
     return step
 
 
@@ -107,26 +178,13 @@ def _screen_of(record: dict[str, Any]) -> dict[str, int]:
     return {"left": 0, "top": 0, "width": image["width"], "height": image["height"]}
 
 
-def _target(run_dir: Path, target: dict[str, Any] | None, images: dict[str, str]) -> Any:
+def _target(images: RunImages, target: dict[str, Any] | None, where: str) -> Any:
     if not target:
         return None
-    shown = {k: target.get(k) for k in ("point", "window", "seconds")}
-    shown["crop"] = _inline(run_dir, target.get("crop"), images)
-    shown["words"] = " ".join(w["text"] for w in target.get("words") or [])
-    return shown
-
-
-def _inline(run_dir: Path, relative: str | None, images: dict[str, str]) -> str | None:
-    """The key of an image in `images`, adding it as a data: URL the first time."""
-    if not relative:
-        return None
-    if relative not in images:
-        path = run_dir / relative
-        if not path.is_file():
-            return None
-        mime = MIME.get(path.suffix.lower(), "application/octet-stream")
-        images[relative] = f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}"
-    return relative
+    fields = {k: target.get(k) for k in ("point", "window", "seconds")}
+    fields["crop"] = images.inline(target.get("crop"), where)
+    fields["words"] = " ".join(w["text"] for w in target.get("words") or [])
+    return fields
 
 
 def marks(action: dict[str, Any]) -> list[dict[str, Any]]:

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.errors import ConfigError
+from agent.paths import MAX_TEXT_BYTES, inside, read_capped, shown
 from agent.scenarios.display import ScenarioDisplay
 from agent.scenarios.format import (
     Check,
@@ -71,10 +73,11 @@ def _evaluate(check: Check, context: Context) -> tuple[bool, str]:
         case WindowTitle():
             return _window_title(check, context.desktop.window_titles())
         case FileExists():
-            path = context.workdir / check.path
-            return path.exists(), f"{check.path} {'exists' if path.exists() else 'is missing'}"
+            path = _in_workdir(context, check.path)
+            exists = path.exists()
+            return exists, f"{check.path} {'exists' if exists else 'is missing'}"
         case FileEquals() | FileContains() | FileMatches():
-            return _file(check, context.workdir / check.path)
+            return _file(check, _in_workdir(context, check.path))
         case Command():
             return _command(check, context)
         case Clipboard():
@@ -91,10 +94,18 @@ def _window_title(check: WindowTitle, titles: list[str]) -> tuple[bool, str]:
     return False, f"no window title fits; titles: {titles}"
 
 
+def _in_workdir(context: Context, name: str) -> Path:
+    """The checked file, which must be in the scratch folder even through symlinks."""
+    path = inside(context.workdir, name, absolute=True)  # {workdir}/x is absolute by now
+    if path is None:
+        raise ConfigError(f"{shown(name)} is outside the scratch folder {context.workdir}")
+    return path
+
+
 def _file(check: FileEquals | FileContains | FileMatches, path: Path) -> tuple[bool, str]:
-    if not path.is_file():
+    if not path.exists():
         return False, f"{check.path} is missing"
-    text = path.read_text(encoding="utf-8", errors="replace")
+    text = read_capped(path, MAX_TEXT_BYTES, "the checked file").decode("utf-8", errors="replace")
     equals = check.text if isinstance(check, FileEquals) else None
     contains = check.text if isinstance(check, FileContains) else None
     pattern = check.pattern if isinstance(check, FileMatches) else None

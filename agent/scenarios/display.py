@@ -14,6 +14,7 @@ from PIL import Image
 
 from agent.display.virtual import VirtualDisplay, Window
 from agent.errors import StepFailed
+from agent.perception.imaging import open_image
 from agent.perception.screen import Frame, MssScreen
 from skills.ocr import Box, Word, find_text, read_words, text_of
 from skills.vision import Match, best_match, bgra_image
@@ -116,7 +117,7 @@ class ScenarioDisplay(VirtualDisplay):
 
     def find_image(self, template: Path, threshold: float = 0.9) -> Match | None:
         """Where the picture in `template` is on screen, or None."""
-        match = best_match(self.screenshot(), Image.open(template))
+        match = best_match(self.screenshot(), open_image(template, "the picture"))
         return match if match.score >= threshold else None
 
     def wait_for_text(self, text: str, window: str | None = None, timeout: float = 10.0) -> Box:
@@ -143,7 +144,7 @@ class ScenarioDisplay(VirtualDisplay):
 
         def look() -> Match | None:
             nonlocal best
-            match = best_match(self.screenshot(), Image.open(template))
+            match = best_match(self.screenshot(), open_image(template, "the picture"))
             best = max(best, match.score)
             return match if match.score >= threshold else None
 

@@ -25,14 +25,18 @@ wherever text appears in setup, steps and checks.
 
 from __future__ import annotations
 
-from pathlib import Path
+import posixpath
+from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agent.errors import ConfigError
+from agent.paths import inside, read_capped, shown
 from skills.computer import ACTION_CLASSES
+
+MAX_SCENARIO_BYTES = 1024 * 1024  # a scenario is a page of YAML; /dev/zero is not
 
 
 class _Strict(BaseModel):
@@ -262,11 +266,14 @@ class Scenario(_Strict):
 def load_scenario(path: Path) -> Scenario:
     """Read and validate a scenario file; every error names the file, the line and the field."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_capped(path, MAX_SCENARIO_BYTES, "the scenario file").decode("utf-8")
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
+    except UnicodeDecodeError as error:  # one such file fails alone; the suite runs the others
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte 0x{error.object[error.start]:02x} at offset "
+            f"{error.start}); save the scenario file as UTF-8"
+        ) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
@@ -274,9 +281,63 @@ def load_scenario(path: Path) -> Scenario:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}:1: a scenario must be a mapping of fields, e.g. name: ...")
     try:
-        return Scenario.model_validate({**data, "source": path})
+        scenario = Scenario.model_validate({**data, "source": path})
     except ValidationError as error:
         raise ConfigError(_describe(error, path, root)) from None
+    problem = _path_problem(scenario)
+    if problem is not None:
+        loc, field, message = problem
+        raise ConfigError(f"{path}:{_locate(root, loc)[0]}: {field}: {message}")
+    return scenario
+
+
+def _path_problem(scenario: Scenario) -> tuple[list[Any], str, str] | None:
+    """The first path that leads where it may not: (YAML location, field, what is wrong).
+
+    Files the scenario brings (replies, served pages, pictures) must be inside the scenario's
+    folder: Ray ships only the folder holding the scenario files to its nodes, so anything else
+    works on one machine only, and `serve` publishes a whole folder on a local port, which must
+    be the scenario's own pages and not, say, a home folder. Files the run makes or checks
+    (setup.files, file checks) must be inside the scratch folder: setup writes them, and a check
+    judges what this run produced, not what happens to be elsewhere on the machine.
+    """
+    made = [(["setup", "files", name], "setup.files", name) for name in scenario.setup.files]
+    made += [
+        (["checks", i, "path"], f"checks.{i}.path", check.path)
+        for i, check in enumerate(scenario.checks)
+        if isinstance(check, FileExists | FileEquals | FileContains | FileMatches)
+    ]
+    for loc, field, name in made:
+        if not in_scratch(name):
+            message = f"{shown(name)} leads outside the scenario's scratch folder"
+            return loc, field, message + "; name a file inside it"
+    brought = [(["setup", "serve"], scenario.setup.serve), (["replies"], scenario.replies)]
+    brought += [
+        (["setup", "waits", i, "image"], w.image) for i, w in _pictures(scenario.setup.waits)
+    ]
+    brought += [(["steps", i, "image"], step.image) for i, step in _pictures(scenario.steps)]
+    brought += [(["checks", i, "image"], check.image) for i, check in _pictures(scenario.checks)]
+    folder = scenario.source.parent
+    for loc, named in brought:
+        if named is not None and inside(folder, named, absolute=True) is None:
+            field = ".".join(str(part) for part in loc)
+            return loc, field, f"{shown(named)} is outside the scenario's folder {folder.resolve()}"
+    return None
+
+
+def _pictures(items: list[Any]) -> list[tuple[int, Any]]:
+    """(index, item) of the steps, waits or checks that name a picture."""
+    return [
+        (i, item) for i, item in enumerate(items) if isinstance(getattr(item, "image", None), Path)
+    ]
+
+
+def in_scratch(name: str) -> bool:
+    """Whether `name` stays inside the scratch folder: relative, and no `..` that climbs out."""
+    if not name or "\0" in name or PurePosixPath(name).is_absolute():
+        return False
+    normal = posixpath.normpath(name)
+    return normal not in (".", "..") and not normal.startswith("../")
 
 
 def _describe(error: ValidationError, path: Path, root: yaml.Node | None) -> str:

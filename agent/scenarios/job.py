@@ -126,13 +126,18 @@ def _run_with_timeout(scenario: Scenario, job: Job) -> ScenarioResult:
 
 def _run(scenario: Scenario, job: Job) -> tuple[list[CheckResult], str | None]:
     """Set up, run steps and task, check, tear down; return the checks and the agent's status."""
+    # The job owns its folder: a re-run of the same job (the pytest plugin's) replaces its logs.
     with staged(scenario) as stage:
         if stage.scenario.steps:
-            run_scripted_steps(stage, job.folder / "steps")
+            run_scripted_steps(stage, job.folder / "steps", replace=True)
         agent = None
         if stage.scenario.task is not None:
             agent = run_agent(
-                stage, job.folder / "agent", live=job.live, preset=job.model_config_name
+                stage,
+                job.folder / "agent",
+                live=job.live,
+                preset=job.model_config_name,
+                replace=True,
             )
         checks = run_checks(stage)
         stage.desktop.screenshot(job.folder / "final.png")

@@ -1,10 +1,17 @@
-"""JUnit XML, the result format every CI system reads."""
+"""JUnit XML, the result format every CI system reads.
+
+A scenario run that passed on a retry is a passing <testcase> (exit code 0, as in the summary);
+each failed attempt before it is a <flakyFailure> (a failed check) or <flakyError> (an error or
+a timeout) inside it, as Maven Surefire writes reruns, so CI tools that know the convention show
+it as flaky and the others still see a pass.
+"""
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from agent.scenarios.job import ScenarioResult
 from agent.scenarios.suite import SuiteResult
 
 
@@ -35,10 +42,27 @@ def write_junit(suite: SuiteResult, path: Path) -> None:
             ).text = _checks(result.checks)
         elif result.status in {"error", "timeout"}:
             ET.SubElement(case, "error", message=result.error or result.status, type=result.status)
+        if result.passed:
+            for attempt in suite.failed_attempts(result):
+                _flaky_attempt(case, attempt)
         flaky = " (flaky)" if result.name in suite.flaky else ""
         ET.SubElement(case, "system-out").text = f"run folder: {result.folder}{flaky}\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def _flaky_attempt(case: ET.Element, attempt: ScenarioResult) -> None:
+    """A failed attempt of a test case that passed later, in Surefire's rerun format."""
+    failed = attempt.status == "failed"
+    element = ET.SubElement(
+        case,
+        "flakyFailure" if failed else "flakyError",
+        message=attempt.error or attempt.status,
+        type="CheckFailed" if failed else attempt.status,
+    )
+    ET.SubElement(element, "stackTrace").text = _checks(attempt.checks) or attempt.error or ""
+    where = f"attempt {attempt.attempt}, run folder: {attempt.folder}\n"
+    ET.SubElement(element, "system-out").text = where
 
 
 def _checks(checks: list[dict[str, object]]) -> str:

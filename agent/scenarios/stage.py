@@ -17,8 +17,11 @@ from typing import Any
 
 from agent.act import Executor
 from agent.config import load_settings
+from agent.errors import ConfigError
 from agent.loop import StepReport
 from agent.model.scripted import ScriptedServer, load_replies
+from agent.paths import inside, shown
+from agent.run_folder import claim_run_dir
 from agent.runner import RunOutcome, run_task
 from agent.scenarios.checks import CheckResult, Context, run_check
 from agent.scenarios.display import ScenarioDisplay
@@ -58,11 +61,11 @@ def staged(scenario: Scenario) -> Iterator[Stage]:
         yield Stage(scenario, desktop, workdir)
 
 
-def run_scripted_steps(stage: Stage, folder: Path) -> None:
+def run_scripted_steps(stage: Stage, folder: Path, *, replace: bool = False) -> None:
     """Run the scenario's steps, logged to `folder` in the run-folder format."""
     executor = Executor(PyAutoGuiDesktop(stage.desktop.display, failsafe=False))
     info = {"task": f"scripted steps of {stage.scenario.name}", "kind": "steps"}
-    trajectory = Trajectory(folder, info)
+    trajectory = Trajectory(claim_run_dir(folder, replace=replace), info)
     status = "error"
     try:
         run_steps(stage.scenario.steps, stage.desktop, executor, trajectory, stage.scenario.resolve)
@@ -77,6 +80,7 @@ def run_agent(
     *,
     live: bool = False,
     preset: str | None = None,
+    replace: bool = False,
     on_step: Callable[[StepReport], None] = lambda report: None,
 ) -> RunOutcome:
     """The agent on the stage's desktop: scripted replies over HTTP, or live the real model."""
@@ -85,11 +89,12 @@ def run_agent(
     run = {"display": stage.desktop.display, "max_steps": scenario.max_steps, "failsafe": False}
     task = scenario.task or ""
     if live or scenario.replies is None:
-        return run_task(task, load_settings(preset, run=run), run_dir=folder, on_step=on_step)
+        settings = load_settings(preset, run=run)
+        return run_task(task, settings, run_dir=folder, replace=replace, on_step=on_step)
     with ScriptedServer(load_replies(scenario.resolve(scenario.replies))) as server:
         model = {"base_url": server.base_url, "api_key_required": False}
         settings = load_settings(preset, model=model, run=run)
-        return run_task(task, settings, run_dir=folder, on_step=on_step)
+        return run_task(task, settings, run_dir=folder, replace=replace, on_step=on_step)
 
 
 def run_checks(stage: Stage) -> list[CheckResult]:
@@ -116,12 +121,18 @@ def with_placeholders(scenario: Scenario, workdir: Path, url: str) -> Scenario:
 
 def _setup(scenario: Scenario, desktop: ScenarioDisplay, workdir: Path) -> None:
     for name, text in scenario.setup.files.items():
-        path = workdir / name
+        # load_scenario() refused names that climb out; this also catches a symlink on the way.
+        path = inside(workdir, name)
+        if path is None or path == workdir.resolve():
+            raise ConfigError(
+                f"{scenario.source}: setup.files: {shown(name)} is not inside {workdir}"
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     for launch in scenario.setup.launch:
         if launch.chromium is not None:
-            argv = chromium_argv(launch.chromium, workdir / "chromium-profile", desktop)
+            screen = (0, 0, desktop.width, desktop.height)
+            argv = chromium_argv(launch.chromium, workdir / "chromium-profile", screen)
             desktop.launch(argv, wm_class="chromium", timeout=max(launch.timeout, 30), cwd=workdir)
             continue
         desktop.launch(
@@ -135,8 +146,12 @@ def _setup(scenario: Scenario, desktop: ScenarioDisplay, workdir: Path) -> None:
         resolve_step(wait, desktop, scenario.resolve)
 
 
-def chromium_argv(url: str, profile: Path, desktop: ScenarioDisplay) -> list[str]:
-    """Chromium filling the screen, as root, with no first-run screens and no network chatter."""
+def chromium_argv(
+    url: str, profile: Path, window: tuple[int, int, int, int], *, app: bool = False
+) -> list[str]:
+    """Chromium at `window` (x, y, width, height), as root, with no first-run screens and no
+    network chatter; with `app`, the page alone (no tabs, no address bar)."""
+    x, y, width, height = window
     return [
         "chromium",
         "--no-sandbox",  # refuses to start as root without it
@@ -150,10 +165,10 @@ def chromium_argv(url: str, profile: Path, desktop: ScenarioDisplay) -> list[str
         "--disable-dev-shm-usage",
         "--password-store=basic",
         "--disable-features=Translate,MediaRouter",
-        "--window-position=0,0",
-        f"--window-size={desktop.width},{desktop.height}",
+        f"--window-position={x},{y}",
+        f"--window-size={width},{height}",
         f"--user-data-dir={profile}",
-        url,
+        f"--app={url}" if app else url,
     ]
 
 

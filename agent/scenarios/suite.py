@@ -1,7 +1,9 @@
 """A suite of scenarios: find the files, pick by name and tag, run K times with retries, tally.
 
-A failed run with retries left is run again; one that passes on a retry is flaky. With
-`--repeat K` every scenario runs K times, and pass^k is the share that passed all K.
+A failed run with retries left is run again; one that passes on a retry counts as passed but
+is flaky, and keeps the failed attempts for the report. With `--repeat K` every scenario runs K
+times, and pass^k is the share that passed all K. Every suite, and every run in it, gets a folder
+of its own: nothing an earlier suite wrote is overwritten.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from agent.errors import ConfigError, DeskpilotError
+from agent.run_folder import new_folder
 from agent.scenarios.backend import Backend
 from agent.scenarios.format import Scenario, load_scenario
 from agent.scenarios.job import Job, ScenarioResult
@@ -33,12 +36,17 @@ class SuiteResult:
 
     results: list[ScenarioResult] = field(default_factory=list)
     flaky: set[str] = field(default_factory=set)  # passed only on a retry, or not on every repeat
+    retried: list[ScenarioResult] = field(default_factory=list)  # failed attempts run again
     folder: Path = Path()
 
     @property
     def passed(self) -> bool:
-        """Whether every run of every scenario passed."""
+        """Whether every run of every scenario passed (on its first attempt or on a retry)."""
         return bool(self.results) and all(r.passed for r in self.results)
+
+    def failed_attempts(self, result: ScenarioResult) -> list[ScenarioResult]:
+        """The attempts of `result`'s scenario run that failed and were retried, in order."""
+        return [r for r in self.retried if r.scenario == result.scenario and r.run == result.run]
 
     def pass_hat_k(self) -> float:
         """The share of scenarios that passed in every one of their runs."""
@@ -89,7 +97,8 @@ def run_suite(
     on_result: Callable[[ScenarioResult], None] = lambda result: None,
 ) -> SuiteResult:
     """Run every scenario `repeat` times, retrying failures as each scenario allows."""
-    suite = SuiteResult(folder=runs_dir / datetime.now(UTC).strftime("test-%Y%m%d-%H%M%S"))
+    stamp = datetime.now(UTC).strftime("test-%Y%m%d-%H%M%S")
+    suite = SuiteResult(folder=new_folder(runs_dir, stamp))  # never an earlier suite's folder
     for item in selected:
         if item.scenario is None:
             broken = ScenarioResult(
@@ -113,6 +122,7 @@ def run_suite(
             on_result(result)
             if not result.passed and result.attempt <= loaded[result.scenario].retries:
                 again.append(job(result.scenario, result.run, result.attempt + 1))
+                suite.retried.append(result)
                 continue
             if result.passed and result.attempt > 1:
                 suite.flaky.add(result.name)
@@ -135,7 +145,7 @@ def _job(
     name += (f"-run{run}" if run > 1 else "") + (f"-try{attempt}" if attempt > 1 else "")
     return Job(
         scenario=path,
-        folder=folder / name,
+        folder=new_folder(folder, name),  # two scenarios of one name get name and name-2
         live=live,
         model_config_name=model_config,
         attempt=attempt,
