@@ -80,11 +80,24 @@ class Executor:
 
 
 def call_results(step: int, outcomes: list[Outcome], calls: int) -> tuple[str, ...]:
-    """One result text per native tool call (a call may hold several actions), step-numbered."""
+    """One result text per native tool call (a call may hold several actions), step-numbered.
+
+    They say what was done, never where: positions are screen pixels here, and the model works
+    in its own space (a 0..1000 grid, a resized image), as its harness tells it nothing of them.
+    """
     texts: list[list[str]] = [[] for _ in range(calls)]
     for outcome in outcomes:
-        texts[outcome.call.call_index or 0].append(f"step {step}: {outcome.message}")
+        texts[outcome.call.call_index or 0].append(f"step {step}: {told(outcome)}")
     return tuple("\n".join(t) or f"step {step}: nothing to do" for t in texts)
+
+
+def told(outcome: Outcome) -> str:
+    """What the model hears of one outcome: what was done, or why not (no screen positions)."""
+    if outcome.status == "done":
+        return outcome.call.action.summary()
+    if outcome.status == "dry-run":
+        return f"dry run: {outcome.call.action.summary()}"
+    return outcome.message  # an error or a skip: the reason, written without positions
 
 
 def mistake_results(step: int, mistake: ModelMistake, calls: int) -> tuple[str, ...]:

@@ -3,13 +3,17 @@
 Later sources win. Nested fields use `__` in the environment, e.g. DESKPILOT_MODEL__BASE_URL or
 DESKPILOT_RUN__MAX_STEPS. The API key is not a setting: it is read from the environment variable
 that `model.api_key_env` names, and only ever held as a SecretStr.
+
+`model.profile` names the model family. What none of the three sources sets of the family's
+settings (coords, dialect, tool_mode, resize key by key, history_images, history_turns) is taken
+from the profile (PROFILE_DEFAULTS), so: flags, then environment, then preset, then profile.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -20,6 +24,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
@@ -36,6 +41,59 @@ from agent.redact import mask_url
 
 DEFAULT_PRESET = "qwen3.7-plus"
 ToolMode = Literal["auto", "native", "text"]
+# A model family: the prompt, tool description, coordinate space, parser and history policy its
+# own harness uses, as one unit (agent/model/profiles.py holds the texts).
+Profile = Literal["qwen3", "qwen2.5-vl", "ui-tars-1.5", "gui-plus"]
+PROFILES: tuple[str, ...] = get_args(Profile)
+DEFAULT_PROFILE: Profile = "qwen3"
+# Families whose harness writes the actions into the prompt instead of sending a tool.
+PROMPT_ONLY_PROFILES = frozenset({"ui-tars-1.5", "gui-plus"})
+# The settings each profile implies. A value given by the preset, the environment or a flag
+# wins; a missing one is taken from here (for `resize`, key by key).
+PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
+    # Qwen3-VL, Qwen3.5 and later: a 0..1000 grid; OSWorld's agent keeps the last 4 steps with
+    # their screenshots (plus the current one) and sums up older steps as "Step i: ...".
+    "qwen3": {
+        "coords": "relative-1000",
+        "dialect": "auto",
+        "tool_mode": "auto",
+        "resize": {"factor": 32, "min_pixels": 4 * 32 * 32, "max_pixels": 2_621_440},
+        "history_images": 5,
+        "history_turns": 4,
+    },
+    # Qwen2.5-VL: pixels of the smart-resized image (factor 28), the tool in the system prompt
+    # (Model Studio's Qwen2.5-VL models take no native tools); OSWorld's history.
+    "qwen2.5-vl": {
+        "coords": "image",
+        "dialect": "auto",
+        "tool_mode": "text",
+        "resize": {"factor": 28, "min_pixels": 4 * 28 * 28, "max_pixels": 1280 * 28 * 28},
+        "history_images": 5,
+        "history_turns": 4,
+    },
+    # UI-TARS-1.5: its own Thought/Action prompt and pixels of the smart-resized image
+    # (factor 28, its own pixel budget); its agent sends the last 5 screenshots and keeps
+    # every earlier reply as text.
+    "ui-tars-1.5": {
+        "coords": "image",
+        "dialect": "uitars",
+        "tool_mode": "text",
+        "resize": {"factor": 28, "min_pixels": 100 * 28 * 28, "max_pixels": 16384 * 28 * 28},
+        "history_images": 5,
+        "history_turns": 50,
+    },
+    # gui-plus (Model Studio): its own JSON-action system prompt and pixels of the image after
+    # the server's resize (factor 28, its default budget). The vendor's page shows no history
+    # policy, so deskpilot's own is kept.
+    "gui-plus": {
+        "coords": "image",
+        "dialect": "gui-plus",
+        "tool_mode": "text",
+        "resize": {"factor": 28, "min_pixels": 4 * 28 * 28, "max_pixels": 1280 * 28 * 28},
+        "history_images": 3,
+        "history_turns": 12,
+    },
+}
 
 
 class _Section(BaseModel):
@@ -66,6 +124,9 @@ class ModelSettings(_Section):
     name: str = "qwen3.7-plus"
     api_key_env: str = "DESKPILOT_API_KEY"  # the environment variable holding the key
     api_key_required: bool = True  # false for local servers that take no key
+    # The model family; it sets the defaults of coords, dialect, tool_mode, resize and the
+    # history below (PROFILE_DEFAULTS), and picks the prompt and the tool's description.
+    profile: Profile = DEFAULT_PROFILE
     coords: CoordSpace = "relative-1000"  # the space the model's coordinates are in
     dialect: Dialect = "auto"  # the action syntax to read; auto tries every known one in order
     # The screen size the model is told (Anthropic/OpenAI style): the screenshot is scaled to it
@@ -92,6 +153,34 @@ class ModelSettings(_Section):
     max_retries: int = Field(default=4, ge=0)
     max_retry_wait: float = Field(default=60.0, ge=0)  # a longer Retry-After is an error
     prices: Prices = Prices()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _profile_defaults(cls, data: Any) -> Any:
+        """Fill what the preset, environment and flags left unset from the profile."""
+        if not isinstance(data, dict):
+            return data
+        defaults = PROFILE_DEFAULTS.get(data.get("profile", DEFAULT_PROFILE))
+        if defaults is None:
+            return data  # an unknown profile: the field's own validation names the choices
+        filled = dict(data)
+        for key, value in defaults.items():
+            given = filled.get(key)
+            if isinstance(value, dict) and isinstance(given, dict):
+                filled[key] = {**value, **given}
+            elif key not in filled:
+                filled[key] = value
+        return filled
+
+    @model_validator(mode="after")
+    def _tool_mode_fits_profile(self) -> ModelSettings:
+        """A family whose actions are in its prompt (UI-TARS) has no tool to send natively."""
+        if self.profile in PROMPT_ONLY_PROFILES and self.tool_mode != "text":
+            raise ValueError(
+                f"profile {self.profile} writes its actions into the prompt and sends no tool; "
+                f"tool_mode must be text, not {self.tool_mode}"
+            )
+        return self
 
     @field_validator("base_url")
     @classmethod

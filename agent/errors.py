@@ -3,6 +3,7 @@
     DeskpilotError                    base of everything deskpilot raises on purpose
     ├── ConfigError                   the user's configuration or command line (exit 2)
     ├── DisplayError                  no usable display, or a desktop program is missing (exit 2)
+    │   └── NoAccessibility           the desktop has no AT-SPI bus to read elements from
     ├── ModelError                    the model API failed, after retries where they help (exit 3)
     │   ├── ModelConnectionError      the server could not be reached
     │   │   └── ModelTimeout          no answer in time; `phase` says connect, read, write or pool
@@ -19,6 +20,7 @@
     │   └── IncompleteReply           a stream that ended early, or a reply cut at max_tokens
     ├── ModelMistake                  recoverable: told to the model, which gets another try
     │   ├── ParseError                the reply holds no valid action
+    │   │   └── NoCall                no call in any dialect: prose, or nothing
     │   └── ActionError               a valid action that cannot run here (off-screen, unknown key)
     ├── RunStopped                    the run ended without the model finishing (exit 1)
     │   ├── StepLimitReached          max_steps used up
@@ -53,6 +55,10 @@ class DisplayError(DeskpilotError):
     """No usable display, or a program the desktop needs is missing."""
 
     exit_code = 2
+
+
+class NoAccessibility(DisplayError):
+    """The desktop has no AT-SPI bus (or it does not answer): no elements can be read."""
 
 
 class ModelError(DeskpilotError):
@@ -137,6 +143,10 @@ class ModelMistake(DeskpilotError):
 
 class ParseError(ModelMistake):
     """The reply holds no valid action; the message says what was wrong and what is allowed."""
+
+
+class NoCall(ParseError):
+    """No call in any dialect (prose, or nothing): the server may have dropped the tools."""
 
 
 class ActionError(ModelMistake):

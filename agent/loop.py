@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from agent.act import Executor, Outcome, call_results, mistake_results
-from agent.config import ResizeSettings, Settings
-from agent.errors import ModelMistake, StepLimitReached, StuckInLoop, TooManyMistakes
+from agent.config import ModelSettings, ResizeSettings, Settings
+from agent.errors import ModelMistake, NoCall, StepLimitReached, StuckInLoop, TooManyMistakes
 from agent.model.ask import ask
 from agent.model.budget import Budget
 from agent.model.client import Model
 from agent.model.prompt import Conversation, Turn
-from agent.parse import ParsedCall, parse_reply
+from agent.parse import Dialect, ParsedCall, parse_reply
 from agent.perception.coords import CoordSpace, Mapping
 from agent.perception.evidence import target_evidence
 from agent.perception.imaging import EncodedImage, encode_bgra, smart_resize
@@ -124,6 +124,7 @@ class Agent:
                 step=step,
                 image=image,
                 smaller=lambda sent: self._smaller(state.frame, sent),
+                has_call=lambda reply: _holds_call(reply, mapping, self.settings.model.dialect),
             )
         reply = asked.reply
         record |= {
@@ -160,8 +161,7 @@ class Agent:
         record["results"] = [o.as_json() for o in outcomes]
         self.trajectory.end_step(record)
 
-        results = _results(step, outcomes, reply, nudge)
-        conversation.record(Turn(step, image, reply, _call_ids(step, reply), results))
+        conversation.record(acted_turn(step, image, reply, outcomes, nudge))
         messages = [o.message for o in outcomes]
         self.on_step(StepReport(step, messages, None, timings, reply.usage, self.budget.cost))
         if out_of_time:
@@ -250,9 +250,13 @@ class Agent:
             raise TooManyMistakes(f"{state.mistakes} invalid replies in a row; last: {mistake}")
 
     def _mapping(self, frame: Frame) -> Mapping:
-        m = self.settings.model
-        size = m.display_size or image_size(frame, m.coords, m.resize)
-        return Mapping(m.coords, frame.region, size, frame.virtual_screen)
+        return mapping_for(frame, self.settings.model)
+
+
+def mapping_for(frame: Frame, model: ModelSettings) -> Mapping:
+    """From the model's space to the frame's screen, with the image size the model sees."""
+    size = model.display_size or image_size(frame, model.coords, model.resize)
+    return Mapping(model.coords, frame.region, size, frame.virtual_screen)
 
 
 def image_size(frame: Frame, coords: CoordSpace, resize: ResizeSettings) -> tuple[int, int]:
@@ -287,6 +291,17 @@ def _final_status(calls: list[ParsedCall]) -> RunStatus | None:
     return None
 
 
+def _holds_call(reply: Reply, mapping: Mapping, dialect: Dialect) -> bool:
+    """Whether the reply holds a call in any dialect, valid or not: prose alone holds none."""
+    try:
+        parse_reply(reply, mapping, dialect)
+    except NoCall:
+        return False
+    except ModelMistake:
+        return True  # a call with a mistake in it: the model knows the tool
+    return True
+
+
 def _answer(calls: list[ParsedCall]) -> str | None:
     answers = [call.action.text for call in calls if isinstance(call.action, Answer)]
     return answers[-1] if answers else None
@@ -295,7 +310,7 @@ def _answer(calls: list[ParsedCall]) -> str | None:
 def _mistake_turn(step: int, image: EncodedImage, reply: Reply, mistake: ModelMistake) -> Turn:
     """The turn that tells the model what was wrong; every native call id gets a result."""
     results = mistake_results(step, mistake, len(reply.tool_calls))
-    return Turn(step, image, reply, _call_ids(step, reply), results)
+    return Turn(step, image, reply, _call_ids(step, reply), results, problem=True)
 
 
 def _call_ids(step: int, reply: Reply) -> tuple[str, ...]:
@@ -303,9 +318,16 @@ def _call_ids(step: int, reply: Reply) -> tuple[str, ...]:
     return tuple(call.id or f"call_{step}_{i}" for i, call in enumerate(reply.tool_calls))
 
 
-def _results(step: int, outcomes: list[Outcome], reply: Reply, nudge: str) -> tuple[str, ...]:
-    """Result texts for the model; each carries the step number, so no two are identical."""
+def acted_turn(
+    step: int, image: EncodedImage, reply: Reply, outcomes: list[Outcome], nudge: str = ""
+) -> Turn:
+    """The turn a step that acted leaves in the conversation (also `deskpilot request`'s).
+
+    Each result carries the step number, so no two are identical; a failed action or a nudge
+    makes it a problem, which families that are sent no results still hear of.
+    """
     texts = call_results(step, outcomes, len(reply.tool_calls) or 1)
     if nudge:
         texts = (*texts[:-1], f"{texts[-1]}. {nudge}")
-    return texts
+    problem = bool(nudge) or any(o.status == "error" for o in outcomes)
+    return Turn(step, image, reply, _call_ids(step, reply), texts, problem)

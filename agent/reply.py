@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+
+# Where OpenAI-compatible servers put the model's thinking: `reasoning_content` (vLLM's reasoning
+# parsers, DashScope), `reasoning` (newer vLLM, OpenRouter). It is recorded, never executed.
+REASONING_FIELDS = ("reasoning_content", "reasoning")
+
+
+def reasoning_of(message: Mapping[str, Any]) -> Any:
+    """The reasoning of a message or a stream delta: its first reasoning field that is set."""
+    return next((message[k] for k in REASONING_FIELDS if message.get(k)), None)
 
 
 class ToolCall(BaseModel):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Annotated, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
@@ -27,10 +28,17 @@ class _Action(BaseModel):
 
     # Actions that end the run: nothing after them in the same reply is executed.
     terminal: ClassVar[bool] = False
+    # Its line in the tool description; `{at}` is where a click names its point, for the
+    # families whose clicks take one.
+    announced: ClassVar[str] = ""
 
     def perform(self, desktop: Desktop) -> str:
         """Carry the action out on `desktop` and say what was done."""
         raise NotImplementedError
+
+    def summary(self) -> str:
+        """What was done, for the model: never a screen position, which is not its space."""
+        return f"{self.action} done"  # type: ignore[attr-defined]
 
 
 class _PointerAction(_Action):
@@ -61,6 +69,7 @@ class _Click(_PointerAction):
 class LeftClick(_Click):
     """Click the left mouse button at the coordinate (or where the pointer is)."""
 
+    announced: ClassVar[str] = "Click the left mouse button{at}."
     action: Literal["left_click"] = "left_click"
 
 
@@ -68,6 +77,7 @@ class RightClick(_Click):
     """Click the right mouse button at the coordinate."""
 
     mouse_button: ClassVar[Button] = "right"
+    announced: ClassVar[str] = "Click the right mouse button{at}."
     action: Literal["right_click"] = "right_click"
 
 
@@ -75,6 +85,7 @@ class MiddleClick(_Click):
     """Click the middle mouse button at the coordinate."""
 
     mouse_button: ClassVar[Button] = "middle"
+    announced: ClassVar[str] = "Click the middle mouse button{at}."
     action: Literal["middle_click"] = "middle_click"
 
 
@@ -82,6 +93,7 @@ class DoubleClick(_Click):
     """Double-click the left mouse button at the coordinate."""
 
     click_count: ClassVar[int] = 2
+    announced: ClassVar[str] = "Double-click the left mouse button{at}."
     action: Literal["double_click"] = "double_click"
 
 
@@ -89,12 +101,14 @@ class TripleClick(_Click):
     """Triple-click the left mouse button at the coordinate (selects a line)."""
 
     click_count: ClassVar[int] = 3
+    announced: ClassVar[str] = "Triple-click the left mouse button{at}."
     action: Literal["triple_click"] = "triple_click"
 
 
 class MouseMove(_Action):
     """Move the pointer to the coordinate."""
 
+    announced: ClassVar[str] = "Move the cursor to the given (x, y) pixel coordinate on the screen."
     action: Literal["mouse_move"] = "mouse_move"
     x: int = Field(ge=0)
     y: int = Field(ge=0)
@@ -107,6 +121,10 @@ class MouseMove(_Action):
 class LeftClickDrag(_Action):
     """Press the left button, drag to the coordinate, release."""
 
+    announced: ClassVar[str] = (
+        "Press the left mouse button and drag the cursor to the given (x, y) pixel coordinate "
+        "on the screen."
+    )
     action: Literal["left_click_drag"] = "left_click_drag"
     x: int = Field(ge=0)
     y: int = Field(ge=0)
@@ -124,22 +142,34 @@ class LeftClickDrag(_Action):
 class Type(_Action):
     """Type a string of text into the focused element."""
 
+    announced: ClassVar[str] = "Type a string of text on the keyboard."
     action: Literal["type"] = "type"
     text: str = Field(min_length=1, max_length=MAX_TEXT_LENGTH)
 
     def perform(self, desktop: Desktop) -> str:
         desktop.type_text(self.text)
+        return self.summary()
+
+    def summary(self) -> str:
+        """How much was typed (the text itself the model knows)."""
         return f"typed {len(self.text)} characters"
 
 
 class Key(_Action):
     """Press keys together: down in order, up in reverse (e.g. ["ctrl", "s"])."""
 
+    announced: ClassVar[str] = (
+        "Press the given keys down in order, then release them in reverse order."
+    )
     action: Literal["key"] = "key"
     keys: list[str] = Field(min_length=1, max_length=6)
 
     def perform(self, desktop: Desktop) -> str:
         desktop.press(self.keys)
+        return self.summary()
+
+    def summary(self) -> str:
+        """The keys pressed."""
         return "pressed " + "+".join(self.keys)
 
 
@@ -158,6 +188,7 @@ class _Wheel(_PointerAction):
 class Scroll(_Wheel):
     """Scroll the mouse wheel; positive is up, negative is down."""
 
+    announced: ClassVar[str] = "Turn the mouse scroll wheel."
     action: Literal["scroll"] = "scroll"
 
 
@@ -165,17 +196,23 @@ class HScroll(_Wheel):
     """Scroll horizontally; positive is right, negative is left."""
 
     sideways: ClassVar[bool] = True
+    announced: ClassVar[str] = "Scroll horizontally."
     action: Literal["hscroll"] = "hscroll"
 
 
 class Wait(_Action):
     """Wait for the screen to change, in seconds."""
 
+    announced: ClassVar[str] = "Wait the given number of seconds for the screen to change."
     action: Literal["wait"] = "wait"
     seconds: float = Field(default=2.0, ge=0, le=MAX_WAIT_SECONDS)
 
     def perform(self, desktop: Desktop) -> str:
         desktop.pause(self.seconds)
+        return self.summary()
+
+    def summary(self) -> str:
+        """How long the wait was."""
         return f"waited {self.seconds:g} s"
 
 
@@ -183,20 +220,30 @@ class Terminate(_Action):
     """End the task, reporting success or failure."""
 
     terminal: ClassVar[bool] = True
+    announced: ClassVar[str] = "End the current task and report whether it succeeded."
     action: Literal["terminate"] = "terminate"
     status: Literal["success", "failure"]
 
     def perform(self, desktop: Desktop) -> str:
+        return self.summary()
+
+    def summary(self) -> str:
+        """The status the task ended with."""
         return f"terminated with {self.status}"
 
 
 class Answer(_Action):
     """Give the answer the task asked for."""
 
+    announced: ClassVar[str] = "Answer a question."
     action: Literal["answer"] = "answer"
     text: str = Field(max_length=MAX_TEXT_LENGTH)
 
     def perform(self, desktop: Desktop) -> str:
+        return self.summary()
+
+    def summary(self) -> str:
+        """That the answer was taken."""
         return "answer recorded"
 
 
@@ -219,6 +266,9 @@ Action = Annotated[
 ]
 ACTION_ADAPTER: TypeAdapter[Action] = TypeAdapter(Action)
 ACTION_CLASSES: tuple[type[_Action], ...] = get_args(get_args(Action)[0])
+ACTION_CLASS: dict[str, type[_Action]] = {
+    cls.model_fields["action"].default: cls for cls in ACTION_CLASSES
+}
 ActionName = Literal[
     "key",
     "type",
@@ -253,23 +303,24 @@ class ComputerUseCall(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    action: ActionName = Field(description="The action to perform.")
-    keys: list[str] | str | None = Field(default=None, description="Required only by action=key.")
-    text: str | None = Field(
-        default=None, description="Required only by action=type and action=answer."
-    )
+    # The descriptions are the base texts of the announced parameters; `tool_parameters` adds
+    # which actions use each one, for the family announcing the tool.
+    action: ActionName = Field(description="The action to perform. The available actions are:")
+    keys: list[str] | str | None = Field(default=None, description="")
+    text: str | None = Field(default=None, description="")
     coordinate: list[float] | None = Field(
         default=None,
-        description="(x, y): the point to act on, for mouse actions and the end of a drag.",
+        description="(x, y): the x (pixels from the left edge) and y (pixels from the top edge) "
+        "coordinates to move the mouse to.",
     )
     pixels: float | None = Field(
         default=None,
-        description="Scroll amount; positive = up (right for hscroll), negative = down. "
-        "Required only by action=scroll and action=hscroll.",
+        description="The amount of scrolling: positive values scroll up, negative values "
+        "scroll down.",
     )
-    time: float | None = Field(default=None, description="Seconds to wait. action=wait only.")
+    time: float | None = Field(default=None, description="The number of seconds to wait.")
     status: Literal["success", "failure"] | None = Field(
-        default=None, description="The task status. Required only by action=terminate."
+        default=None, description="The status the task ended with."
     )
     # Accepted from models that use them, never announced: the prompt stays on-distribution.
     start_coordinate: list[float] | None = Field(default=None, exclude=True)
@@ -282,65 +333,136 @@ class ComputerUseCall(BaseModel):
             return [float(n) for n in _NUMBER.findall(value)]
         return value
 
-    @classmethod
-    def parameters_schema(cls) -> dict[str, object]:
-        """The JSON schema of the announced parameters, in the plain form Qwen was trained on."""
-        properties: dict[str, object] = {}
-        for name, field in cls.model_fields.items():
-            if field.exclude:
-                continue
-            properties[name] = {**_plain_type(name), "description": field.description}
-        return {"type": "object", "properties": properties, "required": ["action"]}
-
-
-def _plain_type(name: str) -> dict[str, object]:
-    plain: dict[str, dict[str, object]] = {
-        "action": {"type": "string", "enum": list(ACTION_NAMES)},
-        "keys": {"type": "array"},
-        "text": {"type": "string"},
-        "coordinate": {"type": "array"},
-        "pixels": {"type": "number"},
-        "time": {"type": "number"},
-        "status": {"type": "string", "enum": ["success", "failure"]},
-    }
-    return plain[name]
-
 
 TOOL_NAME = "computer_use"
+CLICK_POINT = " at the given (x, y) pixel coordinate on the screen"
+# The canonical field behind each announced parameter: the actions having it are the ones that
+# use the parameter ("Required only by ..."). `coordinate` stands for x (and y).
+PARAMETER_FIELDS = {
+    "keys": "keys",
+    "text": "text",
+    "coordinate": "x",
+    "pixels": "clicks",
+    "time": "seconds",
+    "status": "status",
+}
+PARAMETER_TYPES = {
+    "action": "string",
+    "keys": "array",
+    "text": "string",
+    "coordinate": "array",
+    "pixels": "number",
+    "time": "number",
+    "status": "string",
+}
+# The function description of Qwen's harness: a bulleted guidance list around the one line
+# that says which coordinate space to answer in. Our wording; the resolution line is Qwen's.
+QWEN_GUIDANCE = (
+    "Use a mouse and keyboard to interact with a computer, and take screenshots.",
+    "* This is an interface to a desktop GUI. You do not have access to a terminal or an "
+    "applications menu. You must click on desktop icons to start applications.",
+    "* Some applications may take time to start or to process actions, so you may need to wait "
+    "and take successive screenshots to see the results of your actions. E.g. if you click on "
+    "Firefox and no window opens, wait and take another screenshot.",
+    "* The screen's resolution is {width}x{height}.",
+    "* Whenever you intend to move the cursor to click on an element such as an icon, consult a "
+    "screenshot first to determine the coordinates of the element.",
+    "* If you clicked on a program or link but it failed to load, even after waiting, adjust "
+    "your cursor position so that the tip of the cursor visually falls on the element that you "
+    "want to click.",
+    "* Click buttons, links, icons and the like with the cursor tip in the center of the "
+    "element, not on its edges.",
+)
 
 
-def tool_description(width: int, height: int) -> str:
-    """The tool description the model reads, announcing the coordinate grid it should use."""
-    lines = [
-        "Use a mouse and keyboard to interact with a computer, and take screenshots.",
-        "* This is an interface to a desktop GUI. You do not have access to a terminal "
-        "or applications menu; click on desktop icons or windows to open and use applications.",
-        "* Some applications take a moment to start or respond; wait and look at the next "
-        "screenshot before acting again.",
-        f"* The screen's resolution is {width}x{height}.",
-        "* Look at the screenshot to find the coordinates of an element before you move the "
-        "cursor or click it; click the centre of elements, not their edges.",
-        "* If a click did not have the effect you expected, adjust the cursor position and "
-        "try again.",
-        "The action to perform. The available actions are:",
-    ]
-    by_name = {cls.model_fields["action"].default: cls for cls in ACTION_CLASSES}
-    lines += [f"* `{name}`: {by_name[name].__doc__}" for name in ACTION_NAMES]
-    return "\n".join(lines)
+@dataclass(frozen=True, slots=True)
+class ToolFamily:
+    """How one model family's official harness announces `computer_use`.
+
+    The actions are a subset of the canonical union, in its order; the per-action list sits in
+    the `action` parameter's description, the guidance list in the function description.
+    """
+
+    actions: tuple[str, ...]
+    guidance: tuple[str, ...] = QWEN_GUIDANCE  # "{width}x{height}": the announced resolution
+    # Qwen2.5-VL's clicks act where the cursor is: only mouse_move and drags take a point.
+    clicks_take_a_point: bool = True
+
+    def __post_init__(self) -> None:
+        unknown = [name for name in self.actions if name not in ACTION_NAMES]
+        if unknown:
+            raise ValueError(f"not canonical actions: {unknown}")
 
 
-def tool_schema(width: int, height: int) -> dict[str, object]:
-    """The OpenAI-style tool definition of `computer_use`."""
+QWEN3_TOOL = ToolFamily(actions=ACTION_NAMES)
+QWEN25_TOOL = ToolFamily(
+    actions=tuple(a for a in ACTION_NAMES if a not in {"triple_click", "hscroll", "answer"}),
+    clicks_take_a_point=False,
+)
+
+
+def tool_schema(width: int, height: int, family: ToolFamily = QWEN3_TOOL) -> dict[str, object]:
+    """The OpenAI-style definition of `computer_use`, in the key order of Qwen's harness."""
+    guidance = "\n".join(family.guidance).format(width=width, height=height)
     return {
         "type": "function",
         "function": {
             "name": TOOL_NAME,
-            "description": tool_description(width, height),
-            "parameters": ComputerUseCall.parameters_schema(),
+            "description": guidance,
+            "parameters": tool_parameters(family),
         },
     }
 
 
-def tool_schema_json(width: int, height: int) -> str:
+def tool_schema_json(width: int, height: int, family: ToolFamily = QWEN3_TOOL) -> str:
     """The tool definition as one JSON line, for the text-mode system prompt."""
-    return json.dumps(tool_schema(width, height), ensure_ascii=False)
+    return json.dumps(tool_schema(width, height, family), ensure_ascii=False)
+
+
+def tool_parameters(family: ToolFamily) -> dict[str, object]:
+    """The parameters' JSON schema: each as {description, enum, type}, `action` first."""
+    properties: dict[str, object] = {}
+    for name, field in ComputerUseCall.model_fields.items():
+        if field.exclude:
+            continue
+        entry: dict[str, object] = {"description": _parameter_text(name, family)}
+        if name == "action":
+            entry["enum"] = list(family.actions)
+        elif name == "status":
+            entry["enum"] = list(get_args(Terminate.model_fields["status"].annotation))
+        properties[name] = entry | {"type": PARAMETER_TYPES[name]}
+    return {"properties": properties, "required": ["action"], "type": "object"}
+
+
+def _parameter_text(name: str, family: ToolFamily) -> str:
+    base = ComputerUseCall.model_fields[name].description or ""
+    if name == "action":
+        return "\n".join([base, *(f"* `{a}`: {_announced(a, family)}" for a in family.actions)])
+    if name == "coordinate" and family.clicks_take_a_point:
+        return base  # every mouse action takes one: no "required only by" (Qwen3's harness)
+    users = _users(PARAMETER_FIELDS[name], family, required=name == "coordinate")
+    return " ".join(part for part in (base, _required_by(users)) if part)
+
+
+def _announced(name: str, family: ToolFamily) -> str:
+    at = CLICK_POINT if family.clicks_take_a_point else ""
+    return ACTION_CLASS[name].announced.format(at=at)
+
+
+def _users(field: str, family: ToolFamily, *, required: bool) -> list[str]:
+    """The family's actions with `field` (only those needing it, when `required`)."""
+    found = []
+    for name in family.actions:
+        info = ACTION_CLASS[name].model_fields.get(field)
+        if info is not None and (info.is_required() or not required):
+            found.append(name)
+    return found
+
+
+def _required_by(actions: list[str]) -> str:
+    """'Required only by `action=a` and `action=b`.' in the harness's wording."""
+    named = [f"`action={a}`" for a in actions]
+    if not named:
+        return ""
+    listed = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
+    return f"Required only by {listed}."

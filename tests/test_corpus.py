@@ -83,7 +83,8 @@ def test_corpus_case(dialect: str, case: dict[str, Any], monkeypatch, capsys):
             image=tuple(s["image"]) if s.get("image") else None,
             offset=tuple(s.get("offset") or (0, 0)),
         )
-    assert type(caught.value).__name__ == case["error"]["type"]
+    # The expected type or a narrower one (a NoCall is a ParseError).
+    assert case["error"]["type"] in {t.__name__ for t in type(caught.value).__mro__}
 
 
 def test_the_corpus_is_big_enough_and_covers_every_dialect():

@@ -31,6 +31,11 @@ def text_call(**arguments: object) -> ScriptedReply:
 
 
 DONE = call(action="terminate", status="success")
+# In auto mode a first reply with no call switches the run to text mode (test_gateways.py).
+TEXT_MODE = {"tool_mode": "text"}
+# The pruning tests below were written for 3 screenshots and 12 full steps, set explicitly so
+# they keep testing the mechanics whatever the profile's defaults (test_profiles.py has those).
+HISTORY = {"history_images": 3, "history_turns": 12}
 
 
 def run_agent(
@@ -39,10 +44,12 @@ def run_agent(
     *,
     desktop: RecordingDesktop | None = None,
     screen: FakeScreen | None = None,
+    model: dict[str, object] | None = None,
     **run: object,
 ) -> tuple[RunResult, ScriptedServer, RecordingDesktop | None]:
     with ScriptedServer(replies) as server:
-        settings = load_settings("demo", model={"base_url": server.base_url}, run=run)
+        model_settings = {"base_url": server.base_url, **(model or {})}
+        settings = load_settings("demo", model=model_settings, run=run)
         model = ChatCompletionsModel(settings.model, None)
         trajectory = Trajectory(tmp_path / "run", {"task": "do the thing"})
         agent = Agent(
@@ -101,7 +108,7 @@ def test_a_bad_reply_goes_back_to_the_model_and_the_run_recovers(tmp_path: Path)
 
 def test_text_mode_mistakes_come_back_as_text(tmp_path: Path):
     replies = [ScriptedReply(text="I will click the button."), DONE]
-    _, server, _ = run_agent(tmp_path, replies, desktop=RecordingDesktop())
+    _, server, _ = run_agent(tmp_path, replies, desktop=RecordingDesktop(), model=TEXT_MODE)
     last_user = server.requests[1]["messages"][-1]
     assert "no computer_use call" in last_user["content"][0]["text"]
 
@@ -109,7 +116,7 @@ def test_text_mode_mistakes_come_back_as_text(tmp_path: Path):
 def test_too_many_mistakes_in_a_row_stop_the_run(tmp_path: Path):
     replies = [ScriptedReply(text="thinking...")] * 3
     with pytest.raises(TooManyMistakes):
-        run_agent(tmp_path, replies, desktop=RecordingDesktop(), max_mistakes=3)
+        run_agent(tmp_path, replies, desktop=RecordingDesktop(), model=TEXT_MODE, max_mistakes=3)
     assert len(read_trajectory(tmp_path / "run")) == 3
 
 
@@ -143,7 +150,7 @@ def test_terminate_with_failure_is_a_failure(tmp_path: Path):
 
 def test_history_keeps_only_the_newest_screenshots_and_distinct_results(tmp_path: Path):
     replies = [call(action="scroll", pixels=-5)] * 6 + [DONE]
-    _, server, _ = run_agent(tmp_path, replies, desktop=RecordingDesktop())
+    _, server, _ = run_agent(tmp_path, replies, desktop=RecordingDesktop(), model=HISTORY)
     last = server.requests[-1]
     images = [
         p
@@ -197,7 +204,9 @@ def test_a_crash_while_acting_leaves_the_intent_on_disk(tmp_path: Path):
 def test_request_size_stays_bounded_as_steps_grow(tmp_path: Path):
     """History is pruned in chunks: the request at step 60 is no larger than at step 10 + a bit."""
     replies = [call(action="wait", time=0)] * 60 + [DONE]
-    _, server, _ = run_agent(tmp_path, replies, desktop=RecordingDesktop(), max_steps=61)
+    _, server, _ = run_agent(
+        tmp_path, replies, desktop=RecordingDesktop(), model=HISTORY, max_steps=61
+    )
     sizes = [len(json.dumps(body)) for body in server.requests]
     assert sizes[59] <= sizes[9] + 3000
     assert max(sizes[9:]) <= max(sizes[:10]) + 3000
@@ -211,6 +220,8 @@ def test_request_size_stays_bounded_as_steps_grow(tmp_path: Path):
 
 def test_older_screenshots_are_dropped_in_chunks_so_prefixes_repeat(tmp_path: Path):
     replies = [call(action="wait", time=0)] * 12 + [DONE]
-    _, server, _ = run_agent(tmp_path, replies, desktop=RecordingDesktop(), max_steps=13)
+    _, server, _ = run_agent(
+        tmp_path, replies, desktop=RecordingDesktop(), model=HISTORY, max_steps=13
+    )
     counts = [json.dumps(b).count('"type": "image_url"') for b in server.requests]
     assert counts == [1, 2, 3, 4, 5, 6, 3, 4, 5, 6, 3, 4, 5]

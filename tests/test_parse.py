@@ -49,12 +49,47 @@ def test_native_tool_call_keeps_its_id_and_maps_the_coordinate():
     ]
 
 
-def test_native_calls_win_over_text_in_content():
+def test_a_tagged_call_beside_native_calls_runs_after_them_under_the_last_id():
     reply = Reply(
-        content=block({"action": "type", "text": "ignored"}),
+        content=block({"action": "type", "text": "also"}),
+        tool_calls=(
+            ToolCall(id="n1", name="computer_use", arguments='{"action": "left_click"}'),
+            ToolCall(id="n2", name="computer_use", arguments='{"action": "wait", "time": 1}'),
+        ),
+    )
+    parsed = parse_reply(reply, MAPPING)
+    assert [(p.call_id, p.call_index, action_json(p.action)) for p in parsed] == [
+        ("n1", 0, {"action": "left_click"}),
+        ("n2", 1, {"action": "wait", "seconds": 1.0}),
+        ("n2", 1, {"action": "type", "text": "also"}),
+    ]
+
+
+def test_a_native_call_echoed_in_the_content_runs_once():
+    reply = Reply(
+        content="Typing it.\n" + block({"action": "type", "text": "once"}),
+        tool_calls=(
+            ToolCall(id="n1", name="computer_use", arguments='{"action": "type", "text": "once"}'),
+        ),
+    )
+    assert actions(reply) == [{"action": "type", "text": "once"}]
+
+
+def test_prose_beside_native_calls_is_not_read_for_calls():
+    reply = Reply(
+        content='Thought: {"action": "right_click"} was wrong.\nAction: click(start_box="(1,1)")',
         tool_calls=(ToolCall(id="n1", name="computer_use", arguments='{"action": "left_click"}'),),
     )
     assert actions(reply) == [{"action": "left_click"}]
+
+
+def test_an_explicit_foreign_dialect_reads_only_the_native_calls():
+    reply = Reply(
+        content=block({"action": "type", "text": "not read"}),
+        tool_calls=(ToolCall(id="n1", name="computer", arguments='{"action": "left_click"}'),),
+    )
+    parsed = parse_reply(reply, MAPPING, "anthropic")
+    assert [action_json(p.action) for p in parsed] == [{"action": "left_click"}]
 
 
 def test_double_encoded_arguments_string():
@@ -253,7 +288,46 @@ def test_unknown_tool_name_in_text():
         parse_reply(Reply(content=block({"action": "left_click"}, name="computer")), MAPPING)
 
 
-@pytest.mark.parametrize("action", ["press", "click", "Left_Click", ""])
+@pytest.mark.parametrize(
+    ("content", "dialect", "want"),
+    [
+        ('{"action": "Left_Click", "coordinate": [10, 20]}', "qwen", [CLICK_10_20]),
+        (
+            '{"action": "TERMINATE", "status": "Success"}',
+            "auto",
+            [{"action": "terminate", "status": "success"}],
+        ),
+        (
+            '{"action": "SCROLL", "scroll_direction": "Down", "scroll_amount": 2}',
+            "anthropic",
+            [{"action": "scroll", "clicks": -2}],
+        ),
+        (
+            '{"type": "Click", "button": "RIGHT", "x": 10, "y": 20}',
+            "openai",
+            [{**CLICK_10_20, "action": "right_click"}],
+        ),
+        ("Action: Scroll(direction='UP')", "uitars", [{"action": "scroll", "clicks": 5}]),
+        ("Action: scroll(direction=' Left ')", "uitars", [{"action": "hscroll", "clicks": -5}]),
+        (
+            "```python\npyautogui.click(10, 20, button='Right')\n```",
+            "pyautogui",
+            [{**CLICK_10_20, "action": "right_click"}],
+        ),
+        (
+            '{"action": "type", "parameters": {"text": "hi", "needs_enter": "True"}}',
+            "gui-plus",
+            [{"action": "type", "text": "hi"}, {"action": "key", "keys": ["enter"]}],
+        ),
+    ],
+    ids=["qwen", "qwen-status", "anthropic", "openai", "uitars", "uitars-space", "code", "gui"],
+)
+def test_enum_values_are_read_in_any_case(content, dialect, want):
+    parsed = parse_reply(Reply(content=content), MAPPING, dialect)
+    assert [action_json(p.action) for p in parsed] == want
+
+
+@pytest.mark.parametrize("action", ["press", "click", "left click", ""])
 def test_unknown_action_lists_the_allowed_actions(action):
     with pytest.raises(ParseError, match="allowed actions") as caught:
         parse_reply(native({"action": action}), MAPPING)

@@ -35,7 +35,9 @@ TOKENS = [
     '"action": ', '"coordinate": ', '"keys": ', '"name": "computer_use", "arguments": ',
     "pyautogui.click(", "pyautogui.mouseDown()", "__import__('os').system('id')", "lambda: 0",
     "DONE", "WAIT", "FAIL", "click(start_box=", "type(content='", "[" * 200, "{" * 200,
-    "(" * 200,
+    "(" * 200, "<function=computer_use>", "<function=", "</function>", "<parameter=action>",
+    "<parameter=coordinate>", "<parameter=", "</parameter>", "<|im_end|>", "：", "（", "）", "，",
+    "<parameter=text>\n" * 50, "</parameter>" * 50,
 ]  # fmt: skip
 
 
@@ -124,6 +126,15 @@ def test_native_tool_calls_never_crash_the_parser(arguments, names, finish, mapp
         for i, a in enumerate(arguments)
     )
     check(Reply(tool_calls=calls, finish_reason=finish), mapping, dialect)
+
+
+@FUZZ
+@given(content=replies, argument=st.sampled_from(SEEDS), mapping=mappings())
+def test_text_beside_native_calls_never_crashes_the_parser(
+    content: str, argument: str, mapping: Mapping
+):
+    calls = (ToolCall(id="call_0", name="computer_use", arguments=argument),)
+    check(Reply(content=content, tool_calls=calls), mapping, "auto")
 
 
 FOUND = [

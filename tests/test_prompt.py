@@ -81,7 +81,8 @@ def test_switching_to_text_mode_rewrites_earlier_native_calls_as_text():
     assert "<tool_response>" in body["messages"][3]["content"][0]["text"]
 
 
-def test_the_task_is_in_the_first_user_message():
+def test_the_task_is_in_the_first_user_message_after_its_screenshot():
     body = Conversation("open the editor", ModelSettings(), (1000, 1000)).request(1, IMAGE)
-    texts = [p["text"] for p in body["messages"][1]["content"] if p["type"] == "text"]
-    assert texts[0] == "Task: open the editor"
+    parts = body["messages"][1]["content"]
+    assert [p["type"] for p in parts] == ["image_url", "text"]  # as Qwen's OSWorld agent
+    assert "Instruction: open the editor\n\nPrevious actions:\nNone" in parts[1]["text"]

@@ -80,10 +80,14 @@ def test_tool_description_states_the_resolution(width, height):
     assert f"* The screen's resolution is {width}x{height}." in description.splitlines()
 
 
-def test_tool_description_describes_every_action():
-    description = tool_schema(1000, 1000)["function"]["description"]
-    for name in QWEN_ACTIONS:
-        assert f"* `{name}`: " in description
+def test_every_action_is_described_in_the_action_parameter_not_the_function():
+    """Qwen's harness: one "* `name`: ..." line per action, in the action parameter (§a.4b)."""
+    function = tool_schema(1000, 1000)["function"]
+    action = function["parameters"]["properties"]["action"]["description"]
+    lines = action.splitlines()
+    assert lines[0] == "The action to perform. The available actions are:"
+    assert [line.split("`")[1] for line in lines[1:]] == QWEN_ACTIONS
+    assert "* `" not in function["description"]
 
 
 def test_tool_schema_json_is_one_line_of_the_same_schema():

@@ -17,10 +17,12 @@ from rich.console import Console
 from rich.markup import escape
 
 from agent import __version__
+from agent.cli.args import size
 from agent.cli.progress import print_outcome, step_printer
 from agent.cli.replay import REPLAY_COMMANDS, add_replace_option, add_replay_commands
+from agent.cli.request import add_request_command, run_request
 from agent.cli.testing import add_test_command, run_tests
-from agent.config import load_settings
+from agent.config import PROFILES, load_settings
 from agent.errors import ConfigError, DeskpilotError
 from agent.parse.dialects import DIALECTS
 from agent.perception.coords import COORD_SPACES
@@ -53,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_test_command(commands)
     add_parse_command(commands)
+    add_request_command(commands)
     return parser
 
 
@@ -70,10 +73,10 @@ def add_parse_command(commands: argparse._SubParsersAction) -> None:
         "--coords", choices=COORD_SPACES, default="relative-1000", help="the model's space"
     )
     parse.add_argument(
-        "--screen", type=_size, required=True, metavar="WxH", help="the monitor, logical pixels"
+        "--screen", type=size, required=True, metavar="WxH", help="the monitor, logical pixels"
     )
     parse.add_argument(
-        "--image", type=_size, metavar="WxH", help="the image the model saw (for --coords image)"
+        "--image", type=size, metavar="WxH", help="the image the model saw (for --coords image)"
     )
     parse.add_argument(
         "--offset",
@@ -82,17 +85,6 @@ def add_parse_command(commands: argparse._SubParsersAction) -> None:
         metavar="X,Y",
         help="the monitor's top-left on the virtual screen (negative: --offset=-1920,0)",
     )
-
-
-def _size(text: str) -> tuple[int, int]:
-    """WxH, both positive."""
-    try:
-        width, height = (int(n) for n in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected WxH such as 1920x1080, got {text!r}") from None
-    if width < 1 or height < 1:
-        raise argparse.ArgumentTypeError(f"width and height must be positive, got {text!r}")
-    return width, height
 
 
 def _offset(text: str) -> tuple[int, int]:
@@ -113,6 +105,9 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         "--base-url", help="OpenAI-compatible API base URL, e.g. http://127.0.0.1:8000/v1"
     )
     parser.add_argument("--model", help="model id sent to the server")
+    parser.add_argument(
+        "--profile", choices=PROFILES, help="the model family: its prompt, tool and coordinates"
+    )
     parser.add_argument("--api-key-env", help="environment variable that holds the API key")
     parser.add_argument("--coords", choices=COORD_SPACES, help="the model's coordinate space")
     parser.add_argument("--dialect", choices=DIALECTS, help="the model's action syntax")
@@ -135,6 +130,7 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
         "model": {
             "base_url": args.base_url,
             "name": args.model,
+            "profile": args.profile,
             "api_key_env": args.api_key_env,
             "coords": args.coords,
             "dialect": args.dialect,
@@ -162,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_tests(args, console)
         if args.command == "parse":
             return _parse(args)
+        if args.command == "request":
+            return run_request(args)
         from agent.cli.demo import run_demo
 
         return run_demo(

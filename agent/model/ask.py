@@ -1,9 +1,18 @@
-"""Asking the model for one step, with the fixes that some refusals allow, each at most once.
+"""Asking the model for one step, with the fixes that some answers allow, each at most once.
 
 The client has already retried what waiting can fix (429, 5xx, cut streams). What is left here
-needs a different request: a smaller image, fewer screenshots, the tool in text form, or room
-for a longer answer. Each fix is tried once per step; a second refusal of the same kind stops
-the run with its reason.
+needs a different request:
+
+    the screenshot is too large         re-encode it smaller                       once per step
+    the context is too long             drop the older screenshots                 once per step
+    moderation refused the request      drop the older screenshots                 once per step
+    the reply was cut at max_tokens     more room (agent/model/thinking.py)        once per step
+    the server refuses `tools`, or      describe the tool in the system prompt     once per run:
+    an auto-mode reply holds no call    (text tool mode) and ask again             the run stays
+                                                                                   in text mode
+
+A second refusal of the same kind stops the run with its reason; a second cut-off reply goes to
+the loop, whose parser tells the model it was cut off.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ from agent.errors import (
 from agent.model.budget import Budget
 from agent.model.client import Model
 from agent.model.prompt import Conversation
+from agent.model.thinking import cut_while_thinking, more_room, reply_room
 from agent.perception.imaging import EncodedImage
 from agent.reply import Reply
 
@@ -42,12 +52,18 @@ def ask(
     step: int,
     image: EncodedImage,
     smaller: Callable[[EncodedImage], EncodedImage],
+    has_call: Callable[[Reply], bool],
 ) -> Asked:
-    """Get the model's reply for `step`, applying each one-time fix when its refusal comes."""
+    """Get the model's reply for `step`, applying each one-time fix when its occasion comes.
+
+    `has_call` tells whether a reply holds a call in any dialect (valid or not); a reply without
+    one, while the tool was only sent natively, means the server may have dropped `tools`.
+    """
     asked = Asked(Reply(), image)
-    max_tokens: int | None = None
+    room = reply_room(conversation.settings)
+    widened = False
     while True:
-        body = conversation.request(step, asked.image, max_tokens=max_tokens)
+        body = conversation.request(step, asked.image, max_tokens=room)
         budget.check_before(body, (asked.image.width, asked.image.height))
         try:
             reply = model.complete(body)
@@ -59,9 +75,10 @@ def ask(
             _once(asked, "dropped older screenshots (context too long)", error)
             conversation.drop_older_screenshots(step)
             continue
-        except ToolsNotSupported as error:
-            _once(asked, "switched to text tool mode", error)
-            conversation.use_text_mode()
+        except ToolsNotSupported:
+            if conversation.text_mode:
+                raise  # the tool is already in the prompt: nothing left to switch
+            _use_text_mode(asked, conversation, "the server refused tools")
             continue
         except ContentFiltered as error:
             # Moderation may object to an older screenshot; the current one alone may pass.
@@ -69,12 +86,40 @@ def ask(
             conversation.drop_older_screenshots(step)
             continue
         budget.add(reply.usage)
-        if reply.finish_reason == "length" and "doubled max_tokens" not in asked.fixes:
-            asked.fixes.append("doubled max_tokens")  # a cut-off call is never executed
-            max_tokens = 2 * (max_tokens or conversation.settings.max_tokens)
+        if reply.finish_reason == "length" and not widened:  # a cut-off call never runs
+            widened, cut = True, room
+            room = more_room(cut, conversation.settings, reply)
+            asked.fixes.append(_widening(cut, room, reply))
+            continue
+        if _tools_dropped(conversation, reply, has_call):
+            _use_text_mode(asked, conversation, "the reply held no call")
             continue
         asked.reply = reply
         return asked
+
+
+def _tools_dropped(
+    conversation: Conversation, reply: Reply, has_call: Callable[[Reply], bool]
+) -> bool:
+    """Whether an auto-mode reply suggests the server dropped `tools`: it holds no call at all."""
+    return (
+        conversation.settings.tool_mode == "auto"
+        and not conversation.text_mode
+        and not has_call(reply)
+    )
+
+
+def _use_text_mode(asked: Asked, conversation: Conversation, why: str) -> None:
+    """Describe the tool in the system prompt for the rest of the run, and ask again."""
+    asked.fixes.append(f"switched to text tool mode ({why})")
+    conversation.use_text_mode()
+
+
+def _widening(cut: int, room: int, reply: Reply) -> str:
+    """The fix record for asking again with more room."""
+    if cut_while_thinking(reply):
+        return f"raised max_tokens from {cut} to {room} (cut off while thinking)"
+    return f"doubled max_tokens to {room}"
 
 
 def _once(asked: Asked, fix: str, error: ModelError) -> None:

@@ -32,7 +32,7 @@ from agent.model.faults import Fault, classify_error_object, classify_status
 from agent.model.retry import backoff_delay, retry_after
 from agent.model.stream import StreamAccumulator, sse_data
 from agent.redact import Redactor, mask_url, mask_urls
-from agent.reply import Reply, ToolCall, Usage
+from agent.reply import Reply, ToolCall, Usage, reasoning_of
 
 EXCERPT = 300
 TIMEOUT_PHASES = {
@@ -243,7 +243,7 @@ def _reply_from_choice(choice: dict[str, Any], data: dict[str, Any], retries: in
     message = choice.get("message") or {}
     return Reply(
         content=_text(message.get("content")),
-        reasoning=_text(message.get("reasoning_content")),
+        reasoning=_text(reasoning_of(message)),
         tool_calls=tuple(_tool_calls(message.get("tool_calls"))),
         finish_reason=choice.get("finish_reason"),
         refusal=message.get("refusal"),

@@ -1,44 +1,34 @@
 """The conversation sent to the model: system prompt, tool, task, recent screenshots, results.
 
-Each step adds one user message (the screenshot), the assistant's reply, and a result for every
-call. Only the newest `history_images` screenshots are sent; older ones become a one-line note, so
-the request stays bounded while the model still reads what it did before.
+What goes where is the model family's (agent/model/profiles.py): the system text, the tool and
+its description, where the task sits, and how results come back. Each step adds a user message
+(the screenshot), the assistant's reply, and its results: one tool message per native call, or
+in text mode a <tool_response> in the next user message (UI-TARS: only when something went
+wrong). Only the newest `history_images` screenshots are sent, and only the newest
+`history_turns` steps in full; older steps become one "Step i: ..." line each under the task,
+so the request stays bounded while the model still reads what it did before.
+
+A result never gives a screen position: the model answers in its own space (a 0..1000 grid,
+pixels of a resized image), and like its harness it is told what was done, not where.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from agent.config import ModelSettings
+from agent.model.profiles import TOOLS_BLOCK, profile_of
+from agent.model.thinking import reply_room
+from agent.parse.text import strip_thinking
 from agent.perception.imaging import EncodedImage
 from agent.reply import Reply
 from skills.computer import tool_schema, tool_schema_json
 
-SYSTEM_PROMPT = (
-    "You are a GUI agent operating a Linux desktop to complete the user's task. After every "
-    "action you receive a new screenshot. Use the computer_use tool, one action per turn. When "
-    "the task asks for information, give it with action=answer. When the task is done, or cannot "
-    "be done, call action=terminate with status success or failure."
-)
-
-TEXT_MODE_TOOLS = """
-
-# Tools
-
-You may call one or more functions to assist with the user query.
-
-You are provided with function signatures within <tools></tools> XML tags:
-<tools>
-{tools}
-</tools>
-
-For each function call, return a json object with function name and arguments within \
-<tool_call></tool_call> XML tags:
-<tool_call>
-{{"name": <function-name>, "arguments": <args-json-object>}}
-</tool_call>"""
+SUMMARY_CHARS = 200  # a "Step i: ..." line is cut to this length
+_ACTION_LINE = re.compile(r"^\s*Action\s*[:：]\s*(\S.*?)\s*$", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +40,9 @@ class Turn:
     reply: Reply
     call_ids: tuple[str, ...]  # ids for the reply's native tool calls (filled in when missing)
     results: tuple[str, ...]  # one per native call; or a single text result in text mode
+    # Something went wrong (a bad reply, a failed action, a loop nudge): families whose harness
+    # sends no results still hear of it.
+    problem: bool = False
 
 
 class Conversation:
@@ -58,9 +51,11 @@ class Conversation:
     def __init__(self, task: str, settings: ModelSettings, announced_size: tuple[int, int]) -> None:
         self.task = task
         self.settings = settings
+        self.profile = profile_of(settings)
         self.announced_size = announced_size
         self.turns: list[Turn] = []
-        self.text_mode = settings.tool_mode == "text"
+        # A family without a JSON tool (UI-TARS) has its actions in the prompt: always text.
+        self.text_mode = settings.tool_mode == "text" or self.profile.tool is None
         self.images_from = 1  # the oldest step whose screenshot is still sent
         self.folded: list[str] = []  # one line per step no longer sent in full
 
@@ -70,16 +65,18 @@ class Conversation:
         """The chat-completions body for `step`, whose screen is `image`."""
         self._prune(step)
         messages: list[dict[str, Any]] = [{"role": "system", "content": self._system()}]
+        if self.profile.instruction_alone:
+            messages.append({"role": "user", "content": [_text(self._task_text())]})
         pending = ""  # a text-mode result, delivered with the next user message
         first = self.turns[0].step if self.turns else step  # the task goes with the oldest turn
         for turn in self.turns:
-            messages.append(
-                self._user(turn.step, turn.image, pending, with_task=turn.step == first)
-            )
+            user = self._user(turn.step, turn.image, pending, with_task=turn.step == first)
+            if user["content"]:
+                messages.append(user)
             messages.append(self._assistant(turn))
             pending = self._results(turn, messages)
         messages.append(self._user(step, image, pending, with_task=step == first))
-        return self._body(messages, max_tokens or self.settings.max_tokens)
+        return self._body(messages, max_tokens or reply_room(self.settings))
 
     def record(self, turn: Turn) -> None:
         """Remember a finished step."""
@@ -108,41 +105,54 @@ class Conversation:
             self.turns = self.turns[cut:]
 
     def _system(self) -> str:
-        if not self.text_mode:
-            return SYSTEM_PROMPT
-        return SYSTEM_PROMPT + TEXT_MODE_TOOLS.format(tools=tool_schema_json(*self.announced_size))
+        """The family's system text; in text mode its tool block; then how to reply."""
+        profile = self.profile
+        parts = [profile.system]
+        if self.text_mode and profile.tool is not None:
+            tool = tool_schema_json(*self.announced_size, profile.tool)
+            parts.append(TOOLS_BLOCK.format(tools=tool))
+        if profile.reply_format:
+            parts.append(profile.reply_format)
+        return "\n\n".join(parts)
 
     def _user(
         self, step: int, image: EncodedImage, pending: str, *, with_task: bool
     ) -> dict[str, Any]:
+        """A step's user message: results still owed, the screenshot, and maybe the task."""
         parts: list[dict[str, Any]] = []
         if pending:
-            parts.append({"type": "text", "text": pending})
-        if with_task:
-            parts.append({"type": "text", "text": self._task_text()})
-        if step >= self.images_from:
+            parts.append(_text(pending))
+        shown = step >= self.images_from
+        if shown:
             parts.append({"type": "image_url", "image_url": {"url": image.data_url()}})
-            parts.append({"type": "text", "text": f"Step {step}: the current screen."})
-        else:
-            parts.append({"type": "text", "text": f"Step {step}: (screenshot no longer shown)"})
+        if with_task and not self.profile.instruction_alone:
+            parts.append(_text(self._task_text()))
+        if not shown and self.profile.note_unseen_steps:
+            parts.append(_text(f"Step {step}: (screenshot no longer shown)"))
         return {"role": "user", "content": parts}
 
     def _task_text(self) -> str:
-        if not self.folded:
-            return f"Task: {self.task}"
+        """The family's instruction: the task, and a line for each step no longer sent."""
         kept = (
             self.folded[-self.settings.history_summary :] if self.settings.history_summary else []
         )
         omitted = len(self.folded) - len(kept)
         lines = ([f"({omitted} earlier steps omitted)"] if omitted else []) + kept
-        return f"Task: {self.task}\nPrevious steps:\n" + "\n".join(lines)
+        previous = "\n".join(lines) or "None"
+        template = self.profile.instruction
+        text = template.format(task=self.task, previous=previous)
+        if lines and "{previous}" not in template:
+            text += "\nPrevious actions:\n" + previous  # the family's prompt has no place for them
+        return text
 
     def _assistant(self, turn: Turn) -> dict[str, Any]:
+        # Reasoning never goes back to the server, neither as a field nor inline in <think>.
+        content = strip_thinking(turn.reply.content).strip()
         if self._native(turn):
             calls = zip(turn.call_ids, turn.reply.tool_calls, strict=True)
             return {
                 "role": "assistant",
-                "content": turn.reply.content,
+                "content": content,
                 "tool_calls": [
                     {
                         "id": i,
@@ -154,7 +164,7 @@ class Conversation:
             }
         # Text mode (or a switch to it): native calls are written out as the model would in text.
         blocks = [_tool_call_block(c.name, c.arguments) for c in turn.reply.tool_calls]
-        return {"role": "assistant", "content": "\n".join([turn.reply.content, *blocks]).strip()}
+        return {"role": "assistant", "content": "\n".join([content, *blocks]).strip()}
 
     def _native(self, turn: Turn) -> bool:
         return bool(turn.reply.tool_calls) and not self.text_mode
@@ -165,13 +175,15 @@ class Conversation:
             for call_id, result in zip(turn.call_ids, turn.results, strict=True):
                 messages.append({"role": "tool", "tool_call_id": call_id, "content": result})
             return ""
+        if self.profile.text_results == "problems":
+            return "\n".join(turn.results) if turn.problem else ""
         return "<tool_response>\n" + "\n".join(turn.results) + "\n</tool_response>"
 
     def _body(self, messages: list[dict[str, Any]], max_tokens: int) -> dict[str, Any]:
         s = self.settings
         body: dict[str, Any] = {"model": s.name, "messages": messages, "max_tokens": max_tokens}
-        if not self.text_mode:
-            body["tools"] = [tool_schema(*self.announced_size)]
+        if not self.text_mode and self.profile.tool is not None:
+            body["tools"] = [tool_schema(*self.announced_size, self.profile.tool)]
         if s.stream:
             body |= {"stream": True, "stream_options": {"include_usage": True}}
         optional = {
@@ -186,10 +198,20 @@ class Conversation:
         return body
 
 
+def _text(text: str) -> dict[str, Any]:
+    return {"type": "text", "text": text}
+
+
 def _summary(turn: Turn) -> str:
-    """One line for a step that is no longer sent in full."""
-    text = "; ".join(turn.results)
-    return text if len(text) <= 200 else text[:199] + "…"
+    """The "Step i: ..." line of a step no longer sent in full: its Action line, else results."""
+    found = _ACTION_LINE.search(strip_thinking(turn.reply.content))
+    if found:
+        said = found.group(1)
+    else:
+        prefix = f"step {turn.step}: "
+        said = "; ".join(r.removeprefix(prefix) for r in turn.results)
+    line = f"Step {turn.step}: {said}"
+    return line if len(line) <= SUMMARY_CHARS else line[: SUMMARY_CHARS - 1] + "…"
 
 
 def _tool_call_block(name: str, arguments: str) -> str:

@@ -32,6 +32,7 @@ class ScriptedReply(BaseModel):
 
     action: dict[str, Any] | None = None  # computer_use arguments, sent as a native tool call
     text: str | None = None  # assistant content, e.g. a <tool_call> block
+    reasoning: str | None = None  # sent as reasoning_content, before the content when streamed
     finish_reason: str | None = None  # default: tool_calls with an action, else stop
     refusal: str | None = None
     usage: dict[str, Any] = USAGE
@@ -47,13 +48,16 @@ class ScriptedReply(BaseModel):
 
     @model_validator(mode="after")
     def _one_kind(self) -> ScriptedReply:
-        if not (self.action or self.text is not None or self.body is not None or self.drop):
-            raise ValueError("a scripted reply needs action, text, body or drop")
+        given = (self.text, self.reasoning, self.body)
+        if not (self.action or self.drop or any(v is not None for v in given)):
+            raise ValueError("a scripted reply needs action, text, reasoning, body or drop")
         return self
 
     def completion(self, index: int) -> dict[str, Any]:
         """The whole chat completion, as a non-streaming answer."""
         message: dict[str, Any] = {"role": "assistant", "content": self.text or ""}
+        if self.reasoning is not None:
+            message["reasoning_content"] = self.reasoning
         if self.action is not None:
             message["tool_calls"] = [self._tool_call(index)]
         if self.refusal:
@@ -74,6 +78,8 @@ class ScriptedReply(BaseModel):
             return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
 
         yield chunk({"role": "assistant", "content": ""})
+        if self.reasoning:
+            yield chunk({"reasoning_content": self.reasoning})
         text = self.text or ""
         for part in (text[: len(text) // 2], text[len(text) // 2 :]):
             if part:

@@ -14,7 +14,7 @@ from typing import Any
 
 from agent.errors import IncompleteReply, MalformedResponse
 from agent.redact import Redactor
-from agent.reply import Reply, ToolCall, Usage
+from agent.reply import Reply, ToolCall, Usage, reasoning_of
 
 CHUNK_EXCERPT = 200
 
@@ -71,7 +71,7 @@ class StreamAccumulator:
     def _feed_choice(self, choice: dict[str, Any]) -> None:
         delta = choice.get("delta") or {}
         self.content.append(delta.get("content") or "")
-        self.reasoning.append(delta.get("reasoning_content") or "")
+        self.reasoning.append(reasoning_of(delta) or "")
         if delta.get("refusal"):
             self.refusal = (self.refusal or "") + delta["refusal"]
         for fragment in delta.get("tool_calls") or []:

@@ -8,7 +8,12 @@
 Each dialect module (qwen, anthropic, openai_cua, computer13, gui_plus, uitars, pyautogui_code)
 only reads its syntax; `draft.finish` maps points to the screen and validates, once, here. What
 leaves this package is typed actions the executor can run, or a ParseError / ActionError whose
-one-line message says what was wrong and what is allowed.
+one-line message says what was wrong and what is allowed. The reasoning of a reply
+(`reasoning_content`, `<think>`) is never read for calls.
+
+Beside native calls (dialect auto or qwen), calls written in tags in the content (`<tool_call>`
+blocks, JSON or XML, and XML functions) run too, after them: a gateway may turn only some of
+the calls into tool_calls. One that repeats a native call is the same call echoed, and runs once.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from agent.errors import ModelMistake, ParseError
+from agent.parse import json_objects
 from agent.parse.dialects import DIALECTS, Dialect, native_drafts, text_drafts
 from agent.parse.draft import finish, scroll_clicks
 from agent.parse.text import strip_thinking
@@ -43,6 +49,7 @@ def parse_reply(reply: Reply, mapping: Mapping, dialect: Dialect = "auto") -> li
     Nothing is returned unless everything parsed: a reply whose second call is bad runs nothing.
     """
     _check_whole(reply)
+    text = strip_thinking(reply.content)
     if reply.tool_calls:
         parsed: list[ParsedCall] = []
         count = len(reply.tool_calls)
@@ -50,12 +57,33 @@ def parse_reply(reply: Reply, mapping: Mapping, dialect: Dialect = "auto") -> li
             with _blame(index, count):
                 actions = [finish(d, mapping) for d in native_drafts(call, dialect)]
             parsed += [ParsedCall(call.id, action, index) for action in actions]
-        return parsed
-    groups = text_drafts(strip_thinking(reply.content), dialect)
+        return parsed + _beside_native(text, parsed, mapping, dialect)
+    groups = text_drafts(text, dialect)
     parsed = [ParsedCall(None, finish(d, mapping)) for group in groups for d in group]
     if not parsed:  # e.g. an empty list in a <tool_call> block
         raise ParseError("your reply contained no action; reply with one call")
     return parsed
+
+
+def _beside_native(
+    text: str, native: list[ParsedCall], mapping: Mapping, dialect: Dialect
+) -> list[ParsedCall]:
+    """The tagged calls in the content of a reply with native calls, but for repeats of them.
+
+    Their results are told in the last native call's result, as they have no id of their own.
+    """
+    if dialect not in {"auto", "qwen"}:
+        return []
+    groups = json_objects.tagged_calls(text, dialect)
+    unmatched = [call.action for call in native]
+    call_id, index = (native[-1].call_id, native[-1].call_index) if native else (None, None)
+    extra: list[ParsedCall] = []
+    for action in (finish(d, mapping) for group in groups for d in group):
+        if action in unmatched:
+            unmatched.remove(action)  # the same call, echoed as text: it runs once
+        else:
+            extra.append(ParsedCall(call_id, action, index))
+    return extra
 
 
 def _check_whole(reply: Reply) -> None:

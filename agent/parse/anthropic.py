@@ -12,7 +12,7 @@ from typing import Any
 
 from agent.errors import ParseError
 from agent.parse import qwen
-from agent.parse.draft import Draft, choice, draft, key_draft, number, text_field, whole
+from agent.parse.draft import Draft, choice, draft, enum, key_draft, number, text_field, whole
 from agent.parse.points import Point, show, to_point
 
 CLICKS = ("left_click", "right_click", "middle_click", "double_click", "triple_click")
@@ -28,7 +28,7 @@ MARKERS = frozenset({"scroll_direction", "scroll_amount", "duration"})
 
 def looks_like(arguments: dict[str, Any]) -> bool:
     """Whether an `{"action": ...}` object is Anthropic's rather than Qwen's."""
-    action = arguments.get("action")
+    action = enum(arguments.get("action"))
     if action in UNSUPPORTED or action in OBSERVE or MARKERS & arguments.keys():
         return True
     if action in CLICKS and ("text" in arguments or "key" in arguments):
@@ -38,14 +38,14 @@ def looks_like(arguments: dict[str, Any]) -> bool:
 
 def drafts(arguments: dict[str, Any]) -> list[Draft]:
     """The action one computer tool call asks for."""
-    action = arguments.get("action")
+    action = enum(arguments.get("action"))
     if action in UNSUPPORTED:
         raise ParseError(
             f"action={action} is not supported here; use left_click_drag for drags and "
             "key with text like 'ctrl+s' for key combinations"
         )
     if action in FINISH:
-        return qwen.drafts(arguments)
+        return qwen.drafts({**arguments, "action": action})
     if not isinstance(action, str) or action not in ACTIONS:
         allowed = ", ".join((*ACTIONS, *FINISH))
         raise ParseError(f"unknown computer action {show(action)}; allowed: {allowed}")

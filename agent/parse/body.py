@@ -12,7 +12,7 @@ from typing import Any
 
 from agent.errors import ParseError
 from agent.parse.points import show
-from agent.reply import Reply, ToolCall
+from agent.reply import Reply, ToolCall, reasoning_of
 from skills.computer import TOOL_NAME
 
 # The providers' own computer tools are deskpilot's computer tool.
@@ -60,7 +60,7 @@ def _chat(data: dict[str, Any]) -> Reply:
         raise ParseError("the chat completion's first choice has no message (a stream chunk?)")
     return Reply(
         content=_text(message.get("content")),
-        reasoning=_text(message.get("reasoning_content")),
+        reasoning=_text(reasoning_of(message)),
         tool_calls=tuple(_tool_call(item) for item in message.get("tool_calls") or []),
         finish_reason=_str(choice.get("finish_reason")),
         refusal=_str(message.get("refusal")),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-from agent.errors import ParseError
+from agent.errors import NoCall, ParseError
 from agent.parse import json_objects, pyautogui_code, uitars
 from agent.parse.draft import Draft, done
 from agent.reply import ToolCall
@@ -72,4 +72,4 @@ def text_drafts(text: str, dialect: str) -> list[list[Draft]]:
         return [done(text.strip())]
     what = "computer_use call" if dialect in {"auto", "qwen"} else f"{dialect} action"
     empty = "your reply was empty: " if not text.strip() else "your reply contained "
-    raise ParseError(f"{empty}no {what}; {EXPECTED[dialect]}")
+    raise NoCall(f"{empty}no {what}; {EXPECTED[dialect]}")

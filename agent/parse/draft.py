@@ -113,6 +113,11 @@ def whole(value: object, what: str) -> int:
     return int(result)
 
 
+def enum(value: object) -> object:
+    """An enum value as compared: text trimmed and lowercased (models write 'Down', 'LEFT')."""
+    return value.strip().lower() if isinstance(value, str) else value
+
+
 def choice(value: object, allowed: tuple[str, ...], what: str) -> str:
     """One of `allowed`, case-insensitively."""
     if isinstance(value, str) and value.strip().lower() in allowed:

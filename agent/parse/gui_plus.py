@@ -14,6 +14,7 @@ from agent.parse.draft import (
     choice,
     done,
     draft,
+    enum,
     failed,
     key_draft,
     scroll_clicks,
@@ -41,7 +42,7 @@ def drafts(obj: dict[str, Any]) -> list[Draft]:
         return [draft("left_click", xy(params, "CLICK"))]
     if action == "TYPE":
         text = text_field(params, "text", "TYPE")
-        enter = params.get("needs_enter") is True or params.get("needs_enter") == "true"
+        enter = params.get("needs_enter") is True or enum(params.get("needs_enter")) == "true"
         return [draft("type", text=text)] + ([draft("key", keys=["enter"])] if enter else [])
     if action == "SCROLL":
         return [_scroll(params)]

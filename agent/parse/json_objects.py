@@ -21,7 +21,7 @@ from agent.errors import ParseError
 from agent.parse import anthropic, computer13, gui_plus, openai_cua, qwen
 from agent.parse.draft import Draft
 from agent.parse.points import show
-from agent.parse.text import json_spans, loads_value, tool_call_blocks
+from agent.parse.text import Block, json_spans, leading_object, loads_value, tool_call_blocks
 from skills.computer import TOOL_NAME
 
 READERS: dict[str, Callable[[dict[str, Any]], list[Draft]]] = {
@@ -40,16 +40,35 @@ _MARKER = re.compile(r"""["']?\b(?:action|action_type|name|arguments|type)\b["']
 
 
 def find(text: str, dialect: str) -> list[list[Draft]] | None:
-    """The calls in `<tool_call>` blocks, else in JSON objects of the text; None when none."""
+    """The calls written in tags, else in JSON objects of the text; None when none."""
     blocks = tool_call_blocks(text)
     if blocks:
-        what = "the <tool_call> block"
-        values = [loads_value(b, what=what, complete=closed) for b, closed in blocks]
-        return [object_drafts(o, dialect, where="<tool_call> block") for o in _objects(values)]
+        return _block_drafts(blocks, dialect)
     objects = _objects_in_prose(text)
     if not objects:
         return None
     return [object_drafts(o, dialect, where="JSON object") for o in objects]
+
+
+def tagged_calls(text: str, dialect: str) -> list[list[Draft]]:
+    """The calls of `<tool_call>` blocks (JSON or XML) and bare XML functions, in order."""
+    return _block_drafts(tool_call_blocks(text), dialect)
+
+
+def _block_drafts(blocks: list[Block], dialect: str) -> list[list[Draft]]:
+    objects: list[dict[str, Any]] = []
+    for block in blocks:
+        objects += block.functions or _objects([_block_value(block)])
+    return [object_drafts(o, dialect, where="<tool_call> block") for o in objects]
+
+
+def _block_value(block: Block) -> Any:
+    """The JSON value of a block; an unterminated one may end in stray tokens after its object."""
+    what = "the <tool_call> block"
+    whole = leading_object(block.body) if not block.closed else None
+    if whole is not None:
+        return loads_value(whole, what=what)
+    return loads_value(block.body, what=what, complete=block.closed)
 
 
 def object_drafts(obj: dict[str, Any], dialect: str, *, where: str = "call") -> list[Draft]:

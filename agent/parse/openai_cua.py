@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent.errors import ParseError
-from agent.parse.draft import Draft, draft, key_draft, number, scroll_clicks, text_field
+from agent.parse.draft import Draft, draft, enum, key_draft, number, scroll_clicks, text_field
 from agent.parse.points import optional_xy, show, to_point, xy
 
 BUTTONS = {
@@ -35,7 +35,7 @@ ACTIONS = (
 
 def looks_like(obj: dict[str, Any]) -> bool:
     """Whether an object is an OpenAI action or computer_call item."""
-    kind = obj.get("type")
+    kind = enum(obj.get("type"))
     return kind in ACTIONS or kind == "computer_call" or isinstance(obj.get("actions"), list)
 
 
@@ -57,7 +57,7 @@ def drafts(obj: dict[str, Any]) -> list[Draft]:
 
 
 def _drafts(action: dict[str, Any]) -> list[Draft]:
-    kind = action.get("type")
+    kind = enum(action.get("type"))
     if kind == "click":
         return [_click(action)]
     if kind == "double_click":
@@ -80,7 +80,7 @@ def _drafts(action: dict[str, Any]) -> list[Draft]:
 
 
 def _click(action: dict[str, Any]) -> Draft:
-    button = action.get("button", "left")
+    button = enum(action.get("button", "left"))
     if not isinstance(button, str):
         button = show(button)  # refused below, with what was sent
     if button in HISTORY_KEYS:

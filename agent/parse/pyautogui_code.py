@@ -19,6 +19,7 @@ from agent.parse.draft import (
     Draft,
     done,
     draft,
+    enum,
     failed,
     key_draft,
     literal,
@@ -155,7 +156,7 @@ class _Reader:
             self.actions.append(_drafts(name, args, kwargs))
 
     def _button(self, name: str, args: list[Any], kwargs: dict[str, Any]) -> None:
-        if kwargs.get("button", "left") != "left":
+        if enum(kwargs.get("button", "left")) != "left":
             raise ParseError(f"{name}() with a button other than left is not supported")
         point = _point(args, kwargs, name, required=False)
         if name == "mouseDown":
@@ -201,7 +202,7 @@ def _drafts(name: str, args: list[Any], kwargs: dict[str, Any]) -> list[Draft]:
 def _pointer(name: str, args: list[Any], kwargs: dict[str, Any]) -> Draft:
     action = POINTER[name]
     if name == "click":
-        button = str(kwargs.get("button", "left"))
+        button = str(enum(kwargs.get("button", "left")))
         count = whole(kwargs.get("clicks", 1), "clicks")
         if (
             button not in BUTTON_CLICKS

@@ -13,11 +13,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from agent.errors import ParseError
-from agent.parse.draft import Draft, draft, explain, key_draft, scroll_clicks
+from agent.parse.draft import Draft, draft, enum, explain, key_draft, scroll_clicks
 from agent.parse.points import Point, number, to_point
 from skills.computer import POINTER_ACTIONS, ComputerUseCall
 
 POINT_FIELDS = ("coordinate", "start_coordinate", "coordinate2")
+ENUM_FIELDS = ("action", "status")  # read case-insensitively: "Left_Click", "SUCCESS"
 # Actions whose coordinate is required (for the other pointer actions it is optional).
 TARGET_ACTIONS = frozenset({"mouse_move", "left_click_drag"})
 
@@ -25,6 +26,7 @@ TARGET_ACTIONS = frozenset({"mouse_move", "left_click_drag"})
 def drafts(arguments: dict[str, Any]) -> list[Draft]:
     """The one action a computer_use call asks for."""
     rest = {k: v for k, v in arguments.items() if k not in POINT_FIELDS}
+    rest |= {k: enum(rest[k]) for k in ENUM_FIELDS if k in rest}
     if rest.get("time") is None and rest.get("duration") is not None:
         rest["time"] = rest["duration"]
     try:

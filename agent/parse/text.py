@@ -4,26 +4,44 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Any
 
 import json5
 
 from agent.errors import ParseError
+from agent.parse.xml_calls import (
+    FUNCTION_OPEN,
+    PARAMETER_CLOSE,
+    PARAMETER_OPEN,
+    parameter_end,
+    read_functions,
+    starts_function,
+)
 
 _OPEN, _CLOSE = "<tool_call>", "</tool_call>"
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
+# The templates put a function on its own line; one inside a sentence is prose, not a call.
+_BARE_FUNCTION = re.compile(r"^[ \t]*" + re.escape(FUNCTION_OPEN), re.MULTILINE)
 
 
 def strip_thinking(text: str) -> str:
     """Remove `<think>…</think>` blocks, and everything before a stray closing tag.
 
-    Tags inside a quoted string within braces (text the model wants typed) are left alone.
+    Tags inside a quoted string within braces or inside an XML `<parameter=…>` value (text the
+    model wants typed) are left alone.
     """
     out: list[str] = []
     lexer = _Lexer()
     i = 0
     while i < len(text):
+        value_end = parameter_end(text, i) if text.startswith(PARAMETER_OPEN, i) else -1
+        if not lexer.quote and value_end >= 0:
+            end = value_end + len(PARAMETER_CLOSE)
+            out.append(text[i:end])  # a value is raw text: its quotes and braces open nothing
+            i = end
+            continue
         if not lexer.quote and text.startswith("<think>", i):
             end = text.find("</think>", i)
             i = len(text) if end < 0 else end + len("</think>")
@@ -40,23 +58,71 @@ def strip_thinking(text: str) -> str:
     return "".join(out).strip()
 
 
-def tool_call_blocks(text: str) -> list[tuple[str, bool]]:
-    """The bodies of `<tool_call>` blocks, and whether each was closed by its tag.
+@dataclass(frozen=True, slots=True)
+class Block:
+    """One call site written in tags: a `<tool_call>` block's JSON text, or XML functions read."""
 
-    A closing tag inside a JSON string (text the model wants typed) does not end the block, and
-    a missing closing tag at the end of the text is tolerated.
+    body: str  # the JSON text of the block ("" for XML functions)
+    closed: bool  # whether the closing tag marked its end
+    functions: tuple[dict[str, Any], ...] = ()  # {"name", "arguments"} of XML functions
+
+
+def tool_call_blocks(text: str) -> list[Block]:
+    """Every `<tool_call>` block and bare `<function=` block of the text, in order.
+
+    A closing tag inside a JSON string (text the model wants typed) does not end a block, and a
+    missing closing tag is tolerated at the end of the text, or after a closed XML function.
     """
     blocks = []
-    start = text.find(_OPEN)
-    while start >= 0:
-        body_start = start + len(_OPEN)
-        end = _block_end(text, body_start)
-        closed = text.startswith(_CLOSE, end)
-        body = text[body_start:end].strip()
-        if body:
-            blocks.append((body, closed))
-        start = text.find(_OPEN, end + (len(_CLOSE) if closed else 0))
+    bare = [m.end() - len(FUNCTION_OPEN) for m in _BARE_FUNCTION.finditer(text)]
+    at = _next_tag(text, 0, bare)
+    while at >= 0:
+        if text.startswith(_OPEN, at):
+            block, at = _tool_call(text, at + len(_OPEN))
+        else:  # a function without the <tool_call> wrapper
+            functions, at = read_functions(text, at)
+            block = Block("", True, tuple(functions))
+        if block.body or block.functions:
+            blocks.append(block)
+        at = _next_tag(text, at, bare)
     return blocks
+
+
+def _tool_call(text: str, start: int) -> tuple[Block, int]:
+    """The block whose body starts at `start`, and where scanning goes on after it."""
+    if starts_function(text, start):
+        functions, end = read_functions(text, start)
+        after = len(text) - len(text[end:].lstrip())
+        closed = text.startswith(_CLOSE, after)
+        return Block("", closed, tuple(functions)), after + len(_CLOSE) if closed else end
+    end = _block_end(text, start)
+    closed = text.startswith(_CLOSE, end)
+    return Block(text[start:end].strip(), closed), end + (len(_CLOSE) if closed else 0)
+
+
+def _next_tag(text: str, at: int, bare: list[int]) -> int:
+    """Where the next `<tool_call>` or line-leading `<function=` (one of `bare`) starts, or -1."""
+    wrapped = text.find(_OPEN, at)
+    index = bisect_left(bare, at)
+    found = [p for p in (wrapped, bare[index] if index < len(bare) else -1) if p >= 0]
+    return min(found, default=-1)
+
+
+def leading_object(text: str) -> str | None:
+    """The complete JSON object the text starts with, when no other object follows it.
+
+    An unterminated `<tool_call>` can hold a whole call followed by stray decode tokens
+    (`<|im_end|>`, a cut `</tool_call`) instead of its closing tag: the object is the call.
+    """
+    body = text.lstrip()
+    if not body.startswith("{"):
+        return None
+    lexer = _Lexer()
+    for i, ch in enumerate(body):
+        lexer.feed(ch)
+        if lexer.depth == 0:
+            return None if "{" in body[i + 1 :] else body[: i + 1]
+    return None  # cut off inside the object
 
 
 def _block_end(text: str, start: int) -> int:

@@ -5,6 +5,10 @@ are read (`ast.literal_eval` on each argument node). Points may be written '(x,y
 '<|box_start|>(x,y)<|box_end|>', '<point>x y</point>' or '<bbox>x1 y1 x2 y2</bbox>'; `point=`,
 `start_point=` and `end_point=` are aliases of `start_box=` / `end_box=`. Whether the numbers are
 on a 0..1000 grid or pixels of the image is the configured coordinate space, as for every dialect.
+
+In Chinese-language contexts the models write full-width punctuation: `Action：click（...）`,
+with `，` between arguments. It is read as its ASCII form outside quoted text (what is typed keeps
+it). Function names and directions are read case-insensitively.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import re
 from typing import Any
 
 from agent.errors import ParseError
-from agent.parse.draft import Draft, done, draft, failed, key_draft, literal, text_field
+from agent.parse.draft import Draft, done, draft, enum, failed, key_draft, literal, text_field
 from agent.parse.points import Point, show, to_point
 
 CLICKS = {
@@ -37,14 +41,18 @@ ALIASES = {"point": "start_box", "start_point": "start_box", "end_point": "end_b
 _LITERALS = "such as '(x,y)' or 'text'"  # what an argument may be, for the error
 MUST_BE_A_CALL = "a UI-TARS action must be a call like click(start_box='(x,y)')"
 
-_ACTION = re.compile(r"(?:^|\n)\s*Action\s*:\s*", re.IGNORECASE)
-_CALL_START = re.compile(r"\s*(?!pyautogui\.)[A-Za-z_][\w.]*\s*\(")  # pyautogui code: its own
-_KNOWN_START = re.compile(rf"\s*(?:{'|'.join(FUNCTIONS + MOBILE + HELD)})\s*\(")
+_ACTION = re.compile(r"(?:^|\n)\s*Action\s*[:：]\s*", re.IGNORECASE)
+_CALL_START = re.compile(r"\s*(?!pyautogui\.)[A-Za-z_][\w.]*\s*[(（]")  # pyautogui code: its own
+_KNOWN_START = re.compile(rf"\s*(?:{'|'.join(FUNCTIONS + MOBILE + HELD)})\s*[(（]", re.IGNORECASE)
+# Full-width punctuation and its ASCII form, for the call syntax (never inside quoted text).
+FULL_WIDTH = str.maketrans({"（": "(", "）": ")", "，": ",", "＝": "=", "：": ":"})
 _UNQUOTED_TOKEN = re.compile(
     r"(?<!['\"])(<\|box_start\|>.*?<\|box_end\|>|<point>.*?</point>|<bbox>.*?</bbox>)(?!['\"])"
 )
 _END_TOKENS = re.compile(r"\[EOS\]|<\|(?:im_end|endoftext|eot_id)\|>")
-_TYPE_CALL = re.compile(r"^\s*type\s*\(\s*content\s*=\s*(['\"])(.*)\1\s*\)\s*$", re.DOTALL)
+_TYPE_CALL = re.compile(
+    r"^\s*type\s*\(\s*content\s*=\s*(['\"])(.*)\1\s*\)\s*$", re.DOTALL | re.IGNORECASE
+)
 
 
 def find(text: str) -> str | None:
@@ -59,7 +67,34 @@ def find(text: str) -> str | None:
 def drafts(action_text: str) -> list[list[Draft]]:
     """The actions of the action part, one list per call, in order."""
     cleaned = _UNQUOTED_TOKEN.sub(r"'\1'", _END_TOKENS.sub("", action_text)).strip()
-    return [_call_drafts(name, kwargs) for name, kwargs in _calls(cleaned)]
+    return [_call_drafts(name, kwargs) for name, kwargs in _read(cleaned)]
+
+
+def _read(text: str) -> list[tuple[str, dict[str, Any]]]:
+    """The calls of the text; when they do not read, of its full-width punctuation made ASCII."""
+    try:
+        return _calls(text)
+    except ParseError:
+        ascii_text = _ascii_syntax(text)
+        if ascii_text == text:
+            raise
+        return _calls(ascii_text)
+
+
+def _ascii_syntax(text: str) -> str:
+    """The text with full-width punctuation made ASCII outside quoted strings."""
+    out: list[str] = []
+    quote = ""
+    for i, ch in enumerate(text):
+        if quote:
+            if ch == quote and text[i - 1] != "\\":
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        else:
+            ch = ch.translate(FULL_WIDTH)
+        out.append(ch)
+    return "".join(out)
 
 
 def _calls(text: str) -> list[tuple[str, dict[str, Any]]]:
@@ -104,7 +139,7 @@ def _one_call(piece: str) -> tuple[str, dict[str, Any]]:
 def _read_call(node: ast.expr, text: str) -> tuple[str, dict[str, Any]]:
     if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
         raise ParseError(f"{MUST_BE_A_CALL}, got {_excerpt(node, text)}")
-    name = node.func.id
+    name = node.func.id.lower()  # Click() is click()
     kwargs: dict[str, Any] = {}
     for keyword in node.keywords:
         if keyword.arg is None:
@@ -147,7 +182,7 @@ def _call_drafts(name: str, kwargs: dict[str, Any]) -> list[Draft]:
 
 
 def _scroll(kwargs: dict[str, Any]) -> Draft:
-    direction = kwargs.get("direction")
+    direction = enum(kwargs.get("direction"))
     if direction not in ("up", "down", "left", "right"):
         raise ParseError(f"scroll direction must be up, down, left or right, got {show(direction)}")
     at = None if kwargs.get("start_box") in (None, "") else _box(kwargs, "start_box", "scroll")

@@ -2,7 +2,8 @@
 
 The space is declared per model in the config, never guessed:
 
-    relative-1000   integers on a 0..1000 grid over the image (Qwen3-VL, Qwen3.x, gui-plus)
+    relative-1000   integers on a 0..1000 grid over the image (Qwen3-VL, Qwen3.x,
+                    gui-plus-2026-02-26)
     relative-999    the same on a 0..999 grid (Qwen3-VL mobile cookbook)
     image           absolute pixels of the image the model saw (Qwen2.5-VL, UI-TARS-1.5, gui-plus),
                     or of the display size declared for it (Anthropic, OpenAI computer use)
