@@ -356,22 +356,20 @@ PARAMETER_TYPES = {
     "status": "string",
 }
 # The function description of Qwen's harness: a bulleted guidance list around the one line
-# that says which coordinate space to answer in. Our wording; the resolution line is Qwen's.
+# that says which coordinate space to answer in. The bullets follow the harness's content and
+# order in our own words; the resolution line is Qwen's own, as the models were trained on it.
 QWEN_GUIDANCE = (
-    "Use a mouse and keyboard to interact with a computer, and take screenshots.",
-    "* This is an interface to a desktop GUI. You do not have access to a terminal or an "
-    "applications menu. You must click on desktop icons to start applications.",
-    "* Some applications may take time to start or to process actions, so you may need to wait "
-    "and take successive screenshots to see the results of your actions. E.g. if you click on "
-    "Firefox and no window opens, wait and take another screenshot.",
+    "Control a computer with its mouse and keyboard; you see it through screenshots.",
+    "* You work in a desktop GUI, without a terminal or an applications menu: start programs "
+    "through what the screen shows.",
+    "* Programs can be slow to start or to respond. When the screen has not changed yet, wait "
+    "and look at the next screenshot before acting again.",
     "* The screen's resolution is {width}x{height}.",
-    "* Whenever you intend to move the cursor to click on an element such as an icon, consult a "
-    "screenshot first to determine the coordinates of the element.",
-    "* If you clicked on a program or link but it failed to load, even after waiting, adjust "
-    "your cursor position so that the tip of the cursor visually falls on the element that you "
-    "want to click.",
-    "* Click buttons, links, icons and the like with the cursor tip in the center of the "
-    "element, not on its edges.",
+    "* Before you move the cursor to an element, read the element's coordinates off the latest "
+    "screenshot.",
+    "* If a click did not open what you expected, even after waiting, move the cursor so that "
+    "its tip lies on the element, and click again.",
+    "* Aim at the centre of buttons, links and icons, never at their edges.",
 )
 
 

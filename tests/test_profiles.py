@@ -149,7 +149,7 @@ def test_qwen3s_tool_has_the_harness_structure_and_key_order():
     )
     assert all(list(properties[p]) == ["description", "type"] for p in ("keys", "coordinate"))
     lines = function["description"].splitlines()
-    assert lines[0].startswith("Use a mouse and keyboard") and len(lines) == 7
+    assert lines[0].startswith("Control a computer") and len(lines) == 7
     assert all(line.startswith("* ") for line in lines[1:])
     assert lines[3] == "* The screen's resolution is 1000x1000."
     assert (
