@@ -8,6 +8,7 @@ import pytest
 
 from agent.errors import ActionError, ParseError
 from agent.parse import parse_reply, scroll_clicks
+from agent.parse.points import to_point
 from agent.perception.coords import Mapping
 from agent.perception.screen import Region
 from agent.reply import Reply, ToolCall
@@ -540,3 +541,16 @@ def test_a_bad_status_names_the_allowed_values_not_the_actions():
         parse_reply(native({"action": "terminate", "status": "done"}), MAPPING)
     assert "'success' or 'failure'" in str(caught.value)
     assert "allowed actions" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "text", ["[500, 5", "(10, 20", "<point>10 20", "<|box_start|>(1,2)", "[[1, 2], [3, 4]"]
+)
+def test_a_point_cut_off_mid_text_is_refused_not_guessed(text: str):
+    with pytest.raises(ParseError, match="cut off"):
+        to_point(text)
+
+
+@pytest.mark.parametrize("text", ["[500, 500]", "500 500", "<point>10 20</point>", "(1,2)"])
+def test_closed_point_texts_still_read(text: str):
+    assert len(to_point(text)) == 2

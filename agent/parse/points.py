@@ -66,6 +66,9 @@ def number(value: object, what: str) -> float:
 def _numbers(value: object, what: str) -> list[object]:
     """The raw numbers of a point or box, in order."""
     if isinstance(value, str):
+        if not _closed(value):
+            # "[500, 5" is a point cut off mid-number: reading it would click the wrong place.
+            raise ParseError(f"{what} is cut off (a bracket or tag is never closed): {show(value)}")
         return list(_NUMBER.findall(value))
     if isinstance(value, dict):
         if "x" in value or "y" in value:
@@ -78,6 +81,15 @@ def _numbers(value: object, what: str) -> list[object]:
             flat.extend(item if isinstance(item, list | tuple) else [item])
         return flat
     raise ParseError(f"{what} must be [x, y], got {show(value)}")
+
+
+_PAIRS = (("[", "]"), ("(", ")"), ("<point>", "</point>"), ("<bbox>", "</bbox>"))
+_PAIRS += (("<|box_start|>", "<|box_end|>"),)
+
+
+def _closed(text: str) -> bool:
+    """Whether every bracket and point tag opened in `text` is closed again."""
+    return all(text.count(opener) == text.count(closer) for opener, closer in _PAIRS)
 
 
 def show(value: object, limit: int = 80) -> str:
