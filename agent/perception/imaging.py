@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import mss.tools
+import cv2
+import numpy as np
 from PIL import Image
 
 from agent.errors import ConfigError
@@ -74,21 +75,36 @@ def encode_bgra(
     quality: int = 80,
 ) -> EncodedImage:
     """Encode a BGRA frame buffer at the `target` (width, height), resizing only when needed."""
-    if image_format == "png" and target == size:
-        # mss's own PNG writer at level 1 is about twice as fast as Pillow at the same size.
-        rgb = Image.frombuffer("RGB", size, raw, "raw", "BGRX").tobytes()
-        return EncodedImage(mss.tools.to_png(rgb, size, level=1), "png", *size)
-    image = Image.frombuffer("RGB", size, raw, "raw", "BGRX")
+    width, height = size
+    bgr = cv2.cvtColor(np.frombuffer(raw, np.uint8).reshape(height, width, 4), cv2.COLOR_BGRA2BGR)
     if target != size:
-        image = image.resize(target, Image.Resampling.BILINEAR)
-    buffer = io.BytesIO()
-    if image_format == "png":
-        image.save(buffer, "PNG", compress_level=1)
-    elif image_format == "jpeg":
-        image.save(buffer, "JPEG", quality=quality)
-    else:
+        # INTER_AREA averages the pixels each output pixel covers: no aliasing on downscale.
+        bgr = cv2.resize(bgr, target, interpolation=cv2.INTER_AREA)
+    if image_format == "webp":
+        # Pillow's lossless WebP at method 0 is several times faster than OpenCV's.
+        image = Image.fromarray(bgr[:, :, ::-1])
+        buffer = io.BytesIO()
         image.save(buffer, "WEBP", lossless=True, method=0)
-    return EncodedImage(buffer.getvalue(), image_format, *target)
+        return EncodedImage(buffer.getvalue(), image_format, *target)
+    ok, data = cv2.imencode(_CV_SUFFIX[image_format], bgr, _cv_params(image_format, quality))
+    if not ok:
+        raise ValueError(f"OpenCV could not encode a {target[0]}x{target[1]} {image_format}")
+    return EncodedImage(data.tobytes(), image_format, *target)
+
+
+_CV_SUFFIX = {"png": ".png", "jpeg": ".jpg"}
+
+
+def _cv_params(image_format: ImageFormat, quality: int) -> list[int]:
+    """OpenCV's encoder settings: PNG at zlib level 1 with no row filter, JPEG at `quality`.
+
+    Screens are flat colours and text: filtering rows buys a few percent of size for three times
+    the time (measured at 1920x1080: 19 ms unfiltered, 60 ms with OpenCV's default filters,
+    33 ms for mss's pure-Python writer), so PNG rows are left unfiltered.
+    """
+    if image_format == "png":
+        return [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_NONE]
+    return [cv2.IMWRITE_JPEG_QUALITY, quality]
 
 
 def open_image(path: Path, what: str = "image") -> Image.Image:
