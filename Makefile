@@ -10,10 +10,13 @@ BIN := $(VENV)/bin
 
 # Programs the desktop and its tests need, and the Debian packages that bring them.
 # ip and unshare: the Ray tests run their clusters in a network namespace of their own.
+# dbus-daemon, at-spi2-core and libatk-adaptor: each desktop's accessibility bus, and the
+# bridge GTK 2 apps (pcmanfm) publish their tree through; FILES are checked like PROGRAMS.
 PROGRAMS := Xvfb openbox xdotool xclip xprop xwininfo xterm mousepad galculator pcmanfm tesseract chromium \
-	ip unshare
+	ip unshare dbus-daemon
+FILES := /usr/libexec/at-spi-bus-launcher /usr/lib/*/gtk-2.0/modules/libatk-bridge.so
 APT_PACKAGES := xvfb openbox xdotool xclip x11-utils xterm mousepad galculator fonts-dejavu-core \
-	pcmanfm tesseract-ocr chromium iproute2 util-linux
+	pcmanfm tesseract-ocr chromium iproute2 util-linux dbus-daemon at-spi2-core libatk-adaptor
 
 .PHONY: demo test bench lint system-deps venv venv-dev clean
 
@@ -31,6 +34,7 @@ lint: venv-dev
 
 system-deps:
 	@missing=""; for p in $(PROGRAMS); do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	for f in $(FILES); do [ -e "$$f" ] || missing="$$missing $$f"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing desktop packages (missing:$$missing)"; \
 		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Literal
 
-from agent.errors import ActionError, ModelMistake
+from agent.errors import ActionError, ModelMistake, PolicyStopped
+from agent.killswitch import KillSwitch
 from agent.parse import ParsedCall
-from skills.computer import action_json
+from agent.policy import Gate, Verdict, fill_secrets, secrets_in
+from agent.redact import Redactor
+from skills.computer import Type, action_json
 from skills.desktop import Desktop
 
-Status = Literal["done", "dry-run", "skipped", "error"]
+Status = Literal["done", "dry-run", "skipped", "error", "denied"]
 OUT_OF_TIME = "the run's time budget (max_seconds) ran out"
 
 
@@ -23,6 +27,8 @@ class Outcome:
     status: Status
     message: str
     seconds: float
+    verdict: Verdict | None = None  # the policy's, when a gate checked the call
+    secret: bool = False  # it typed a secret: what the screen shows next may hold it
 
     @property
     def ran(self) -> bool:
@@ -31,15 +37,39 @@ class Outcome:
 
     def as_json(self) -> dict[str, object]:
         """The outcome as the trajectory stores it."""
-        return {"status": self.status, "message": self.message, "seconds": round(self.seconds, 4)}
+        fields: dict[str, object] = {
+            "status": self.status,
+            "message": self.message,
+            "seconds": round(self.seconds, 4),
+        }
+        if self.verdict is not None:
+            fields["policy"] = self.verdict.as_json()
+        return fields
 
 
 class Executor:
-    """Runs actions one after another; nothing runs after a terminating or failed action."""
+    """Runs actions one after another; nothing runs after a terminating, failed or denied one.
 
-    def __init__(self, desktop: Desktop | None) -> None:
+    With a gate, every action meets the policy first: this is the one path the agent, scenario
+    steps, replay and the MCP server all act through, so none of them can pass around it.
+    """
+
+    def __init__(
+        self,
+        desktop: Desktop | None,
+        gate: Gate | None = None,
+        secrets: Mapping[str, str] | None = None,
+        switch: KillSwitch | None = None,
+    ) -> None:
         # No desktop means a dry run: actions are recorded, nothing is touched.
         self.desktop = desktop
+        self.gate = gate
+        # {{secret:NAME}} placeholders become values here, at the moment of typing, and only
+        # here: the action stored, shown and told to the model keeps the placeholder.
+        self.secrets = dict(secrets or {})
+        self._redactor = Redactor(self.secrets.values())
+        self.switch = switch  # Ctrl+C and the hotkeys: stop or pause between actions
+        self.denials = 0
 
     @property
     def dry_run(self) -> bool:
@@ -57,26 +87,69 @@ class Executor:
         for call in calls:
             if not stopped and deadline is not None and time.monotonic() >= deadline:
                 stopped = OUT_OF_TIME
+            if not stopped and self.switch is not None:
+                self.switch.wait_while_paused()
+                if self.switch.stop_requested:
+                    stopped = "the user stopped the run"
             if stopped:
                 outcomes.append(Outcome(call, "skipped", f"skipped: {stopped}", 0.0))
                 continue
-            outcome = self._run_one(call)
+            outcome = self._checked(call)
             outcomes.append(outcome)
             if outcome.status == "error":
                 stopped = "an earlier action in this reply failed"
+            elif outcome.status == "denied":
+                stopped = "an earlier action in this reply was denied by the policy"
             elif call.action.terminal:
                 stopped = "the task was already terminated"
         return outcomes
+
+    def masked(self, text: str) -> str:
+        """`text` with the values of this run's secrets masked (what the screen's text holds)."""
+        return self._redactor.text(text)
+
+    def check_denials(self) -> None:
+        """Raise PolicyStopped once the policy has denied `max_denials` actions."""
+        if self.gate is not None and self.denials >= self.gate.policy.max_denials:
+            raise PolicyStopped(
+                f"the policy ({self.gate.policy.source}) denied {self.denials} actions; "
+                "the run stopped (max_denials)"
+            )
+
+    def _checked(self, call: ParsedCall) -> Outcome:
+        if self.gate is None:
+            return self._run_one(call)
+        verdict = self.gate.check(call.action)
+        if not verdict.allowed:
+            self.denials += 1
+            message = (
+                f"denied by the policy: {verdict.reason} ({verdict.rule or 'default'}); "
+                "the action was not carried out, do not retry it: find another way or stop"
+            )
+            return Outcome(call, "denied", message, 0.0, verdict)
+        return replace(self._run_one(call), verdict=verdict)
 
     def _run_one(self, call: ParsedCall) -> Outcome:
         start = time.monotonic()
         if self.desktop is None:
             return Outcome(call, "dry-run", f"dry run: {_describe(call)}", 0.0)
+        secret = bool(secrets_in(call.action))
         try:
-            message = call.action.perform(self.desktop)
+            if secret and isinstance(call.action, Type):
+                Type(text=fill_secrets(call.action.text, self.secrets)).perform(self.desktop)
+                message = call.action.summary()  # of the placeholder, never of the value
+            else:
+                message = call.action.perform(self.desktop)
         except ActionError as error:  # recoverable: the model hears of it and tries again
             return Outcome(call, "error", f"error: {error}", time.monotonic() - start)
-        return Outcome(call, "done", message, time.monotonic() - start)
+        return Outcome(call, "done", message, time.monotonic() - start, secret=secret)
+
+
+def stop_if_denied(outcomes: list[Outcome], what: str) -> None:
+    """Raise PolicyStopped when an outcome was denied: for scripted actions, which cannot adapt."""
+    for outcome in outcomes:
+        if outcome.status == "denied" and outcome.verdict is not None:
+            raise PolicyStopped(f"the policy denied {what}: {outcome.verdict.reason}")
 
 
 def call_results(step: int, outcomes: list[Outcome], calls: int) -> tuple[str, ...]:

@@ -224,6 +224,11 @@ class RunSettings(_Section):
     monitor: int = Field(default=1, ge=1)  # mss numbering: 1 is the first monitor
     dry_run: bool = False
     failsafe: bool = True  # pointer in a corner stops pyautogui; set false on virtual displays
+    policy: Path | None = None  # the policy gate's rules; None: configs/policy.toml
+    yes: bool = False  # approve every action a policy rule says to confirm
+    secrets: list[str] = []  # names of environment variables the model may type as placeholders
+    # "a11y": each step's message also lists the focused window's controls with their boxes
+    observe: Literal["screen", "a11y"] = "screen"
     settle: SettleSettings = SettleSettings()
 
 
@@ -250,6 +255,10 @@ class Settings(BaseSettings):
         return init_settings, env_settings, TomlConfigSettingsSource(settings_cls)
 
 
+# Files in configs/ that are no settings preset: the default policy of the gate (agent/policy.py).
+NOT_PRESETS = frozenset({"policy"})
+
+
 def preset_path(name_or_path: str) -> Path:
     """The TOML file for a preset name (e.g. 'demo') or a path."""
     as_path = Path(name_or_path)
@@ -261,9 +270,9 @@ def preset_path(name_or_path: str) -> Path:
         return as_path
     for folder in config_folders():
         candidate = folder / f"{name_or_path}.toml"
-        if candidate.is_file():
+        if candidate.is_file() and name_or_path not in NOT_PRESETS:
             return candidate
-    known = sorted({p.stem for folder in config_folders() for p in folder.glob("*.toml")})
+    known = sorted({p.stem for f in config_folders() for p in f.glob("*.toml")} - NOT_PRESETS)
     raise ConfigError(f"no preset named {name_or_path!r}; known presets: {', '.join(known)}")
 
 

@@ -27,7 +27,8 @@
     │   ├── TooManyMistakes           the model kept making mistakes
     │   ├── BudgetExceeded            a limit on time, tokens or cost was reached
     │   ├── StuckInLoop               the same action on an unchanged screen, again and again
-    │   └── TargetNotFound            replay could not find an action's target; nothing was done
+    │   ├── TargetNotFound            replay could not find an action's target; nothing was done
+    │   └── PolicyStopped             the policy gate stopped the run (exit 4)
     └── ScenarioError                 a scenario's setup or scripted steps failed (exit 1)
         └── StepFailed                text or a picture not found, a window that never came
 
@@ -181,6 +182,12 @@ class StuckInLoop(RunStopped):
 
 class TargetNotFound(RunStopped):
     """Replay could not find an action's target with enough confidence; nothing was done."""
+
+
+class PolicyStopped(RunStopped):
+    """The policy gate stopped the run: max_denials denials, or a denied replay or scripted step."""
+
+    exit_code = 4
 
 
 class ScenarioError(DeskpilotError):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -23,6 +23,7 @@ from agent.parse import Dialect, ParsedCall, parse_reply
 from agent.perception.coords import CoordSpace, Mapping
 from agent.perception.evidence import target_evidence
 from agent.perception.imaging import EncodedImage, encode_bgra, smart_resize
+from agent.perception.observe import a11y_observation
 from agent.perception.screen import Frame, Screen, SettleRule, changed_pixels
 from agent.reply import Reply, Usage
 from agent.trajectory import Trajectory, elapsed, timestamp
@@ -115,8 +116,17 @@ class Agent:
         with _timed(timings, "encode"):
             image = self._encode(state.frame, mapping.image_size)
         record |= self._describe_observation(step, image, mapping)
+        if self.settings.run.observe == "a11y":
+            with _timed(timings, "a11y"):
+                observed = a11y_observation(self.settings.run.display, mapping)
+            # A field the agent typed a secret into holds it: the model must not read it there.
+            observed = self.executor.masked(observed)
+            conversation.observations[step] = record["a11y"] = observed
 
-        with _timed(timings, "model"):
+        switch = self.executor.switch
+        if switch is not None:
+            switch.checkpoint()
+        with _timed(timings, "model"), switch.waiting() if switch else nullcontext():
             asked = ask(
                 self.model,
                 conversation,
@@ -159,11 +169,16 @@ class Agent:
         state.frame = self._settle(step, record, timings, last=status is not None or out_of_time)
         state.answer = _answer(ran) or state.answer
         record["results"] = [o.as_json() for o in outcomes]
+        if any(o.secret for o in outcomes):  # the report blurs what was taken after it
+            record["contains_secret_input"] = True
         self.trajectory.end_step(record)
 
         conversation.record(acted_turn(step, image, reply, outcomes, nudge))
         messages = [o.message for o in outcomes]
         self.on_step(StepReport(step, messages, None, timings, reply.usage, self.budget.cost))
+        self.executor.check_denials()  # after the step is logged whole
+        if switch is not None:
+            switch.checkpoint()
         if out_of_time:
             done = sum(o.ran for o in outcomes)
             self.budget.check_time(f"during step {step} ({done} of {len(outcomes)} actions ran)")

@@ -109,6 +109,13 @@ class _Action(_Fields):
     start_y: Coord | None = None
 
 
+class _Element(_Fields):
+    role: str
+    name: str
+    path: list[str] = []
+    box: Box | None = None
+
+
 class _Target(_Fields):
     point: Point
     crop: str | None = None
@@ -116,6 +123,7 @@ class _Target(_Fields):
     crop_box: Box
     words: list[_Word] = []
     window: _Window | None = None
+    element: _Element | None = None  # from the accessibility tree; runs before it lack one
     ocr_scale: int = Field(default=2, ge=1, le=4)  # OCR enlarges the screen this many times
 
 

@@ -14,25 +14,28 @@ from pathlib import Path
 from agent import __version__
 from agent.act import Executor
 from agent.config import Settings, public_dump, read_api_key
+from agent.display.virtual import started_by_deskpilot
 from agent.errors import (
     BudgetExceeded,
     DeskpilotError,
     DisplayError,
     ModelError,
+    PolicyStopped,
     RunStopped,
     StepLimitReached,
     StuckInLoop,
 )
+from agent.killswitch import EXIT_INTERRUPTED, KillSwitch, UserStopped, hotkeys_text, start_hotkeys
 from agent.loop import Agent, RunResult, StepReport
 from agent.model.client import ChatCompletionsModel, Model
+from agent.model.prompt import secrets_note
 from agent.perception.screen import MssScreen
+from agent.policy import desktop_gate, read_secrets, run_policy
 from agent.redact import Redactor, mask_url, url_password
 from agent.reply import Usage
 from agent.run_folder import claim_run_dir, default_run_dir
 from agent.trajectory import Trajectory, timestamp
 from skills.desktop import PyAutoGuiDesktop
-
-EXIT_INTERRUPTED = 130
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +43,8 @@ class RunOutcome:
     """How a run ended, for the CLI and for callers that run tasks themselves."""
 
     exit_code: int
-    status: str  # success, failure, max_steps, budget_exceeded, stuck, stopped, error, interrupted
+    # success, failure, max_steps, budget_exceeded, stuck, denied, stopped, error, interrupted
+    status: str
     folder: Path
     steps: int
     answer: str | None
@@ -74,12 +78,27 @@ def run_task(
     `run_dir` must be new or empty; with `replace`, an earlier run in it is replaced.
     """
     api_key = read_api_key(settings) if model is None else None
+    secrets = read_secrets(settings.run.secrets, os.environ)
     # The run's secrets, masked in all it shows, stores and sends back to the model.
     redactor = Redactor(
-        [api_key.get_secret_value() if api_key else None, url_password(settings.model.base_url)]
+        [
+            api_key.get_secret_value() if api_key else None,
+            url_password(settings.model.base_url),
+            *secrets.values(),
+        ]
     )
     display = resolve_display(settings)
+    policy = run_policy(settings.run.policy)
+    switch = KillSwitch()
     with ExitStack() as stack:
+        stack.enter_context(switch.handling_sigint())
+        if not settings.run.dry_run and not started_by_deskpilot(display):
+            # A person's own desktop: say so once, and give them the hotkeys to stop it.
+            sys.stderr.write(
+                f"deskpilot: acting on display {display}, which deskpilot did not start; "
+                f"policy {policy.source}; {hotkeys_text()}\n"
+            )
+            stack.callback(start_hotkeys(display, switch))
         screen = MssScreen(display, settings.run.monitor)
         stack.callback(screen.close)
         desktop = (
@@ -95,16 +114,25 @@ def run_task(
             if run_dir
             else default_run_dir(settings.run.runs_dir, task)
         )
-        trajectory = Trajectory(folder, _run_info(task, settings, display), redactor=redactor)
+        info = _run_info(task, settings, display) | {"policy": policy.source}
+        trajectory = Trajectory(folder, info, redactor=redactor)
+        gate = desktop_gate(
+            policy,
+            display,
+            screen.capture,
+            yes=settings.run.yes,
+            shots=folder / "screenshots",
+        )
         agent = Agent(
             settings=settings,
             model=model,
             screen=screen,
-            executor=Executor(desktop),
+            executor=Executor(desktop, gate, secrets, switch),
             trajectory=trajectory,
             on_step=lambda report: on_step(_redacted_report(report, redactor)),
         )
-        return _run(agent, task, trajectory, redactor)
+        told = task + secrets_note(list(secrets))  # the names, so the model can use them
+        return _run(agent, told, trajectory, redactor)
 
 
 def _redacted_report(report: StepReport, redactor: Redactor) -> StepReport:
@@ -146,6 +174,10 @@ def _run(agent: Agent, task: str, trajectory: Trajectory, redactor: Redactor) ->
         return finish(error.exit_code, "budget_exceeded", error=str(error))
     except StuckInLoop as error:
         return finish(error.exit_code, "stuck", error=str(error))
+    except UserStopped as error:
+        return finish(error.exit_code, "interrupted", error=str(error))
+    except PolicyStopped as error:
+        return finish(error.exit_code, "denied", error=str(error))
     except RunStopped as error:
         return finish(error.exit_code, "stopped", error=str(error))
     except ModelError as error:

@@ -17,6 +17,8 @@ pytest_plugins = ["pytester"]
 # Programs that must not outlive the test session (compared by /proc/PID/comm).
 GUI_PROCESS_NAMES = frozenset(
     {"Xvfb", "openbox", "xterm", "mousepad", "galculator", "featherpad", "pcmanfm", "chromium"}
+    # each desktop's own session bus and AT-SPI bus (comm is cut to 15 characters)
+    | {"dbus-daemon", "at-spi-bus-laun", "at-spi2-registr"}
 )
 # Every process the tests start inherits this variable, which tells it apart from processes
 # of a concurrent session on the same machine (another pytest run, another xdist worker).

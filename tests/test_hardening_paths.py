@@ -347,9 +347,8 @@ def test_a_crop_outside_the_run_folder_is_never_used_to_find_a_target(tmp_path: 
     for name in ("../elsewhere/crop.png", str(tmp_path / "elsewhere" / "crop.png")):
         target = target_with_crop(frame, tmp_path / "elsewhere" / "crop.png", name)
         found = locate(target, frame, run, mode="heal", display=None)
-        assert (
-            found.point is None and found.searched[0]["note"] == "no recorded crop to compare with"
-        )
+        template = next(s for s in found.searched if s["method"] == "template")
+        assert found.point is None and template["note"] == "no recorded crop to compare with"
         assert locate(target, frame, run, mode="strict", display=None).point is None
 
 

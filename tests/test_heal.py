@@ -115,7 +115,8 @@ def agent_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def test_heal_clicks_the_target_in_a_moved_and_resized_window(agent_run: Path, tmp_path: Path):
     recorded = read_trajectory(agent_run)[0]
     assert recorded["targets"][0]["window"]["width"] == RECORDED_AT[2]
-    with VirtualDisplay() as desktop:
+    # No accessibility tree on the replay's desktop: the visual rungs must do it alone.
+    with VirtualDisplay(accessibility=False) as desktop:
         app = chromium(desktop, "buttons.html", MOVED_TO)
         assert app.window is not None and app.window.width == MOVED_TO[2]
 
@@ -133,6 +134,7 @@ def test_heal_clicks_the_target_in_a_moved_and_resized_window(agent_run: Path, t
     (step,) = read_trajectory(tmp_path / "heal")
     located = step["located"]
     assert located["method"] == "template"
+    assert located["searched"][0]["note"].startswith("no AT-SPI bus")
     assert located["score"] >= 0.95
     assert abs(located["point"][0] - beta_now[0]) <= 3
     assert abs(located["point"][1] - beta_now[1]) <= 3
@@ -143,7 +145,7 @@ def test_heal_clicks_the_target_in_a_moved_and_resized_window(agent_run: Path, t
 
 
 def test_an_absent_target_stops_the_replay_before_acting(agent_run: Path, tmp_path: Path):
-    with VirtualDisplay() as desktop:
+    with VirtualDisplay() as desktop:  # with an accessibility tree, which has no Beta either
         chromium(desktop, "buttons-no-beta.html", RECORDED_AT)  # same window, no Beta
         before = desktop.mouse_location()
         result = deskpilot(desktop, "replay", str(agent_run), "--run-dir", str(tmp_path / "r"))
@@ -156,7 +158,9 @@ def test_an_absent_target_stops_the_replay_before_acting(agent_run: Path, tmp_pa
     assert "template best score" in result.stderr and "ocr best score" in result.stderr
     (step,) = read_trajectory(tmp_path / "r")
     assert step["actions"] == [] and step["error"]["type"] == "TargetNotFound"
-    assert [s["method"] for s in step["located"]["searched"]] == ["template", "ocr", "window"]
+    searched = step["located"]["searched"]
+    assert [s["method"] for s in searched] == ["a11y", "template", "ocr", "window"]
+    assert searched[0]["note"].startswith('no push button "Beta" on screen; closest:')
     assert json.loads((tmp_path / "r" / "run.json").read_text())["status"] == "target_not_found"
 
 
@@ -182,7 +186,7 @@ def test_heal_reads_the_label_of_a_restyled_button_and_neighbours_pick_the_copy(
     submit_words, save_words = ({w["text"] for w in s["targets"][0]["words"]} for s in recorded[:2])
     assert "Submit" in submit_words
     assert {"Work", "Save", "Final"} <= save_words
-    with VirtualDisplay() as desktop:
+    with VirtualDisplay(accessibility=False) as desktop:  # the visual rungs alone
         # Redesigned (new font, fill and colours, a banner above), in a moved, smaller window.
         app = chromium(desktop, "restyle.html", MOVED_TO, fragment="#restyled")
         heal = deskpilot(desktop, "replay", str(restyle_run), "--run-dir", str(tmp_path / "r"))
@@ -195,10 +199,11 @@ def test_heal_reads_the_label_of_a_restyled_button_and_neighbours_pick_the_copy(
     assert len(steps) == 2
     for step, (x, y) in zip(steps, now, strict=True):
         located = step["located"]
-        template = located["searched"][0]
+        a11y, template = located["searched"][:2]
+        assert a11y["method"] == "a11y" and a11y["note"].startswith("no AT-SPI bus"), a11y
         assert template["method"] == "template" and template["score"] < 0.95, template
         assert located["method"] == "ocr", located
         assert abs(located["point"][0] - x) <= 4 and abs(located["point"][1] - y) <= 4
     # The second label is on screen twice; the words recorded around it decided.
-    assert steps[1]["located"]["searched"][1]["note"] == "read 'Save'"
+    assert steps[1]["located"]["searched"][2]["note"] == "read 'Save'"
     assert steps[1]["located"]["score"] >= 0.5

@@ -30,9 +30,10 @@ LAYERS: list[tuple[str, ...]] = [
     ("agent.parse",),
     ("agent.config",),
     ("agent.model",),
-    ("agent.act", "agent.loop", "agent.runner"),
+    ("agent.policy", "agent.killswitch", "agent.act", "agent.loop", "agent.runner"),
     ("agent.replay", "agent.report"),
     ("agent.scenarios",),
+    ("agent.mcp",),
     ("agent.cli", "agent.pytest_plugin"),
 ]
 

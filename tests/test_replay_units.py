@@ -215,8 +215,10 @@ def test_a_target_shown_twice_or_gone_is_not_found(tmp_path: Path):
     assert "not unique" in ambiguous.explain()
     gone = locate(target, screen_with({"Cancel": (50, 40)}), tmp_path, mode="heal", display=None)
     assert gone.point is None and gone.score < 0.95
-    assert [s["method"] for s in gone.searched] == ["template", "ocr", "window"]
+    # recorded without an element (no accessibility tree), so the tree is no help
+    assert [s["method"] for s in gone.searched] == ["a11y", "template", "ocr", "window"]
     assert "template best score" in gone.explain()
+    assert "a11y best score 0.00 (no named element was recorded" in gone.explain()
 
 
 def test_report_data_inlines_images_once_and_marks_actions(tmp_path: Path):

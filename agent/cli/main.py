@@ -18,6 +18,8 @@ from rich.markup import escape
 
 from agent import __version__
 from agent.cli.args import size
+from agent.cli.elements import add_elements_command, print_elements
+from agent.cli.mcp import add_mcp_command, run_mcp
 from agent.cli.progress import print_outcome, step_printer
 from agent.cli.replay import REPLAY_COMMANDS, add_replace_option, add_replay_commands
 from agent.cli.request import add_request_command, run_request
@@ -56,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_test_command(commands)
     add_parse_command(commands)
     add_request_command(commands)
+    add_elements_command(commands)
+    add_mcp_command(commands)
     return parser
 
 
@@ -120,7 +124,24 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--display", help="X display to use, e.g. :1 (default: $DISPLAY)")
     parser.add_argument("--monitor", type=int, help="monitor number, 1 = first (default: 1)")
     parser.add_argument(
+        "--observe",
+        choices=["screen", "a11y"],
+        help="a11y: also list the focused window's controls from the accessibility tree",
+    )
+    parser.add_argument(
         "--dry-run", action="store_true", default=None, help="ask the model but touch nothing"
+    )
+    parser.add_argument(
+        "--policy", type=Path, help="policy rules every action must pass (default: policy.toml)"
+    )
+    parser.add_argument(
+        "--yes", action="store_true", default=None, help="approve every action a rule confirms"
+    )
+    parser.add_argument(
+        "--secret",
+        action="append",
+        metavar="NAME",
+        help="the model may type $NAME as {{secret:NAME}}, never seeing it (repeatable)",
     )
 
 
@@ -141,6 +162,10 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
             "display": args.display,
             "monitor": args.monitor,
             "dry_run": args.dry_run,
+            "observe": args.observe,
+            "policy": args.policy,
+            "yes": args.yes,
+            "secrets": args.secret,
         },
     }
 
@@ -160,6 +185,10 @@ def main(argv: list[str] | None = None) -> int:
             return _parse(args)
         if args.command == "request":
             return run_request(args)
+        if args.command == "elements":
+            return print_elements(args)
+        if args.command == "mcp":
+            return run_mcp(args, console)
         from agent.cli.demo import run_demo
 
         return run_demo(

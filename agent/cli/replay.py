@@ -50,6 +50,12 @@ def add_replay_commands(commands: Any) -> None:
     add_replace_option(replay)
     replay.add_argument("--display", help="X display to use, e.g. :1 (default: $DISPLAY)")
     replay.add_argument("--config", help="preset for settle and safety settings")
+    replay.add_argument(
+        "--policy", type=Path, help="policy rules every action must pass (default: policy.toml)"
+    )
+    replay.add_argument(
+        "--yes", action="store_true", default=None, help="approve every action a rule confirms"
+    )
     replay.add_argument("--report", action="store_true", help="write report.html at the end")
 
     report = commands.add_parser("report", help="write a run folder's HTML report")
@@ -84,7 +90,8 @@ def run_replay(args: argparse.Namespace, console: Console) -> int:
     """`deskpilot replay`."""
     from agent.replay.player import ReplayOptions, replay
 
-    settings = load_settings(args.config, run={"display": args.display})
+    run = {"display": args.display, "policy": args.policy, "yes": args.yes}
+    settings = load_settings(args.config, run=run)
     options = ReplayOptions(
         speed=args.speed,
         from_step=args.from_step,

@@ -29,9 +29,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.display.a11y import AccessibilityBus, start_bus
 from agent.display.processes import die_with_parent, group_alive, kill_group, signal_group, tail
 from agent.display.windows import client_area
-from agent.errors import DisplayError
+from agent.errors import DisplayError, NoAccessibility
 
 __all__ = ["App", "VirtualDisplay", "Window", "missing_programs"]
 
@@ -54,6 +55,16 @@ _WM_CHECK_RE = re.compile(r"window id # 0x[0-9a-fA-F]+")
 def missing_programs() -> list[str]:
     """Return the programs the virtual desktop needs that are not on PATH."""
     return [name for name in REQUIRED_PROGRAMS if shutil.which(name) is None]
+
+
+# Displays this process started; with $DESKPILOT_STARTED_DISPLAY (set for what runs on one),
+# how a run tells a virtual desktop of its own from a person's real one.
+STARTED_DISPLAYS: set[str] = set()
+
+
+def started_by_deskpilot(display: str) -> bool:
+    """Whether `display` is a virtual desktop deskpilot started (here or in a parent process)."""
+    return display in STARTED_DISPLAYS or os.environ.get("DESKPILOT_STARTED_DISPLAY") == display
 
 
 @dataclass(frozen=True)
@@ -111,16 +122,29 @@ class VirtualDisplay:
     Start xterm with ``-xrm '*waitForWm: false' -xrm '*wmTimeout: 200'``: without them it
     sometimes stalls 5 s at start waiting for the window manager, mostly when several desktops
     start at once. ``launch()`` deliberately has no special case for it.
+
+    With ``accessibility`` (the default) the desktop gets its own D-Bus session bus and AT-SPI
+    bus, so its applications publish their accessibility trees (agent/display/a11y.py). If
+    they cannot be started, ``accessibility_problem`` says why in one line and the desktop
+    runs without them.
     """
 
     def __init__(
-        self, width: int = 1280, height: int = 800, *, window_manager: bool = True
+        self,
+        width: int = 1280,
+        height: int = 800,
+        *,
+        window_manager: bool = True,
+        accessibility: bool = True,
     ) -> None:
         if width < 1 or height < 1:
             raise ValueError(f"a desktop needs a positive size, not {width}x{height}")
         self.width = width
         self.height = height
         self.window_manager = window_manager
+        self.accessibility = accessibility
+        self.accessibility_problem = "" if accessibility else "no AT-SPI bus: switched off"
+        self._a11y_bus: AccessibilityBus | None = None
         self.display = ""  # ":N" once started
         self.env: dict[str, str] = {}
         self.tmpdir: Path | None = None
@@ -165,10 +189,11 @@ class VirtualDisplay:
             DISPLAY=self.display,
             XAUTHORITY=str(xauthority),
             XDG_SESSION_TYPE="x11",  # pyscreeze only grabs the screen when it sees x11
+            DESKPILOT_STARTED_DISPLAY=self.display,  # a run on it needs no real-desktop notice
             GDK_BACKEND="x11",
             QT_QPA_PLATFORM="xcb",
             GSETTINGS_BACKEND="memory",  # no dconf, so no "dbus-launch" warnings
-            NO_AT_BRIDGE="1",  # no accessibility bus
+            NO_AT_BRIDGE="1",  # no accessibility bus (lifted once one is running)
             HOME=str(home),  # no settings or recent files carry over between runs
             XDG_CONFIG_HOME=str(home / ".config"),
             XDG_CACHE_HOME=str(home / ".cache"),
@@ -177,8 +202,26 @@ class VirtualDisplay:
             OMP_THREAD_LIMIT="1",  # tesseract is 6-7x slower with default OpenMP threading
         )
         self.env = env
+        if self.accessibility:
+            self._start_accessibility()
         if self.window_manager:
             self._start_wm()
+
+    def _start_accessibility(self) -> None:
+        assert self.tmpdir is not None
+        try:
+            self._a11y_bus = start_bus(self.env, self.tmpdir)
+        except NoAccessibility as exc:
+            self.accessibility_problem = str(exc)  # the desktop still works, visually
+            return
+        self.env["DBUS_SESSION_BUS_ADDRESS"] = self._a11y_bus.session_address
+        del self.env["NO_AT_BRIDGE"]  # the GTK bridge publishes the tree only without it
+        # GTK 2 apps (pcmanfm) load the bridge only as a module (Debian's libatk-adaptor);
+        # GTK 3 has it built in and skips these names.
+        self.env["GTK_MODULES"] = "gail:atk-bridge"
+        # Chromium and Qt switch their bridges on only when told an assistive tool listens.
+        self.env["ACCESSIBILITY_ENABLED"] = "1"
+        self.env["QT_LINUX_ACCESSIBILITY_ALWAYS_ON"] = "1"
 
     def _start_xvfb(self) -> None:
         assert self.tmpdir is not None
@@ -208,6 +251,7 @@ class VirtualDisplay:
                 f"{xvfb.poll()}); its log ends with:\n{tail(log_path)}"
             )
         self.display = f":{number}"
+        STARTED_DISPLAYS.add(self.display)
 
     def _xvfb_argv(self, displayfd: int) -> list[str]:
         screen = f"{self.width}x{self.height}x24"
@@ -252,6 +296,9 @@ class VirtualDisplay:
             # Helpers like `xclip -i` fork into the background and would live as long as X.
             signal_group(pgid, signal.SIGKILL)
         self._helper_groups.clear()
+        if self._a11y_bus is not None:
+            self._a11y_bus.stop()
+            self._a11y_bus = None
         if self._wm is not None:
             kill_group(self._wm, grace=STOP_GRACE)
             self._wm = None

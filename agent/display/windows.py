@@ -59,6 +59,17 @@ def windows_of_class(display: str | None, wm_class: str) -> list[WindowInfo]:
     return [w for w in found if w is not None and w.wm_class == wm_class]
 
 
+def visible_windows(display: str | None) -> list[WindowInfo]:
+    """The windows the window manager manages (_NET_CLIENT_LIST), oldest first."""
+    out = _run(display, ["xprop", "-root", "_NET_CLIENT_LIST"])
+    ids = [int(w, 16) for w in re.findall(r"0x[0-9a-fA-F]+", out.partition("#")[2])]
+    if not ids:  # no EWMH window manager: what xdotool sees mapped
+        out = _run(display, ["xdotool", "search", "--onlyvisible", "--name", "."])
+        ids = [int(w) for w in out.split() if w.isdigit()]
+    found = [describe_window(display, wid) for wid in ids]
+    return [w for w in found if w is not None]
+
+
 def describe_window(display: str | None, wid: int) -> WindowInfo | None:
     """Title, class and client geometry of window `wid`, or None when it is gone."""
     props = _run(display, ["xprop", "-id", str(wid), "WM_CLASS", "_NET_WM_NAME", "WM_NAME"])

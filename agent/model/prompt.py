@@ -58,6 +58,8 @@ class Conversation:
         self.text_mode = settings.tool_mode == "text" or self.profile.tool is None
         self.images_from = 1  # the oldest step whose screenshot is still sent
         self.folded: list[str] = []  # one line per step no longer sent in full
+        # Text sent beside a step's screenshot (--observe a11y), and dropped with it.
+        self.observations: dict[int, str] = {}
 
     def request(
         self, step: int, image: EncodedImage, *, max_tokens: int | None = None
@@ -125,6 +127,8 @@ class Conversation:
         shown = step >= self.images_from
         if shown:
             parts.append({"type": "image_url", "image_url": {"url": image.data_url()}})
+            if step in self.observations:
+                parts.append(_text(self.observations[step]))
         if with_task and not self.profile.instruction_alone:
             parts.append(_text(self._task_text()))
         if not shown and self.profile.note_unseen_steps:
@@ -216,3 +220,14 @@ def _summary(turn: Turn) -> str:
 
 def _tool_call_block(name: str, arguments: str) -> str:
     return f'<tool_call>\n{{"name": {json.dumps(name)}, "arguments": {arguments}}}\n</tool_call>'
+
+
+def secrets_note(names: list[str]) -> str:
+    """What the task text adds when the run has secrets: their placeholders, never their values."""
+    if not names:
+        return ""
+    listed = ", ".join("{{secret:" + name + "}}" for name in names)
+    return (
+        f"\n\nSecrets you may type without seeing them: {listed}. To type one, type its "
+        "placeholder exactly as written; deskpilot types the value in its place."
+    )

@@ -1,13 +1,15 @@
 """What replay needs to find an action's target again, captured from the frame it was chosen on.
 
 For every action that points somewhere: a small crop around the point (saved under
-screenshots/, with the point's offset inside it), the words OCR reads near the point, and the
-active window's title, class and geometry. Everything is in screen pixels except the crop
+screenshots/, with the point's offset inside it), the words OCR reads near the point, the
+active window's title, class and geometry, and the accessible element under the point (role,
+name, path, box) where the desktop has an AT-SPI bus. Everything is in screen pixels except the crop
 image itself, which keeps the frame's physical pixels (they differ only on HiDPI screens).
 
 Cost matters, because the agent loop calls this on every step: the crop is a slice of the
 frame already in memory, OCR reads only a 300x120 region, and the window is three short
-xdotool/xprop queries. Actions that point nowhere (type, key, wait) cost nothing.
+xdotool/xprop queries; the accessibility tree is read once per step, not per action (0.1-0.5 s
+on the test applications). Actions that point nowhere (type, key, wait) cost nothing.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from typing import Any, Literal, Protocol
 
 from PIL import Image
 
+from agent.display.a11y import Element, read_elements
 from agent.display.windows import WindowInfo, active_window
+from agent.errors import NoAccessibility
 from agent.perception.screen import Frame
 from skills.ocr import Box, OcrError, read_words
 from skills.vision import bgra_image
@@ -36,6 +40,8 @@ OCR_SCALES = (1, 2)  # tried in this order until a word is read at the point
 # A word this close to the point (screen px) is "the word at the target": a click lands on a
 # label or just beside it, and anything further is a neighbour.
 WORD_RADIUS = 24
+# Elements that are not controls but still name one thing on screen.
+LEAF_ROLES = frozenset({"label", "icon", "image", "static", "heading"})
 
 
 class ScreenshotSaver(Protocol):
@@ -53,10 +59,13 @@ def target_evidence(
     step: int,
     display: str | None,
     window: WindowInfo | Literal["active"] | None = "active",
+    read_tree: bool = True,
 ) -> list[dict[str, Any] | None]:
     """One evidence record per action (None where the action points nowhere).
 
     `window` is the window the actions were aimed at; by default the active one, asked now.
+    The accessibility tree is read now too: `read_tree=False` where "now" is long after the
+    frame (a recording written at its end), since a stale tree would name the wrong element.
     """
     actions = [a.action if hasattr(a, "call_id") else a for a in actions]  # ParsedCall too
     points = [target_point(a) for a in actions]
@@ -65,6 +74,7 @@ def target_evidence(
     image = bgra_image(frame.raw, frame.size)
     if window == "active":
         window = active_window(display or os.environ.get("DISPLAY"))
+    elements, a11y_error = _elements(display) if read_tree else ([], "")
     records: list[dict[str, Any] | None] = []
     for index, (action, point) in enumerate(zip(actions, points, strict=True), start=1):
         if point is None:
@@ -75,9 +85,55 @@ def target_evidence(
         if getattr(action, "action", "") == "left_click_drag":
             record["end"] = [action.x, action.y]
         record["window"] = window.as_json() if window else None
+        element = element_at(elements, point, window.title if window else None)
+        record["element"] = _element_json(element) if element else None
+        if a11y_error:
+            record["a11y_error"] = a11y_error
         record["seconds"] = round(time.monotonic() - started, 4)
         records.append(record)
     return records
+
+
+def _elements(display: str | None) -> tuple[list[Element], str]:
+    """The desktop's accessible elements, or none and the one-line reason (no AT-SPI bus)."""
+    env = dict(os.environ)
+    if display:
+        env["DISPLAY"] = display
+        env.pop("DBUS_SESSION_BUS_ADDRESS", None)  # the bus is found through the display
+    try:
+        return read_elements(env), ""
+    except NoAccessibility as error:
+        return [], str(error)
+
+
+def element_at(
+    elements: Sequence[Element], point: tuple[int, int], window_title: str | None = None
+) -> Element | None:
+    """The control under `point`: the smallest interactive element containing it, else the
+    smallest named label or picture. Panels and windows are never it: found again by name,
+    they would only say the point is somewhere inside them.
+
+    The tree knows no stacking order, so where elements of the window aimed at (by its title)
+    are under the point, those of windows behind it are left out.
+    """
+    under = [e for e in elements if e.visible and e.contains(*point)]
+    in_window = [e for e in under if window_title and e.window == window_title]
+    under = in_window or under
+    controls = [e for e in under if e.interactive]
+    named = [e for e in under if e.name.strip() and e.role in LEAF_ROLES]
+    pool = controls or named
+    return min(pool, key=lambda e: e.box[2] * e.box[3] if e.box else 0) if pool else None
+
+
+def _element_json(element: Element) -> dict[str, Any]:
+    return {
+        "role": element.role,
+        "name": element.name,
+        "path": list(element.path),
+        "box": list(element.box) if element.box else None,
+        "index_in_path": element.index_in_path,
+        "app": element.app,
+    }
 
 
 def target_point(action: Any) -> tuple[int, int] | None:

@@ -1,16 +1,20 @@
-"""Finding a recorded target on the screen again: template, then OCR, then the window.
+"""Finding a recorded target on the screen again: accessibility tree, template, OCR, window.
 
-    heal:    crop anywhere on screen (unique, score >= TEMPLATE_MIN_SCORE)
+    heal:    the recorded element in the accessibility tree: same path, else same role and name
+             (unique, visible), whatever it looks like now
+             → crop anywhere on screen (unique, score >= TEMPLATE_MIN_SCORE)
              → the word under the point (unique, neighbours agree)
              → the same place in a window of the same class, if the crop still matches there
     strict:  the recorded point, if the screen around it still matches the crop
 
 Every attempt is written down (`searched`) with its best score, so a miss explains itself. A
-miss never guesses: replay stops before acting.
+miss never guesses: replay stops before acting. A desktop without an AT-SPI bus skips the
+first rung with a one-line note saying so.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -18,7 +22,9 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
+from agent.display.a11y import Element, closest_names, describe, matching, read_elements
 from agent.display.windows import WindowInfo, windows_of_class
+from agent.errors import NoAccessibility
 from agent.paths import inside
 from agent.perception.evidence import to_frame, to_screen, word_at
 from agent.perception.imaging import open_image
@@ -51,6 +57,8 @@ WINDOW_SLACK = 16
 # ...and just as near-identical: a neighbouring button of the same shape must not pass.
 WINDOW_MIN_SCORE = TEMPLATE_MIN_SCORE
 NO_CROP = "no recorded crop to compare with"
+# Found by role and name alone (the path changed): sure enough to act, said apart from a path.
+A11Y_NAME_SCORE = 0.9
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +97,10 @@ def locate(
     screen = np.asarray(bgra_image(frame.raw, frame.size).convert("L"))
     if mode == "strict":
         return _finish([_strict(target, screen, needle, frame)])
-    searched = [_template(target, screen, needle, frame)]
+    searched = [_a11y(target, display)]
+    if searched[-1]["found"]:
+        return _finish(searched)
+    searched.append(_template(target, screen, needle, frame))
     if searched[-1]["found"]:
         return _finish(searched)
     searched.append(_ocr(target, frame, display))
@@ -126,6 +137,53 @@ def _attempt(method: str, score: float, point: Any, note: str, found: bool) -> d
         "note": note,
         "found": found,
     }
+
+
+def _a11y(target: dict[str, Any], display: str | None) -> dict[str, Any]:
+    """The recorded element in the accessibility tree: same path, else same role and name."""
+    recorded = target.get("element")
+    if not recorded or not str(recorded.get("name", "")).strip():
+        return _attempt("a11y", 0.0, None, "no named element was recorded at the target", False)
+    env = dict(os.environ)
+    if display:
+        env["DISPLAY"] = display
+        env.pop("DBUS_SESSION_BUS_ADDRESS", None)  # the bus is found through the display
+    try:
+        elements = read_elements(env)
+    except NoAccessibility as error:
+        return _attempt("a11y", 0.0, None, str(error), False)
+    role, name = recorded["role"], recorded["name"]
+    same = [e for e in matching(elements, role=role, name=name) if e.box is not None]
+    on_path = [
+        e
+        for e in same
+        if list(e.path) == list(recorded.get("path", []))
+        and e.index_in_path == recorded.get("index_in_path", 0)
+    ]
+    if len(on_path) == 1:
+        return _attempt("a11y", 1.0, _same_spot(target, on_path[0]), "same path", True)
+    if len(same) == 1:
+        note = f"same role and name, now at {'/'.join(same[0].path[1:]) or 'top'}"
+        return _attempt("a11y", A11Y_NAME_SCORE, _same_spot(target, same[0]), note, True)
+    if same:
+        listed = "; ".join(describe(e) for e in same[:5])
+        note = f'{len(same)} elements are {role} "{name}" ({listed}); cannot tell which'
+        return _attempt("a11y", 0.0, None, note, False)
+    near = ", ".join(closest_names(elements, name)) or "none"
+    return _attempt("a11y", 0.0, None, f'no {role} "{name}" on screen; closest: {near}', False)
+
+
+def _same_spot(target: dict[str, Any], element: Element) -> tuple[int, int]:
+    """The recorded point at the same relative place in the element's box now."""
+    assert element.box is not None
+    x, y, w, h = element.box
+    old = target["element"].get("box")
+    if not old or old[2] <= 0 or old[3] <= 0:
+        return x + w // 2, y + h // 2
+    px, py = target["point"]
+    fx = min(max((px - old[0]) / old[2], 0.0), 1.0)
+    fy = min(max((py - old[1]) / old[3], 0.0), 1.0)
+    return x + min(int(fx * w), w - 1), y + min(int(fy * h), h - 1)  # 0.5 is the centre
 
 
 def _strict(

@@ -11,6 +11,7 @@ what was searched and the best score. The replay writes a run folder of its own 
 from __future__ import annotations
 
 import math
+import os
 import re
 import time
 from contextlib import ExitStack
@@ -21,15 +22,17 @@ from typing import Any
 from pydantic import ValidationError
 
 from agent import __version__
-from agent.act import Executor
+from agent.act import Executor, stop_if_denied
 from agent.config import Settings
-from agent.errors import ConfigError, TargetNotFound
+from agent.errors import ConfigError, PolicyStopped, TargetNotFound
 from agent.parse import ParsedCall
 from agent.paths import inside, shown, warn
 from agent.perception.evidence import target_evidence, target_point
 from agent.perception.imaging import encode_bgra, open_image
 from agent.perception.screen import Frame, MssScreen, SettleRule
+from agent.policy import desktop_gate, read_secrets, run_policy, secret_names
 from agent.records import read_numbered, read_run_info
+from agent.redact import Redactor
 from agent.replay.locate import Located, Mode, locate
 from agent.run_folder import claim_run_dir, default_run_dir
 from agent.runner import resolve_display
@@ -168,7 +171,8 @@ def replay(source: Path, settings: Settings, options: ReplayOptions) -> ReplayOu
     recorded = read_run_info(source)
     planned = plan(source, options)
     display = resolve_display(settings)
-    info = _run_info(recorded, source, options, display)
+    policy = run_policy(settings.run.policy)
+    info = _run_info(recorded, source, options, display) | {"policy": policy.source}
     folder = (
         claim_run_dir(options.run_dir, replace=options.replace, source=source)
         if options.run_dir
@@ -180,8 +184,13 @@ def replay(source: Path, settings: Settings, options: ReplayOptions) -> ReplayOu
         desktop = (
             None if options.dry_run else PyAutoGuiDesktop(display, failsafe=settings.run.failsafe)
         )
-        trajectory = Trajectory(folder, info)
-        player = _Player(source, settings, options, screen, Executor(desktop), trajectory, display)
+        # {{secret:NAME}} in the recording or in a --set value is typed from $NAME.
+        secrets = read_secrets(secret_names([item.action for item in planned]), os.environ)
+        trajectory = Trajectory(folder, info, redactor=Redactor(secrets.values()))
+        shots = folder / "screenshots"
+        gate = desktop_gate(policy, display, screen.capture, yes=settings.run.yes, shots=shots)
+        executor = Executor(desktop, gate, secrets)
+        player = _Player(source, settings, options, screen, executor, trajectory, display)
         return player.run(planned)
 
 
@@ -213,6 +222,8 @@ class _Player:
                 self._step(number, item, last=number == len(planned))
         except TargetNotFound as stop:
             status, code, error = "target_not_found", stop.exit_code, str(stop)
+        except PolicyStopped as stop:
+            status, code, error = "denied", stop.exit_code, str(stop)
         except KeyboardInterrupt:
             self._finish("interrupted", 130, "interrupted by the user (Ctrl+C)", started)
             raise
@@ -254,12 +265,15 @@ class _Player:
         timings["act"] = elapsed(started)
         record["results"] = [o.as_json() for o in outcomes]
         record["timings"] = timings
+        if any(o.secret for o in outcomes):
+            record["contains_secret_input"] = True
         if last and not self.executor.dry_run:
             after = self._settle(timings)
             data = encode_bgra(after.raw, after.size, target=after.size).data
             name = f"step-{number:03d}-after.png"
             record["screenshot_after"] = self.trajectory.save_screenshot(name, data)
         self.trajectory.end_step(record)
+        stop_if_denied(outcomes, f"replayed step {number}")  # no model to find another way
 
     def _aimed(
         self,

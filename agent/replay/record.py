@@ -228,7 +228,13 @@ def _step_record(
     record["screen"] = {"left": r.left, "top": r.top, "width": r.width, "height": r.height}
     if shot.frame is not None:
         record["targets"] = target_evidence(
-            shot.frame, [merged.action], trajectory, step=step, display=display, window=shot.window
+            shot.frame,
+            [merged.action],
+            trajectory,
+            step=step,
+            display=display,
+            window=shot.window,
+            read_tree=False,  # written after the session: the tree now is not the one clicked
         )
     return record
 

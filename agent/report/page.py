@@ -141,7 +141,7 @@ def checked_actions(record: dict[str, Any], where: str) -> list[dict[str, Any]]:
 def _run_summary(run: dict[str, Any]) -> dict[str, Any]:
     keys = (
         "kind", "task", "status", "exit_code", "answer", "error", "steps", "usage", "cost",
-        "currency", "seconds", "started_at", "finished_at", "source", "mode", "dry_run",
+        "currency", "seconds", "started_at", "finished_at", "source", "mode", "dry_run", "policy",
     )  # fmt: skip
     summary = {k: run[k] for k in keys if k in run}
     summary.setdefault("kind", "agent")
@@ -169,6 +169,9 @@ def _step(
     step["screen"] = record.get("screen") or _screen_of(record)
     step["marks"] = [m for a in checked_actions(record, where) for m in marks(a)]
     step["targets"] = [_target(images, t, where) for t in record.get("targets") or []]
+    # Typing a secret may leave it on screen: the page blurs what was taken after it.
+    step["blur_after"] = bool(record.get("contains_secret_input"))
+    step["blur_before"] = index > 0 and bool(numbered[index - 1][1].get("contains_secret_input"))
     return step
 
 

@@ -12,13 +12,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.errors import ConfigError
+from agent.display.a11y import describe
+from agent.errors import ConfigError, StepFailed
 from agent.paths import MAX_TEXT_BYTES, inside, read_capped, shown
 from agent.scenarios.display import ScenarioDisplay
 from agent.scenarios.format import (
     Check,
     Clipboard,
     Command,
+    ElementCheck,
     FileContains,
     FileEquals,
     FileExists,
@@ -84,6 +86,8 @@ def _evaluate(check: Check, context: Context) -> tuple[bool, str]:
             return _compare(
                 "clipboard", context.desktop.clipboard(), check.equals, check.contains, None
             )
+        case ElementCheck():
+            return _element(check, context.desktop)
 
 
 def _window_title(check: WindowTitle, titles: list[str]) -> tuple[bool, str]:
@@ -92,6 +96,24 @@ def _window_title(check: WindowTitle, titles: list[str]) -> tuple[bool, str]:
         if passed:
             return True, f"window {title!r}"
     return False, f"no window title fits; titles: {titles}"
+
+
+def _element(check: ElementCheck, desktop: ScenarioDisplay) -> tuple[bool, str]:
+    """The element is there; it has the states and the text asked for."""
+    try:
+        element = desktop.wait_for_element(
+            check.name, check.role, check.window, check.index, check.timeout
+        )
+    except StepFailed as error:
+        return False, str(error)
+    problems = [f"not {state!r}" for state in check.states if state not in element.states]
+    text = (element.text or element.name).strip()
+    if check.text is not None and text != check.text.strip():
+        problems.append(f"its text is {text[:SHOWN]!r}, expected {check.text[:SHOWN]!r}")
+    if problems:
+        states = ", ".join(element.states)
+        return False, f"{describe(element)} ({states}): " + "; ".join(problems)
+    return True, f"{describe(element)} text {text[:SHOWN]!r}"
 
 
 def _in_workdir(context: Context, name: str) -> Path:

@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from PIL import Image
 
+from agent.display.a11y import Element, closest_names, describe, matching, read_elements
 from agent.display.virtual import VirtualDisplay, Window
 from agent.errors import StepFailed
 from agent.perception.imaging import open_image
@@ -172,6 +173,78 @@ class ScenarioDisplay(VirtualDisplay):
             timeout,
             lambda: f"no window {wanted!r} after {timeout:g} s; windows: {self.window_titles()}",
         )
+
+    # -- the accessibility tree (agent/display/a11y.py) -------------------------------------------
+
+    def elements(self, window: str | None = None) -> list[Element]:
+        """The accessible elements of the desktop, or of the application or window `window`."""
+        return read_elements(self.env, window=window)
+
+    def find_element(
+        self,
+        name: str | None = None,
+        role: str | None = None,
+        window: str | None = None,
+        index: int | None = None,
+    ) -> tuple[Element | None, list[Element]]:
+        """The one visible element with this name and role, and all the elements read.
+
+        With several matches, `index` picks one in reading order (top to bottom, then left to
+        right; 0 is the first); without it several matches raise StepFailed naming them all.
+        """
+        elements = self.elements(window)
+        found = matching(elements, role=role, name=name)
+        found.sort(key=lambda e: (e.box[1], e.box[0]) if e.box else (0, 0))
+        if index is not None:
+            return (found[index] if index < len(found) else None), elements
+        if len(found) > 1:
+            listed = "; ".join(f"{i}: {describe(e)}" for i, e in enumerate(found[:10]))
+            raise StepFailed(
+                f"{len(found)} elements are {_wanted(name, role)}: {listed}; "
+                "pick one with index (or narrow with role or window)"
+            )
+        return (found[0] if found else None), elements
+
+    def wait_for_element(
+        self,
+        name: str | None = None,
+        role: str | None = None,
+        window: str | None = None,
+        index: int | None = None,
+        timeout: float = 10.0,
+    ) -> Element:
+        """Wait until the element is visible; the failure names the closest elements seen."""
+        seen: list[Element] = []
+
+        def look() -> Element | None:
+            nonlocal seen
+            element, seen = self.find_element(name, role, window, index)
+            return element
+
+        def failure() -> str:
+            where = f" in {window!r}" if window else ""
+            count = len(matching(seen, role=role, name=name))
+            if index is not None and count:
+                return (
+                    f"index {index} of {_wanted(name, role)}{where} asked, but there are only "
+                    f"{count} after {timeout:g} s"
+                )
+            near = closest_names(seen, name) if name else []
+            if not near:
+                near = [describe(e) for e in matching(seen, role=role)][:5]
+            return (
+                f"no visible {_wanted(name, role)}{where} after {timeout:g} s; "
+                f"closest: {', '.join(near) if near else 'none'} ({len(seen)} elements read)"
+            )
+
+        return _poll(look, timeout, failure)
+
+
+def _wanted(name: str | None, role: str | None) -> str:
+    """'push button "Apply now"', 'element "Apply now"' or 'push button', for messages."""
+    if name is None:
+        return role or "element"
+    return f'{role or "element"} "{name}"'
 
 
 def _poll(look: Callable[[], T | None], timeout: float, failure: Callable[[], str]) -> T:

@@ -15,6 +15,9 @@
     checks:                                        # the end state, never the agent's claim
       - {check: text_visible, text: "408", window: galculator}
     expect: success                                # or failure: a check must catch a wrong state
+    policy: rules.toml                             # the gate's rules; "off": none (default:
+                                                   # configs/policy.toml)
+    secrets: {PW: stand-in-value}                  # typed as {{secret:PW}}; test values only
     timeout: 60
     retries: 0
 
@@ -123,11 +126,52 @@ class WaitForWindow(_Strict):
         return self
 
 
-SCRIPT_STEPS = (ClickText, ClickImage, WaitForText, WaitForImage, WaitForWindow)
+class _ElementQuery(_Strict):
+    """An element of the accessibility tree: its name and/or role (both exact, any case)."""
+
+    name: str | None = Field(default=None, min_length=1)
+    role: str | None = Field(default=None, min_length=1)  # as `deskpilot elements` prints it
+    window: str | None = None  # an application's name or part of a window's title
+    index: int | None = Field(default=None, ge=0)  # several match: 0 is the first, top-left
+    timeout: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _something_to_find(self) -> _ElementQuery:
+        if self.name is None and self.role is None:
+            raise ValueError("give name or role (or both)")
+        return self
+
+
+class ClickElement(_ElementQuery):
+    """Click the middle of an element found in the accessibility tree by name (and role)."""
+
+    action: Literal["click_element"]
+    name: str = Field(min_length=1)
+    button: Literal["left", "right", "middle"] = "left"
+    clicks: int = Field(default=1, ge=1, le=3)
+
+
+class WaitForElement(_ElementQuery):
+    """Wait until an element is in the accessibility tree and visible."""
+
+    action: Literal["wait_for_element"]
+
+
+SCRIPT_STEPS = (
+    ClickText,
+    ClickImage,
+    WaitForText,
+    WaitForImage,
+    WaitForWindow,
+    ClickElement,
+    WaitForElement,
+)
 # One discriminated union over the canonical actions and the script steps, so a bad step gets
 # the errors of its own kind only.
 Step = Annotated[Union[(*ACTION_CLASSES, *SCRIPT_STEPS)], Field(discriminator="action")]
-Wait = Annotated[WaitForText | WaitForImage | WaitForWindow, Field(discriminator="action")]
+Wait = Annotated[
+    WaitForText | WaitForImage | WaitForWindow | WaitForElement, Field(discriminator="action")
+]
 
 
 class Setup(_Strict):
@@ -217,6 +261,15 @@ class Clipboard(_Strict):
     contains: str | None = None
 
 
+class ElementCheck(_ElementQuery):
+    """An element is there and visible, has every state listed and (given `text`) that text."""
+
+    check: Literal["element"]
+    states: list[str] = []  # e.g. [checked], as `deskpilot elements` prints them
+    text: str | None = None  # its text (its name when it has none), spaces trimmed
+    timeout: float = Field(default=0.0, ge=0)  # a check looks once unless given time
+
+
 Check = Annotated[
     TextVisible
     | ImageVisible
@@ -226,7 +279,8 @@ Check = Annotated[
     | FileContains
     | FileMatches
     | Command
-    | Clipboard,
+    | Clipboard
+    | ElementCheck,
     Field(discriminator="check"),
 ]
 
@@ -246,6 +300,12 @@ class Scenario(_Strict):
     replies: Path | None = None  # scripted model replies (JSONL) for the task
     checks: list[Check] = Field(min_length=1)
     expect: Literal["success", "failure"] = "success"
+    # The policy gate's rules for the steps and the agent: a file (relative to the scenario),
+    # "off" (no rules: to prove a check catches what the gate would have stopped), or the default.
+    policy: Literal["off"] | Path | None = None
+    # Secrets the task may type as {{secret:NAME}}: stand-in values for a test, put in the
+    # environment of the run (a real value comes from the environment, never a scenario file).
+    secrets: dict[str, str] = {}
     teardown: list[list[str]] = []  # commands run at the end, whatever happened
     timeout: float = Field(default=120.0, gt=0)
     retries: int = Field(default=0, ge=0, le=5)

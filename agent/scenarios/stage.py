@@ -7,6 +7,7 @@ desktop, applications, waits) and takes it all down again, whatever happens. The
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
@@ -21,11 +22,13 @@ from agent.errors import ConfigError
 from agent.loop import StepReport
 from agent.model.scripted import ScriptedServer, load_replies
 from agent.paths import inside, shown
+from agent.policy import desktop_gate, read_secrets, run_policy, secret_names
+from agent.redact import Redactor
 from agent.run_folder import claim_run_dir
 from agent.runner import RunOutcome, run_task
 from agent.scenarios.checks import CheckResult, Context, run_check
 from agent.scenarios.display import ScenarioDisplay
-from agent.scenarios.format import Scenario
+from agent.scenarios.format import ClickElement, ElementCheck, Scenario, WaitForElement
 from agent.scenarios.serve import REQUEST_LOG, serve_folder
 from agent.scenarios.steps import resolve_step, run_steps
 from agent.trajectory import Trajectory
@@ -63,9 +66,23 @@ def staged(scenario: Scenario) -> Iterator[Stage]:
 
 def run_scripted_steps(stage: Stage, folder: Path, *, replace: bool = False) -> None:
     """Run the scenario's steps, logged to `folder` in the run-folder format."""
-    executor = Executor(PyAutoGuiDesktop(stage.desktop.display, failsafe=False))
+    policy = run_policy(scenario_policy(stage.scenario))
     info = {"task": f"scripted steps of {stage.scenario.name}", "kind": "steps"}
-    trajectory = Trajectory(claim_run_dir(folder, replace=replace), info)
+    info["policy"] = policy.source
+    # A typing step's {{secret:NAME}} is typed from $NAME, and masked in the log.
+    os.environ.update(stage.scenario.secrets)  # a scenario's stand-in values
+    secrets = read_secrets(secret_names(stage.scenario.steps), os.environ)
+    redactor = Redactor(secrets.values())
+    trajectory = Trajectory(claim_run_dir(folder, replace=replace), info, redactor=redactor)
+    gate = desktop_gate(
+        policy,
+        stage.desktop.display,
+        stage.desktop.screen.capture,
+        yes=False,
+        shots=trajectory.folder / "screenshots",
+    )
+    desktop = PyAutoGuiDesktop(stage.desktop.display, failsafe=False)
+    executor = Executor(desktop, gate, secrets)
     status = "error"
     try:
         run_steps(stage.scenario.steps, stage.desktop, executor, trajectory, stage.scenario.resolve)
@@ -87,6 +104,9 @@ def run_agent(
     scenario = stage.scenario
     preset = preset or scenario.model
     run = {"display": stage.desktop.display, "max_steps": scenario.max_steps, "failsafe": False}
+    run["policy"] = scenario_policy(scenario)
+    run["secrets"] = list(scenario.secrets) or None
+    os.environ.update(scenario.secrets)  # read from there, as --secret reads them
     task = scenario.task or ""
     if live or scenario.replies is None:
         settings = load_settings(preset, run=run)
@@ -95,6 +115,13 @@ def run_agent(
         model = {"base_url": server.base_url, "api_key_required": False}
         settings = load_settings(preset, model=model, run=run)
         return run_task(task, settings, run_dir=folder, replace=replace, on_step=on_step)
+
+
+def scenario_policy(scenario: Scenario) -> Path | None:
+    """The policy file a scenario names (Path("off") for none), or None for the default."""
+    if scenario.policy is None:
+        return None
+    return Path("off") if scenario.policy == "off" else scenario.resolve(scenario.policy)
 
 
 def run_checks(stage: Stage) -> list[CheckResult]:
@@ -119,6 +146,12 @@ def with_placeholders(scenario: Scenario, workdir: Path, url: str) -> Scenario:
     return Scenario.model_validate({**data, "source": scenario.source})
 
 
+def uses_elements(scenario: Scenario) -> bool:
+    """Whether a step, wait or check finds something in the accessibility tree."""
+    items = [*scenario.steps, *scenario.setup.waits, *scenario.checks]
+    return any(isinstance(i, ClickElement | WaitForElement | ElementCheck) for i in items)
+
+
 def _setup(scenario: Scenario, desktop: ScenarioDisplay, workdir: Path) -> None:
     for name, text in scenario.setup.files.items():
         # load_scenario() refused names that climb out; this also catches a symlink on the way.
@@ -132,7 +165,12 @@ def _setup(scenario: Scenario, desktop: ScenarioDisplay, workdir: Path) -> None:
     for launch in scenario.setup.launch:
         if launch.chromium is not None:
             screen = (0, 0, desktop.width, desktop.height)
-            argv = chromium_argv(launch.chromium, workdir / "chromium-profile", screen)
+            argv = chromium_argv(
+                launch.chromium,
+                workdir / "chromium-profile",
+                screen,
+                accessibility=uses_elements(scenario),
+            )
             desktop.launch(argv, wm_class="chromium", timeout=max(launch.timeout, 30), cwd=workdir)
             continue
         desktop.launch(
@@ -147,11 +185,19 @@ def _setup(scenario: Scenario, desktop: ScenarioDisplay, workdir: Path) -> None:
 
 
 def chromium_argv(
-    url: str, profile: Path, window: tuple[int, int, int, int], *, app: bool = False
+    url: str,
+    profile: Path,
+    window: tuple[int, int, int, int],
+    *,
+    app: bool = False,
+    accessibility: bool = False,
 ) -> list[str]:
     """Chromium at `window` (x, y, width, height), as root, with no first-run screens and no
-    network chatter; with `app`, the page alone (no tabs, no address bar)."""
+    network chatter; with `app`, the page alone (no tabs, no address bar); with
+    `accessibility`, the page's elements on the AT-SPI bus too."""
     x, y, width, height = window
+    # Without this flag Chromium publishes its own window's controls but none of the page's.
+    extra = ["--force-renderer-accessibility"] if accessibility else []
     return [
         "chromium",
         "--no-sandbox",  # refuses to start as root without it
@@ -168,6 +214,7 @@ def chromium_argv(
         f"--window-position={x},{y}",
         f"--window-size={width},{height}",
         f"--user-data-dir={profile}",
+        *extra,
         f"--app={url}" if app else url,
     ]
 

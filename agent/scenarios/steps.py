@@ -1,7 +1,8 @@
 """Running a scenario's scripted steps.
 
-Canonical actions run as they are; OCR and picture steps are resolved to a point first; waits
-look until they see. Every step is logged like an agent step, in the same run-folder format.
+Canonical actions run as they are; OCR, picture and accessibility-tree steps are resolved to a
+point first; waits look until they see. Every step is logged like an agent step, in the same
+run-folder format.
 """
 
 from __future__ import annotations
@@ -11,15 +12,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agent.act import Executor
+from agent.act import Executor, stop_if_denied
 from agent.parse import ParsedCall
 from agent.perception.imaging import encode_bgra
 from agent.perception.screen import SettleRule
 from agent.scenarios.display import ScenarioDisplay
 from agent.scenarios.format import (
+    ClickElement,
     ClickImage,
     ClickText,
     Step,
+    WaitForElement,
     WaitForImage,
     WaitForText,
     WaitForWindow,
@@ -55,8 +58,11 @@ def run_steps(
         outcomes = executor.run([ParsedCall(None, a) for a in actions])
         settled = desktop.screen.settle(SETTLE) if actions else None
         record["results"] = [o.as_json() for o in outcomes]
+        if any(o.secret for o in outcomes):  # the report blurs what was taken after it
+            record["contains_secret_input"] = True
         record["timings"] = {"act": elapsed(started), "settle": settled.seconds if settled else 0.0}
         trajectory.end_step(record)
+        stop_if_denied(outcomes, f"scripted step {number}")
 
 
 def resolve_step(
@@ -78,6 +84,15 @@ def resolve_step(
             return []
         case WaitForWindow():
             desktop.wait_for_window(step.title, step.wm_class, step.timeout)
+            return []
+        case ClickElement():
+            element = desktop.wait_for_element(
+                step.name, step.role, step.window, step.index, step.timeout
+            )
+            assert element.center is not None  # only visible elements, with a box, are found
+            return [_click(*element.center, step.button, step.clicks)]
+        case WaitForElement():
+            desktop.wait_for_element(step.name, step.role, step.window, step.index, step.timeout)
             return []
         case _:
             return [step]

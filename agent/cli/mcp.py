@@ -1,0 +1,112 @@
+"""`deskpilot mcp`: serve the desktop to MCP clients (Claude Code, Codex, an IDE), stdio or HTTP.
+
+Over stdio, stdout belongs to the protocol: everything this command says goes to stderr.
+Over HTTP, the server listens on loopback unless told otherwise, and any other address needs
+a bearer token, given or generated and printed once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import secrets
+from pathlib import Path
+
+from rich.console import Console
+
+from agent.config import load_settings
+from agent.errors import ConfigError
+
+TOKEN_ENV = "DESKPILOT_MCP_TOKEN"
+
+
+def add_mcp_command(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """The `mcp` subcommand and its options."""
+    mcp = commands.add_parser(
+        "mcp",
+        help="serve the desktop to MCP clients (screenshot, act, run_task, ...)",
+        description="An MCP server on this desktop: screenshot, act, list_windows, replay, "
+        "run_scenarios and run_task "
+        "(a whole task with deskpilot's model). The model comes from the same presets, "
+        "environment variables and flags as `deskpilot run`.",
+    )
+    mcp.add_argument("--transport", choices=["stdio", "http"], default="stdio")
+    mcp.add_argument("--host", default="127.0.0.1", help="HTTP: address to listen on")
+    mcp.add_argument("--port", type=int, default=8765, help="HTTP: port to listen on")
+    mcp.add_argument(
+        "--token",
+        help=f"HTTP: the bearer token clients must send (default: ${TOKEN_ENV}; generated "
+        "and printed once when the host is not loopback)",
+    )
+    mcp.add_argument("--display", help="X display to use, e.g. :1 (default: $DISPLAY)")
+    mcp.add_argument("--monitor", type=int, help="monitor number, 1 = first (default: 1)")
+    mcp.add_argument("--config", help="preset name from configs/ or a TOML file")
+    mcp.add_argument("--base-url", help="OpenAI-compatible API base URL for run_task")
+    mcp.add_argument("--model", help="model id sent to the server")
+    mcp.add_argument("--api-key-env", help="environment variable that holds the API key")
+    mcp.add_argument("--policy", type=Path, help="the policy gate's rules (TOML)")
+    mcp.add_argument(
+        "--secret",
+        action="append",
+        metavar="NAME",
+        help="act and run_task may type $NAME as {{secret:NAME}}, never seeing it (repeatable)",
+    )
+    mcp.add_argument("--runs-dir", type=Path, help="where run folders go (default: runs/)")
+
+
+def run_mcp(args: argparse.Namespace, console: Console) -> int:
+    """Serve until the client goes away (stdio) or the process is stopped (HTTP)."""
+    import os
+
+    from agent.mcp.server import build_server
+    from agent.mcp.session import Session
+
+    token = args.token or os.environ.get(TOKEN_ENV) or None
+    if args.transport == "http":
+        token = _http_token(args.host, token, console)
+    settings = load_settings(
+        args.config,
+        model={"base_url": args.base_url, "name": args.model, "api_key_env": args.api_key_env},
+        run={
+            "display": args.display,
+            "monitor": args.monitor,
+            "policy": args.policy,
+            "secrets": args.secret,
+            "runs_dir": args.runs_dir,
+        },
+    )
+    session = Session(settings)
+    try:
+        server = build_server(session)
+        if args.transport == "stdio":
+            server.run("stdio")
+        else:
+            from agent.mcp.http import serve_http
+
+            console.print(f"deskpilot mcp: http://{args.host}:{args.port}/mcp")
+            serve_http(server, args.host, args.port, token)
+    finally:
+        session.shutdown()
+    return 0
+
+
+def _http_token(host: str, token: str | None, console: Console) -> str | None:
+    """The token HTTP clients must send; refuses a non-loopback host without one."""
+    if _loopback(host):
+        return token
+    if token is None:
+        token = secrets.token_urlsafe(32)
+        # Printed once, to stderr, for the user to give their client; never stored.
+        console.print(f"deskpilot mcp: bearer token for this server: {token}")
+    if len(token) < 16:
+        raise ConfigError("--token must be at least 16 characters when the host is not loopback")
+    return token
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

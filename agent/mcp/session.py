@@ -1,0 +1,285 @@
+"""One MCP server's hold on the desktop: the screen, the executor, and the run folder of its acts.
+
+Every desktop call runs on one worker thread, in order: mss and pyautogui talk to X through
+connections that belong to the thread that opened them, and two tools acting at once would
+interleave their clicks.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+
+from agent import __version__
+from agent.act import Executor, Outcome
+from agent.config import Settings, public_dump, read_api_key
+from agent.display.windows import WindowInfo, active_window, visible_windows
+from agent.errors import ConfigError
+from agent.parse import ParsedCall
+from agent.parse.draft import explain
+from agent.perception.evidence import target_evidence
+from agent.perception.imaging import EncodedImage, encode_bgra
+from agent.perception.screen import Frame, MssScreen, Region, SettleRule
+from agent.policy import desktop_gate, read_secrets, run_policy
+from agent.redact import Redactor, mask_url, url_password
+from agent.run_folder import default_run_dir
+from agent.runner import resolve_display
+from agent.trajectory import Trajectory, timestamp
+from skills.computer import ACTION_ADAPTER, ACTION_NAMES, Action, action_json
+from skills.desktop import PyAutoGuiDesktop
+
+T = TypeVar("T")
+POINT_FIELDS = (("x", "y"), ("start_x", "start_y"))
+
+
+@dataclass(frozen=True, slots=True)
+class Shot:
+    """A screenshot as a tool returns it: the image, and what it shows at which scale."""
+
+    image: EncodedImage
+    screen: Region
+    scale: float  # image pixels per screen pixel
+
+    def caption(self) -> str:
+        """The text beside the image: screen size, scale, and how to point into it."""
+        r = self.screen
+        text = (
+            f"screen {r.width}x{r.height} at ({r.left}, {r.top}); image "
+            f"{self.image.width}x{self.image.height}, scale {self.scale:.4g}"
+        )
+        if self.scale != 1:
+            text += " (act takes screen pixels: divide image coordinates by the scale)"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class ActResult:
+    """What `act` did: one line per action, and the screen once it settled."""
+
+    lines: list[str]
+    failed: bool
+    shot: Shot
+
+
+class Session:
+    """The desktop of one MCP server, and the run folder that logs what its tools do."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.display = resolve_display(settings)
+        try:
+            key = read_api_key(settings)
+        except ConfigError:  # screenshot and act need no model; run_task says so itself
+            key = None
+        # {{secret:NAME}} in typed text becomes $NAME's value only in the executor.
+        self.secrets = read_secrets(settings.run.secrets, os.environ)
+        # The secrets of the model config and the typed ones: no tool result and no run
+        # folder shows them.
+        self.redactor = Redactor(
+            [
+                key.get_secret_value() if key else None,
+                url_password(settings.model.base_url),
+                *self.secrets.values(),
+            ]
+        )
+        self.policy = run_policy(settings.run.policy)  # a bad policy file stops the start
+        self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="desktop")
+        self._screen: MssScreen | None = None
+        self._executor: Executor | None = None
+        self._trajectory: Trajectory | None = None
+        self._step = 0
+        s = settings.run.settle
+        self.settle_rule = SettleRule(quiet=s.quiet, timeout=s.timeout, tolerance=s.tolerance)
+
+    def submit(self, fn: Callable[[], T]) -> concurrent.futures.Future[T]:
+        """Start `fn` on the desktop thread."""
+        return self._worker.submit(fn)
+
+    @property
+    def run_folder(self) -> Path | None:
+        """The run folder of this session's actions, once one was taken."""
+        return self._trajectory.folder if self._trajectory else None
+
+    def screenshot(self, max_width: int | None = None) -> Shot:
+        """The screen now, at most `max_width` pixels wide (desktop thread)."""
+        return self._shot(self._open_screen().capture(), max_width)
+
+    def act(self, actions: list[Any]) -> ActResult:
+        """Validate, run and log `actions`; then the settled screen (desktop thread)."""
+        screen = self._open_screen()
+        frame = screen.capture()
+        lines: list[str] = []
+        calls: list[ParsedCall] = []
+        for index, fields in enumerate(actions, start=1):
+            action, problem = self._validate(fields, screen.virtual_screen)
+            if action is None:
+                lines.append(f"{index}. not run: {problem}")
+            else:
+                calls.append(ParsedCall(None, action, index - 1))
+        if len(calls) < len(actions):  # like a model reply: one bad action and none run
+            lines.append("nothing was run: fix the invalid action(s) and send the list again")
+            return ActResult(lines, True, self._shot(frame, None))
+        outcomes = self._run_logged(frame, calls)
+        settled = screen.settle(self.settle_rule).frame
+        lines = [f"{i}. {_said(o)}" for i, o in enumerate(outcomes, start=1)]
+        failed = any(o.status in {"error", "denied"} for o in outcomes)
+        return ActResult(lines, failed, self._shot(settled, None))
+
+    def windows(self) -> list[dict[str, object]]:
+        """The visible top-level windows, the focused one marked (desktop thread)."""
+        focused = active_window(self.display)
+        return [_window(w, focused) for w in visible_windows(self.display)]
+
+    def close(self, status: str = "ended") -> None:
+        """Close the run folder and release the display (desktop thread)."""
+        if self._trajectory is not None:
+            self._trajectory.finish(
+                status=status, exit_code=0, steps=self._step, answer=None, error=None
+            )
+            self._trajectory = None
+            self._executor = None  # its gate saves into that folder
+            self._step = 0
+        if self._screen is not None:
+            self._screen.close()
+            self._screen = None
+
+    def shutdown(self) -> None:
+        """Close everything and stop the desktop thread."""
+        self._worker.submit(self.close).result()
+        self._worker.shutdown(wait=True)
+
+    def _open_screen(self) -> MssScreen:
+        if self._screen is None:
+            self._screen = MssScreen(self.display, self.settings.run.monitor)
+        return self._screen
+
+    def _run_logged(self, frame: Frame, calls: list[ParsedCall]) -> list[Outcome]:
+        """Run `calls` through the executor, logged as one step of the session's run folder."""
+        trajectory = self._open_trajectory()
+        self._step += 1
+        image = encode_bgra(frame.raw, frame.size, target=frame.size)
+        r = frame.region
+        record: dict[str, Any] = {
+            "step": self._step,
+            "started_at": timestamp(),
+            "screenshot": trajectory.save_screenshot(f"step-{self._step:03d}.png", image.data),
+            "image": {"width": image.width, "height": image.height, "format": "png"},
+            "screen": {"left": r.left, "top": r.top, "width": r.width, "height": r.height},
+            "coords": "screen",
+            "actions": [action_json(c.action) for c in calls],
+        }
+        started = time.monotonic()
+        # What replay needs to find each target again (crops, window, text near it).
+        record["targets"] = target_evidence(
+            frame, calls, trajectory, step=self._step, display=self.display
+        )
+        evidence = time.monotonic() - started
+        trajectory.begin_step(record)
+        started = time.monotonic()
+        outcomes = self._open_executor().run(calls)
+        record["timings"] = {
+            "evidence": round(evidence, 4),
+            "act": round(time.monotonic() - started, 4),
+        }
+        record["results"] = [o.as_json() for o in outcomes]
+        trajectory.end_step(record)
+        return outcomes
+
+    def _open_executor(self) -> Executor:
+        if self._executor is None:
+            run = self.settings.run
+            desktop = None if run.dry_run else PyAutoGuiDesktop(self.display, failsafe=run.failsafe)
+            # The same gate as `deskpilot run`: stdin is the protocol here, not a terminal, so
+            # a rule that says confirm is refused unless the server was started with yes.
+            folder = self._open_trajectory().folder
+            gate = desktop_gate(
+                self.policy,
+                self.display,
+                self._open_screen().capture,
+                yes=run.yes,
+                shots=folder / "screenshots",
+            )
+            self._executor = Executor(desktop, gate, self.secrets)
+        return self._executor
+
+    def _open_trajectory(self) -> Trajectory:
+        if self._trajectory is None:
+            folder = default_run_dir(self.settings.run.runs_dir, "mcp session")
+            info = {
+                "task": "MCP session: actions sent by an MCP client",
+                "source": "mcp",
+                "model": {
+                    "name": self.settings.model.name,
+                    "base_url": mask_url(self.settings.model.base_url),
+                },
+                "display": self.display,
+                "dry_run": self.settings.run.dry_run,
+                "config": public_dump(self.settings),
+                "deskpilot_version": __version__,
+                "started_at": timestamp(),
+                "policy": self.policy.source,
+            }
+            self._trajectory = Trajectory(folder, info, redactor=self.redactor)
+        return self._trajectory
+
+    def _validate(self, fields: Any, bounds: Region) -> tuple[Action | None, str]:
+        """The typed action, or None and why it cannot run."""
+        if not isinstance(fields, dict):
+            return None, "an action is a JSON object such as {'action': 'left_click', ...}"
+        name = fields.get("action")
+        if name not in ACTION_NAMES:
+            return None, f"unknown action {name!r} (allowed actions: {', '.join(ACTION_NAMES)})"
+        try:
+            action = ACTION_ADAPTER.validate_python(fields)
+        except ValidationError as error:
+            return None, explain(error, action=name)
+        for xf, yf in POINT_FIELDS:
+            x, y = getattr(action, xf, None), getattr(action, yf, None)
+            if x is None or y is None:
+                continue
+            inside = bounds.left <= x < bounds.left + bounds.width
+            if not (inside and bounds.top <= y < bounds.top + bounds.height):
+                return None, (
+                    f"({x}, {y}) is off the screen, which spans x {bounds.left}.."
+                    f"{bounds.left + bounds.width - 1}, y {bounds.top}.."
+                    f"{bounds.top + bounds.height - 1}"
+                )
+        return action, ""
+
+    def _shot(self, frame: Frame, max_width: int | None) -> Shot:
+        width, height = frame.size
+        if max_width and max_width < width:
+            target = (max_width, max(1, round(height * max_width / width)))
+        else:
+            target = frame.size
+        image = encode_bgra(frame.raw, frame.size, target=target)
+        return Shot(image, frame.region, image.width / frame.region.width)
+
+
+def _said(outcome: Outcome) -> str:
+    """One outcome as the caller reads it: what was done, or why not."""
+    fields = action_json(outcome.call.action)
+    if outcome.status == "done":
+        return f"done: {outcome.message}"
+    return f"{outcome.status}: {outcome.message} ({fields})"
+
+
+def _window(window: WindowInfo, focused: WindowInfo | None) -> dict[str, object]:
+    return {
+        "title": window.title,
+        "class": window.wm_class,
+        "instance": window.instance,
+        "x": window.x,
+        "y": window.y,
+        "width": window.width,
+        "height": window.height,
+        "focused": focused is not None and focused.id == window.id,
+        "id": window.id,
+    }

@@ -1,0 +1,96 @@
+"""`--observe a11y`: the focused window's controls as text, beside each step's screenshot.
+
+OSWorld's agents get the accessibility tree as a long XML dump; browser-use gets a numbered
+list of the page's interactive elements. This is the compact middle: one line per visible
+control of the focused window (role, name, states that matter for acting), with its box in the
+coordinates the model clicks in, so "the Apply now button" becomes a box the model can aim at.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from agent.display.a11y import WINDOW_ROLES, Element, read_elements
+from agent.errors import NoAccessibility
+from agent.perception.coords import Mapping
+
+MAX_ELEMENTS = 80  # a huge list costs tokens on every step and drowns the useful lines
+MAX_NAME = 60
+# States worth a word to a model about to act; the rest (enabled, visible...) are the default.
+TOLD_STATES = ("checked", "pressed", "selected", "focused", "expanded", "editable")
+
+
+def a11y_observation(display: str | None, mapping: Mapping) -> str:
+    """The focused window's visible controls, one line each, boxes in model coordinates.
+
+    A desktop without an AT-SPI bus gets a one-line note instead, never an error.
+    """
+    env = dict(os.environ)
+    if display:
+        env["DISPLAY"] = display
+        env.pop("DBUS_SESSION_BUS_ADDRESS", None)  # the bus is found through the display
+    try:
+        elements = read_elements(env)
+    except NoAccessibility as error:
+        return f"(no element list: {error})"
+    return describe_controls(elements, mapping)
+
+
+def describe_controls(elements: Sequence[Element], mapping: Mapping) -> str:
+    """The text block for `elements`: a header naming the window, then one line per control."""
+    app, window = focused_window(elements)
+    controls = [
+        e
+        for e in elements
+        if e.interactive
+        and e.visible
+        and (app is None or (e.app, e.window) == (app, window))
+        and _on_screen(e, mapping)
+    ]
+    where = f'the focused window "{window}" ({app})' if app is not None else "the screen"
+    if not controls:
+        return f"No interactive elements are listed for {where}."
+    lines = [
+        f'Interactive elements of {where}: role "name" [left, top, right, bottom] in the '
+        "coordinates you act in"
+    ]
+    lines += [_line(e, mapping) for e in controls[:MAX_ELEMENTS]]
+    if len(controls) > MAX_ELEMENTS:
+        lines.append(f"... and {len(controls) - MAX_ELEMENTS} more")
+    return "\n".join(lines)
+
+
+def focused_window(elements: Sequence[Element]) -> tuple[str | None, str]:
+    """(app, window title) of the active top-level window, or (None, "") when none is active."""
+    for e in elements:
+        if len(e.path) == 1 and e.role in WINDOW_ROLES and "active" in e.states:
+            return e.app, e.window
+    return None, ""
+
+
+def _on_screen(element: Element, mapping: Mapping) -> bool:
+    """Whether the element's centre lies in the captured region."""
+    if element.center is None:
+        return False
+    x, y = element.center
+    r = mapping.region
+    return r.left <= x < r.left + r.width and r.top <= y < r.top + r.height
+
+
+def _line(element: Element, mapping: Mapping) -> str:
+    assert element.box is not None
+    x, y, w, h = element.box
+    r = mapping.region
+    # Clip to the captured region first: to_model maps only what the model can see.
+    left, top = max(x, r.left), max(y, r.top)
+    right, bottom = min(x + w, r.left + r.width), min(y + h, r.top + r.height)
+    ml, mt = mapping.to_model(left, top)
+    mr, mb = mapping.to_model(right, bottom)
+    name = element.name.strip().replace("\n", " ")
+    name = name if len(name) <= MAX_NAME else name[: MAX_NAME - 1] + "…"
+    states = [s for s in TOLD_STATES if s in element.states]
+    text = f" text={element.text[:MAX_NAME]!r}" if element.text and element.text != name else ""
+    told = f" ({', '.join(states)})" if states else ""
+    box = f"[{round(ml)}, {round(mt)}, {round(mr)}, {round(mb)}]"
+    return f'{element.role} "{name}" {box}{told}{text}'
