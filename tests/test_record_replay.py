@@ -133,6 +133,9 @@ def test_a_recorded_session_replays_to_the_same_end_state(tmp_path: Path):
     for record in records:
         assert (recording / record["screenshot"]).stat().st_size > 1000
     assert records[0]["targets"][0]["window"]["class"] == "Mousepad"
+    # The tree is read while recording: the clicked control, as it was when it was pressed.
+    element = records[0]["targets"][0]["element"]
+    assert (element["role"], element["app"]) == ("text", "mousepad")  # the text view clicked
     assert (recording / records[5]["targets"][0]["crop"]).is_file()
 
     with VirtualDisplay() as desktop:  # a fresh desktop: nothing carries over but the folder

@@ -30,6 +30,9 @@ from agent.perception.screen import Frame
 from skills.ocr import Box, OcrError, read_words
 from skills.vision import bgra_image
 
+# The accessible elements of a desktop, and why there are none ("" when there is a bus).
+Tree = tuple[list[Element], str]
+
 # About one button, or a word or two of text: distinctive enough to be unique on a screen, and
 # small enough to stay whole and unchanged when the window around it moves or is resized.
 TEMPLATE_SIZE = (96, 48)
@@ -59,13 +62,14 @@ def target_evidence(
     step: int,
     display: str | None,
     window: WindowInfo | Literal["active"] | None = "active",
-    read_tree: bool = True,
+    tree: Tree | None = None,
 ) -> list[dict[str, Any] | None]:
     """One evidence record per action (None where the action points nowhere).
 
     `window` is the window the actions were aimed at; by default the active one, asked now.
-    The accessibility tree is read now too: `read_tree=False` where "now" is long after the
-    frame (a recording written at its end), since a stale tree would name the wrong element.
+    The accessibility tree is read now too, unless `tree` gives the one read when the frame
+    was taken (a recording is written at its end, when the tree no longer shows what was
+    clicked).
     """
     actions = [a.action if hasattr(a, "call_id") else a for a in actions]  # ParsedCall too
     points = [target_point(a) for a in actions]
@@ -74,7 +78,7 @@ def target_evidence(
     image = bgra_image(frame.raw, frame.size)
     if window == "active":
         window = active_window(display or os.environ.get("DISPLAY"))
-    elements, a11y_error = _elements(display) if read_tree else ([], "")
+    elements, a11y_error = tree if tree is not None else desktop_tree(display)
     records: list[dict[str, Any] | None] = []
     for index, (action, point) in enumerate(zip(actions, points, strict=True), start=1):
         if point is None:
@@ -94,8 +98,8 @@ def target_evidence(
     return records
 
 
-def _elements(display: str | None) -> tuple[list[Element], str]:
-    """The desktop's accessible elements, or none and the one-line reason (no AT-SPI bus)."""
+def desktop_tree(display: str | None) -> Tree:
+    """The desktop's accessible elements now, or none and the one-line reason (no AT-SPI bus)."""
     env = dict(os.environ)
     if display:
         env["DISPLAY"] = display

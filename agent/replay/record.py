@@ -27,7 +27,7 @@ from agent import __version__
 from agent.display.windows import WindowInfo, active_window
 from agent.errors import ActionError
 from agent.parse.keys import normalise_key
-from agent.perception.evidence import target_evidence
+from agent.perception.evidence import Tree, desktop_tree, target_evidence
 from agent.perception.imaging import encode_bgra
 from agent.perception.screen import Frame, MssScreen, Region
 from agent.replay.input_events import InputEvent, Merged, merge_events
@@ -54,6 +54,7 @@ class _Shot:
     window: WindowInfo | None
     size: tuple[int, int]  # of the PNG, in frame pixels
     region: Region  # the screen area it shows
+    tree: Tree | None = None  # the accessibility tree read right after a pointer event
 
 
 class Recorder:
@@ -118,8 +119,16 @@ class Recorder:
             self._pngs[sequence] = encode_bgra(frame.raw, frame.size, target=frame.size).data
         pointer = event.kind != "key_down"
         window = active_window(self.display) if pointer else None
+        # Read now, a grab interval after the press: at the end of the session the tree shows
+        # what the screen became, not the control that was pressed.
+        tree = desktop_tree(self.display) if pointer else None
         return _Shot(
-            self._pngs[sequence], frame if pointer else None, window, frame.size, frame.region
+            self._pngs[sequence],
+            frame if pointer else None,
+            window,
+            frame.size,
+            frame.region,
+            tree,
         )
 
     def _shot_for(self, index: int) -> _Shot:
@@ -234,7 +243,7 @@ def _step_record(
             step=step,
             display=display,
             window=shot.window,
-            read_tree=False,  # written after the session: the tree now is not the one clicked
+            tree=shot.tree or ([], "the tree was not read for this event"),
         )
     return record
 
