@@ -37,6 +37,7 @@ from agent.errors import ConfigError
 from agent.parse.dialects import Dialect
 from agent.perception.coords import CoordSpace
 from agent.perception.imaging import ImageFormat
+from agent.perception.screen import SettleRule
 from agent.redact import mask_url
 
 DEFAULT_PRESET = "qwen3.7-plus"
@@ -202,11 +203,26 @@ class ModelSettings(_Section):
 
 
 class SettleSettings(_Section):
-    """When the screen counts as still after an action."""
+    """When the screen counts as still after an action (SettleRule says why these defaults)."""
 
-    quiet: float = Field(default=0.3, ge=0)
+    quiet: float = Field(default=0.1, ge=0)  # seconds without a change, seen by X DAMAGE events
+    poll_quiet: float = Field(default=0.3, ge=0)  # the same, seen by comparing grabs
+    # After a move or a wait, when nothing at all changed: no answer is coming (DAMAGE only).
+    still_quiet: float = Field(default=0.05, ge=0)
+    first_change: float = Field(default=0.5, ge=0)  # a click or key first waits this for a change
     timeout: float = Field(default=5.0, gt=0)
     tolerance: int = Field(default=64, ge=0)  # changed pixels ignored (a blinking caret)
+
+    def rule(self) -> SettleRule:
+        """These settings as the rule the screen settles by."""
+        return SettleRule(
+            quiet=self.quiet,
+            poll_quiet=self.poll_quiet,
+            still_quiet=self.still_quiet,
+            first_change=self.first_change,
+            timeout=self.timeout,
+            tolerance=self.tolerance,
+        )
 
 
 class RunSettings(_Section):

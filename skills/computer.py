@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Annotated, ClassVar, Literal, get_args
 
@@ -290,6 +291,28 @@ ACTION_NAMES: tuple[str, ...] = get_args(ActionName)
 POINTER_ACTIONS = frozenset(
     cls.model_fields["action"].default for cls in ACTION_CLASSES if issubclass(cls, _PointerAction)
 )
+# The actions after which the screen should change: settling after them first waits for the
+# change, so that an application that answers late is not caught before it answered. A pointer
+# move, a wait, an answer and the end change nothing by themselves and do not wait for one.
+SCREEN_CHANGING_ACTIONS = frozenset(
+    {
+        "left_click",
+        "right_click",
+        "middle_click",
+        "double_click",
+        "triple_click",
+        "left_click_drag",
+        "key",
+        "type",
+        "scroll",
+        "hscroll",
+    }
+)
+
+
+def changes_screen(actions: Iterable[Action]) -> bool:
+    """Whether any of `actions` should change the screen (see SCREEN_CHANGING_ACTIONS)."""
+    return any(action.action in SCREEN_CHANGING_ACTIONS for action in actions)
 
 
 def action_json(action: _Action) -> dict[str, object]:

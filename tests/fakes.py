@@ -36,13 +36,15 @@ class FakeScreen:
         self._shades = itertools.cycle(range(30, 220, 10))
         self.captures = 0
         self.settles = 0
+        self.expected_changes: list[bool] = []  # expect_change of each settle, in order
 
     def capture(self) -> Frame:
         self.captures += 1
         return solid_frame(*self.size, next(self._shades), left=self.offset[0], top=self.offset[1])
 
-    def settle(self, rule: SettleRule) -> Settled:
+    def settle(self, rule: SettleRule, *, expect_change: bool = False, **_: object) -> Settled:
         self.settles += 1
+        self.expected_changes.append(expect_change)
         return Settled(self.capture(), 0.0, timed_out=False)
 
     def close(self) -> None:

@@ -26,13 +26,13 @@ from agent.parse import ParsedCall
 from agent.parse.draft import explain
 from agent.perception.evidence import target_evidence
 from agent.perception.imaging import EncodedImage, encode_bgra
-from agent.perception.screen import Frame, MssScreen, Region, SettleRule
+from agent.perception.screen import Frame, MssScreen, Region
 from agent.policy import desktop_gate, read_secrets, run_policy
 from agent.redact import Redactor, mask_url, url_password
 from agent.run_folder import default_run_dir
 from agent.runner import resolve_display
 from agent.trajectory import Trajectory, timestamp
-from skills.computer import ACTION_ADAPTER, ACTION_NAMES, Action, action_json
+from skills.computer import ACTION_ADAPTER, ACTION_NAMES, Action, action_json, changes_screen
 from skills.desktop import PyAutoGuiDesktop
 
 T = TypeVar("T")
@@ -95,8 +95,7 @@ class Session:
         self._executor: Executor | None = None
         self._trajectory: Trajectory | None = None
         self._step = 0
-        s = settings.run.settle
-        self.settle_rule = SettleRule(quiet=s.quiet, timeout=s.timeout, tolerance=s.tolerance)
+        self.settle_rule = settings.run.settle.rule()
 
     def submit(self, fn: Callable[[], T]) -> concurrent.futures.Future[T]:
         """Start `fn` on the desktop thread."""
@@ -127,7 +126,8 @@ class Session:
             lines.append("nothing was run: fix the invalid action(s) and send the list again")
             return ActResult(lines, True, self._shot(frame, None))
         outcomes = self._run_logged(frame, calls)
-        settled = screen.settle(self.settle_rule).frame
+        expect = changes_screen(o.call.action for o in outcomes if o.ran)
+        settled = screen.settle(self.settle_rule, expect_change=expect).frame
         lines = [f"{i}. {_said(o)}" for i, o in enumerate(outcomes, start=1)]
         failed = any(o.status in {"error", "denied"} for o in outcomes)
         return ActResult(lines, failed, self._shot(settled, None))

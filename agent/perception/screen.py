@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 
 from agent.errors import DisplayError
+from agent.paths import warn
+
+if TYPE_CHECKING:
+    from agent.perception.damage import DamageWatch
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,15 +51,38 @@ class Settled:
     frame: Frame
     seconds: float
     timed_out: bool
+    # Whether the frame differs, beyond the tolerance, from the one handed out before.
+    changed: bool = True
+    # How changes were seen: X DAMAGE events, or comparing frames grabbed at intervals.
+    method: Literal["damage", "poll"] = "poll"
 
 
 @dataclass(frozen=True, slots=True)
 class SettleRule:
     """When the screen counts as still."""
 
-    quiet: float = 0.3  # seconds without a real change
+    # Seconds without a real change, timed by X DAMAGE events. Measured on Xvfb on 2 loaded
+    # cores, the longest pause between two repaints of one answer to input was 26 ms (xterm
+    # scrolling output), 34 ms (a GTK menu opening) and 46 ms (pcmanfm's smooth scroll); a
+    # 30 fps animation pauses 33 ms. 0.1 s is twice the longest and still covers the pauses
+    # inside most application starts (Tk 42 ms, mousepad 66, xterm 100). What it cannot cover
+    # no short quiet can, nor the old 0.3 s: pcmanfm filling in icons 0.3-1.2 s after it showed.
+    quiet: float = 0.1
+    # After an action not expected to change the screen (a pointer move, a wait): how long
+    # without ANY real change is enough. An app's answer to a motion (a hover highlight, an
+    # overlay scrollbar) starts within a few ms of the event (measured on Xvfb, loaded: a Tk
+    # button's first hover paint at 1-9 ms, GTK's at 3-25 ms), so 50 ms without one means none
+    # is coming; once one starts, `quiet` from its last change applies as after any action.
+    still_quiet: float = 0.05
+    # The same when changes are seen only by comparing grabs (no DAMAGE): a grab every
+    # `interval` misses nothing that stays, but knows when a change happened only to `interval`.
+    poll_quiet: float = 0.3
+    # An action expected to change the screen (a click, a key) first waits this long for the
+    # change, so that an app that answers late (nothing for 0.3 s, then a new screen) is not
+    # caught before it answered. Pointer moves and waits do not pay it.
+    first_change: float = 0.5
     timeout: float = 5.0  # give up waiting and go on with what is there
-    interval: float = 0.05  # between grabs
+    interval: float = 0.05  # between grabs when polling
     tolerance: int = 64  # changed pixels ignored as noise (a blinking caret is about 30)
 
 
@@ -64,8 +92,20 @@ class Screen(Protocol):
     def capture(self) -> Frame:
         """Take one frame now."""
 
-    def settle(self, rule: SettleRule) -> Settled:
-        """Wait until the screen is still, and return the last frame."""
+    def settle(
+        self,
+        rule: SettleRule,
+        *,
+        expect_change: bool = False,
+        on_still: Callable[[Frame], None] | None = None,
+    ) -> Settled:
+        """Wait until the screen is still, and return the last frame.
+
+        With `expect_change`, first wait up to `rule.first_change` seconds for the screen to
+        differ from the frame this screen handed out last (the one the action was chosen on).
+        `on_still` may be called with each frame that may turn out to be the last, while the
+        quiet period after it is waited out (so the caller can start encoding it meanwhile).
+        """
 
     def close(self) -> None:
         """Release the display connection."""
@@ -74,7 +114,8 @@ class Screen(Protocol):
 class MssScreen:
     """Frames from one monitor of an X display, through one open mss instance."""
 
-    def __init__(self, display: str | None, monitor: int = 1) -> None:
+    def __init__(self, display: str | None, monitor: int = 1, *, events: bool = True) -> None:
+        """Open `monitor` of `display`; `events=False` settles by comparing frames only."""
         import mss
 
         try:
@@ -95,9 +136,17 @@ class MssScreen:
         self.region = Region(m["left"], m["top"], m["width"], m["height"])
         a = monitors[0]  # mss's monitor 0 spans every monitor
         self.virtual_screen = Region(a["left"], a["top"], a["width"], a["height"])
+        self._display = display
+        self._events = events  # DAMAGE wanted; the watch itself opens at the first settle
+        self._watch: DamageWatch | None = None
+        self._shown: Frame | None = None  # the last frame handed out: what an action chose on
 
     def capture(self) -> Frame:
         """Take one frame now."""
+        self._shown = self._grab()
+        return self._shown
+
+    def _grab(self) -> Frame:
         started = time.monotonic()
         shot = self._mss.grab(self._monitor)
         now = time.monotonic()
@@ -110,25 +159,131 @@ class MssScreen:
             virtual_screen=self.virtual_screen,
         )
 
-    def settle(self, rule: SettleRule) -> Settled:
-        """Grab until no more than `rule.tolerance` pixels changed for `rule.quiet` seconds."""
+    def settle(
+        self,
+        rule: SettleRule,
+        *,
+        expect_change: bool = False,
+        on_still: Callable[[Frame], None] | None = None,
+    ) -> Settled:
+        """Wait until the screen is still, and return the last frame (see `Screen.settle`)."""
         start = time.monotonic()
-        previous = self.capture()
+        before = self._shown
+        watch = self._damage_watch()
+        settled = None
+        if watch is not None:
+            try:
+                settled = self._settle_by_events(watch, rule, start, expect_change, on_still)
+            except ConnectionError as error:  # the server dropped the watch's connection
+                warn(f"{error}; the screen is compared frame by frame instead")
+                self._close_watch()
+        if settled is None:
+            settled = self._settle_by_polling(rule, start, expect_change)
+        self._shown = settled.frame
+        changed = before is None or changed_pixels(before.raw, settled.frame.raw) > rule.tolerance
+        return replace(settled, changed=changed)
+
+    def _settle_by_events(
+        self,
+        watch: DamageWatch,
+        rule: SettleRule,
+        start: float,
+        expect_change: bool,
+        on_still: Callable[[Frame], None] | None = None,
+    ) -> Settled:
+        """Still: `rule.quiet` seconds without a repaint that changed more than the tolerance.
+
+        DAMAGE also reports repaints that change nothing or next to nothing: a blinking caret,
+        a redraw with the same content. Each repaint is therefore checked with one grab against
+        the frame at the last real change; one within the tolerance neither restarts the quiet
+        period nor counts as the change an action waits for. So a caret that blinks forever
+        holds nothing up, and a screen that really keeps changing ends at `rule.timeout`.
+        """
+        watch.reset()  # only what is drawn from now on; what was drawn before is in the grab
+        frame = self._grab()
+        before = self._shown or frame
+        last_change = start
+        # Whether the screen answered yet: until it does, a move or a wait ends sooner.
+        answered = expect_change or _differs(before, frame, rule)
+        if expect_change and not _differs(before, frame, rule):
+            frame, changed = self._await_change(watch, rule, start, before, frame)
+            last_change = frame.captured_at if changed else start
+        still = frame  # the frame at the last real change
+        tell = on_still or (lambda frame: None)
+        tell(still)  # the quiet ahead is idle time: if nothing changes, this is the frame
+        while True:
+            now = time.monotonic()
+            if now - start >= rule.timeout:
+                frame = self._grab()
+                return Settled(frame, frame.captured_at - start, True, method="damage")
+            quiet = rule.quiet if answered else rule.still_quiet
+            left = min(last_change + quiet, start + rule.timeout) - now
+            if left <= 0:  # no repaint since `frame` was grabbed: it is the screen now
+                return Settled(frame, now - start, False, method="damage")
+            if watch.wait(left):
+                frame = self._grab()
+                if _differs(still, frame, rule):
+                    still, last_change, answered = frame, frame.captured_at, True
+                    tell(still)
+
+    def _await_change(
+        self, watch: DamageWatch, rule: SettleRule, start: float, before: Frame, frame: Frame
+    ) -> tuple[Frame, bool]:
+        """The first frame that differs from `before`, waiting up to `rule.first_change`."""
+        while (left := start + rule.first_change - time.monotonic()) > 0:
+            if watch.wait(left):
+                frame = self._grab()
+                if _differs(before, frame, rule):
+                    return frame, True
+        return frame, False  # nothing came: `frame` is the last grab since the last repaint
+
+    def _settle_by_polling(self, rule: SettleRule, start: float, expect_change: bool) -> Settled:
+        """Grab until no more than `rule.tolerance` pixels changed for `rule.poll_quiet` seconds."""
+        previous = self._grab()
+        before = self._shown or previous
         still_since = previous.captured_at
+        if expect_change:
+            while not (changed := _differs(before, previous, rule)):
+                if previous.captured_at - start >= rule.first_change:
+                    break  # nothing came; the screen has been still since the start
+                time.sleep(rule.interval)
+                previous = self._grab()
+            if changed:
+                still_since = previous.captured_at
         while True:
             time.sleep(rule.interval)
-            frame = self.capture()
+            frame = self._grab()
             if changed_pixels(previous.raw, frame.raw) > rule.tolerance:
                 still_since = frame.captured_at
-            if frame.captured_at - still_since >= rule.quiet:
+            if frame.captured_at - still_since >= rule.poll_quiet:
                 return Settled(frame, frame.captured_at - start, timed_out=False)
             if frame.captured_at - start >= rule.timeout:
                 return Settled(frame, frame.captured_at - start, timed_out=True)
             previous = frame
 
+    def _damage_watch(self) -> DamageWatch | None:
+        """The DAMAGE watch, opened on first use; None when polling (wanted or forced)."""
+        if self._events and self._watch is None:
+            from agent.perception.damage import DamageWatch  # python-xlib only when settling
+
+            self._watch = DamageWatch.open(self._display)
+            self._events = self._watch is not None  # unavailable: do not try at every settle
+        return self._watch
+
+    def _close_watch(self) -> None:
+        if self._watch is not None:
+            self._watch.close()
+        self._watch, self._events = None, False
+
     def close(self) -> None:
-        """Release the display connection."""
+        """Release the display connections."""
+        self._close_watch()
         self._mss.close()
+
+
+def _differs(a: Frame, b: Frame, rule: SettleRule) -> bool:
+    """Whether more than `rule.tolerance` pixels differ between two frames."""
+    return changed_pixels(a.raw, b.raw) > rule.tolerance
 
 
 def changed_pixels(a: bytes, b: bytes) -> int:

@@ -28,7 +28,7 @@ from agent.scenarios.format import (
     WaitForWindow,
 )
 from agent.trajectory import Trajectory, elapsed, timestamp
-from skills.computer import ACTION_ADAPTER, Action, action_json
+from skills.computer import ACTION_ADAPTER, Action, action_json, changes_screen
 
 SETTLE = SettleRule()
 CLICKS = {1: "left_click", 2: "double_click", 3: "triple_click"}
@@ -56,7 +56,8 @@ def run_steps(
         actions = resolve_step(step, desktop, resolve)
         record["actions"] = [action_json(a) for a in actions]
         outcomes = executor.run([ParsedCall(None, a) for a in actions])
-        settled = desktop.screen.settle(SETTLE) if actions else None
+        expect = changes_screen(actions)
+        settled = desktop.screen.settle(SETTLE, expect_change=expect) if actions else None
         record["results"] = [o.as_json() for o in outcomes]
         if any(o.secret for o in outcomes):  # the report blurs what was taken after it
             record["contains_secret_input"] = True
