@@ -16,7 +16,8 @@ from agent.errors import ConfigError
 
 # What deskpilot writes into a run folder: --replace removes these, and refuses other files.
 RUN_FILES = frozenset(
-    {"run.json", "run.json.tmp", "trajectory.jsonl", "screenshots", "report.html", ".recording"}
+    {"run.json", "run.json.tmp", "trajectory.jsonl", "trajectory.jsonl.tmp", "screenshots"}
+    | {"report.html", ".recording"}
 )
 RUN_MARKERS = ("run.json", "trajectory.jsonl")  # a folder holding one of these holds a run
 

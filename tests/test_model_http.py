@@ -209,3 +209,28 @@ def test_a_short_key_never_mangles_what_the_model_wrote():
         got = model.complete({**BODY, "stream": True})
     assert got.content == "next"
     assert json.loads(got.tool_calls[0].arguments) == {"action": "type", "text": "text"}
+
+
+def test_screenshots_sent_again_are_serialised_once_and_arrive_whole(monkeypatch):
+    import agent.model.client as client
+
+    def body(urls: list[str]) -> dict[str, object]:
+        parts = [{"type": "image_url", "image_url": {"url": url}} for url in urls]
+        return {"model": "m", "messages": [{"role": "user", "content": [*parts, 'ünï \x00 "']}]}
+
+    shot = [f"data:image/png;base64,{'QUJD' * 40_000}{n}" for n in range(3)]
+    serialised: list[int] = []
+    dumps = client._dumps
+
+    def counting(value: object) -> bytes:
+        serialised.append(len(value) if isinstance(value, str) else 0)
+        return dumps(value)
+
+    monkeypatch.setattr(client, "_dumps", counting)
+    with ScriptedServer([ok(), ok()]) as server:
+        model = make_model(server.base_url, [])
+        model.complete(body(shot[:2]))
+        model.complete(body(shot[1:]))  # the next step: one screenshot dropped, one new
+    assert server.requests == [body(shot[:2]), body(shot[1:])]
+    big = [n for n in serialised if n >= client.BIG_STRING]
+    assert big == [len(shot[0]), len(shot[1]), len(shot[2])], "a screenshot serialised again"

@@ -1,21 +1,34 @@
-"""Top-level windows on an X display: the active one, and those of a class (xdotool, xprop).
+"""Top-level windows on an X display: the active one, and those of a class (python-xlib).
 
-Recording and replay use these to say which window an action was aimed at and to find that
-window again when it has moved. Every query is a short subprocess on the given display, so
-the caller never depends on which display pyautogui happened to bind at import.
+Recording, replay and the agent's target evidence use these to say which window an action was
+aimed at and to find that window again when it has moved. The agent asks on every step, so the
+queries speak the X protocol over one cached connection per display (well under a millisecond
+a query) instead of starting xdotool, xprop and xwininfo (tens of milliseconds each). The
+display is always named, so the answer never depends on which display pyautogui bound at import.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import re
-import shutil
-import subprocess
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stdout, suppress
 from dataclasses import dataclass
+from typing import TypeVar
 
-QUERY_TIMEOUT = 5.0
+from Xlib import X, Xatom
+from Xlib import error as xerror
+from Xlib.display import Display
+from Xlib.xobject.drawable import Window
+
 _XWININFO_RE = re.compile(r"^\s*(Absolute upper-left [XY]|Width|Height):\s+(-?\d+)", re.M)
-_QUOTED_RE = re.compile(r'"((?:[^"\\]|\\.)*)"')
+# Deep enough for any real window tree; a cycle-free X tree never reaches it.
+MAX_DEPTH = 64
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,38 +59,62 @@ class WindowInfo:
 
 
 def active_window(display: str | None) -> WindowInfo | None:
-    """The window that has the focus, or None (no window manager, no display, no xdotool)."""
-    out = _run(display, ["xdotool", "getactivewindow"])
-    return describe_window(display, int(out)) if out.strip().isdigit() else None
+    """The window that has the focus, or None (no window manager, no display)."""
+
+    def query(conn: Display) -> WindowInfo | None:
+        wid = _cardinal(conn, conn.screen().root, "_NET_ACTIVE_WINDOW")
+        return _describe(conn, wid) if wid else None
+
+    return _query(display, query, None)
 
 
 def windows_of_class(display: str | None, wm_class: str) -> list[WindowInfo]:
-    """The visible windows whose WM_CLASS class is exactly `wm_class`."""
-    pattern = f"^{re.escape(wm_class)}$"
-    out = _run(display, ["xdotool", "search", "--onlyvisible", "--class", pattern])
-    found = [describe_window(display, int(w)) for w in out.split() if w.isdigit()]
-    return [w for w in found if w is not None and w.wm_class == wm_class]
+    """The visible windows whose WM_CLASS class is exactly `wm_class` (managed ones, if a WM
+    lists them; else every mapped window, as `xdotool search --onlyvisible` finds them)."""
+
+    def query(conn: Display) -> list[WindowInfo]:
+        root = conn.screen().root
+        # The window manager's list names every top-level window in one request; walking the
+        # whole tree costs a round trip per window, hundreds on a real desktop.
+        managed = [conn.create_resource_object("window", w) for w in _clients(conn, root)]
+        candidates = [w for w in managed if _is_viewable(w)] if managed else _viewable(conn)
+        found = [_describe(conn, w.id) for w in candidates if _class(w)[1] == wm_class]
+        return [w for w in found if w is not None]
+
+    return _query(display, query, [])
 
 
 def visible_windows(display: str | None) -> list[WindowInfo]:
     """The windows the window manager manages (_NET_CLIENT_LIST), oldest first."""
-    out = _run(display, ["xprop", "-root", "_NET_CLIENT_LIST"])
-    ids = [int(w, 16) for w in re.findall(r"0x[0-9a-fA-F]+", out.partition("#")[2])]
-    if not ids:  # no EWMH window manager: what xdotool sees mapped
-        out = _run(display, ["xdotool", "search", "--onlyvisible", "--name", "."])
-        ids = [int(w) for w in out.split() if w.isdigit()]
-    found = [describe_window(display, wid) for wid in ids]
-    return [w for w in found if w is not None]
+
+    def query(conn: Display) -> list[WindowInfo]:
+        ids = _clients(conn, conn.screen().root)
+        if not ids:  # no EWMH window manager: the mapped windows that have a name
+            ids = [w.id for w in _viewable(conn) if _named(conn, w)]
+        found = [_describe(conn, wid) for wid in ids]
+        return [w for w in found if w is not None]
+
+    return _query(display, query, [])
 
 
 def describe_window(display: str | None, wid: int) -> WindowInfo | None:
     """Title, class and client geometry of window `wid`, or None when it is gone."""
-    props = _run(display, ["xprop", "-id", str(wid), "WM_CLASS", "_NET_WM_NAME", "WM_NAME"])
-    area = client_area(_run(display, ["xwininfo", "-id", str(wid)]))
-    if area is None:
-        return None
-    instance, wm_class = _wm_class(props)
-    return WindowInfo(wid, _title(props), instance, wm_class, *area)
+    return _query(display, lambda conn: _describe(conn, wid), None)
+
+
+def root_text(display: str | None, name: str) -> str:
+    """A text property of the display's root window ("" when it is not set, or no display)."""
+
+    def query(conn: Display) -> str:
+        atom = conn.get_atom(name, only_if_exists=True)
+        if atom == X.NONE:
+            return ""
+        prop = conn.screen().root.get_full_property(atom, X.AnyPropertyType)
+        if prop is None or prop.format != 8:  # text is 8-bit; anything else is no address
+            return ""
+        return _text(prop.value, "utf-8")
+
+    return _query(display, query, "")
 
 
 def client_area(xwininfo: str) -> tuple[int, int, int, int] | None:
@@ -92,31 +129,170 @@ def client_area(xwininfo: str) -> tuple[int, int, int, int] | None:
     return x, y, width, height
 
 
-def _wm_class(props: str) -> tuple[str, str]:
-    line = next((ln for ln in props.splitlines() if ln.startswith("WM_CLASS")), "")
-    names = _QUOTED_RE.findall(line)
+# -- the protocol side ------------------------------------------------------------------------
+
+
+def _describe(conn: Display, wid: int) -> WindowInfo | None:
+    window = conn.create_resource_object("window", wid)
+    try:
+        geometry = window.get_geometry()
+        border = geometry.border_width
+        # The client area's own corner on screen, found by the server (as xwininfo does): under
+        # a reparenting WM the window's x, y are relative to its frame, not to the screen.
+        corner = conn.screen().root.translate_coords(window, -border, -border)
+        instance, wm_class = _class(window)
+        title = _title(conn, window)
+    except xerror.XError:  # BadWindow, BadDrawable: it closed between the question and now
+        return None
+    return WindowInfo(
+        wid, title, instance, wm_class, corner.x, corner.y, geometry.width, geometry.height
+    )
+
+
+def _title(conn: Display, window: Window) -> str:
+    # _NET_WM_NAME is UTF-8; WM_NAME is the old Latin-1 fallback some apps still only set.
+    utf8 = conn.get_atom("UTF8_STRING")
+    net = window.get_full_property(conn.get_atom("_NET_WM_NAME"), utf8)
+    if net is not None and net.value:
+        return _text(net.value, "utf-8")
+    old = window.get_full_property(Xatom.WM_NAME, X.AnyPropertyType)
+    if old is None or not old.value:
+        return ""
+    return _text(old.value, "utf-8" if old.property_type == utf8 else "latin-1")
+
+
+def _named(conn: Display, window: Window) -> bool:
+    try:
+        return bool(_title(conn, window))
+    except xerror.XError:
+        return False  # closed meanwhile
+
+
+def _class(window: Window) -> tuple[str, str]:
+    """WM_CLASS as (instance, class); empty strings when the window has none or is gone."""
+    try:
+        prop = window.get_full_property(Xatom.WM_CLASS, Xatom.STRING)
+    except xerror.XError:
+        return "", ""
+    if prop is None:
+        return "", ""
+    names = _text(prop.value, "latin-1").split("\0")
     return (names[0], names[1]) if len(names) >= 2 else ("", "")
 
 
-def _title(props: str) -> str:
-    # _NET_WM_NAME is UTF-8; WM_NAME is the old Latin-1 fallback some apps still only set.
-    for prefix in ("_NET_WM_NAME", "WM_NAME"):
-        line = next((ln for ln in props.splitlines() if ln.startswith(prefix + "(")), "")
-        names = _QUOTED_RE.findall(line)
-        if names:
-            return names[0].replace('\\"', '"').replace("\\\\", "\\")
-    return ""
+def _text(value: bytes | str, encoding: str) -> str:
+    return value if isinstance(value, str) else value.decode(encoding, errors="replace")
 
 
-def _run(display: str | None, argv: list[str]) -> str:
-    """Stdout of a query on `display`; empty when it fails or the program is missing."""
-    if not display or shutil.which(argv[0]) is None:
-        return ""
-    env = {**os.environ, "DISPLAY": display}
+def _cardinal(conn: Display, window: Window, name: str) -> int:
+    values = _cardinals(conn, window, name)
+    return values[0] if values else 0
+
+
+def _cardinals(conn: Display, window: Window, name: str) -> list[int]:
+    prop = window.get_full_property(conn.get_atom(name), X.AnyPropertyType)
+    return [int(v) for v in prop.value] if prop is not None else []
+
+
+def _clients(conn: Display, root: Window) -> list[int]:
+    """The windows an EWMH window manager manages, oldest first; none without one."""
+    return _cardinals(conn, root, "_NET_CLIENT_LIST")
+
+
+def _viewable(conn: Display) -> Iterator[Window]:
+    """Every viewable window below the root, depth first in stacking order (as xdotool search)."""
+    stack: list[tuple[Window, int]] = [(conn.screen().root, 0)]
+    while stack:
+        parent, depth = stack.pop()
+        try:
+            children = parent.query_tree().children
+        except xerror.XError:
+            continue  # closed meanwhile
+        for child in reversed(children):  # popped bottom first, like the tree walk of xdotool
+            if depth < MAX_DEPTH:
+                stack.append((child, depth + 1))
+        for child in children:
+            if _is_viewable(child):
+                yield child
+
+
+def _is_viewable(window: Window) -> bool:
     try:
-        done = subprocess.run(
-            argv, env=env, capture_output=True, text=True, timeout=QUERY_TIMEOUT, check=False
-        )
-    except (subprocess.TimeoutExpired, OSError):
-        return ""
-    return done.stdout if done.returncode == 0 else ""
+        return bool(window.get_attributes().map_state == X.IsViewable)
+    except xerror.XError:
+        return False
+
+
+# -- one connection per display ------------------------------------------------------------------
+# python-xlib connections are not safe to share between threads, so each one has a lock that a
+# whole query holds; queries are short, so a second thread waits a millisecond at most.
+
+_connections: dict[str, tuple[Display, threading.Lock]] = {}
+_connections_lock = threading.Lock()
+
+
+def _query(display: str | None, ask: Callable[[Display], T], default: T) -> T:
+    """`ask` on the display's connection; `default` when there is no display to ask.
+
+    A cached connection whose server went away (a virtual desktop stopped, its number reused
+    by the next one) is dropped and opened again once.
+    """
+    if not display:
+        return default
+    for _attempt in range(2):
+        try:
+            with _connection(display) as conn:
+                return ask(conn)
+        except (xerror.ConnectionClosedError, OSError):
+            _forget(display)
+        except (xerror.DisplayError, xerror.XauthError):
+            return default  # no such display, or it refuses us
+        except xerror.XError:
+            return default  # a window asked about went away mid-query
+    return default
+
+
+@contextmanager
+def _connection(display: str) -> Iterator[Display]:
+    with _connections_lock:
+        entry = _connections.get(display)
+        if entry is None:
+            if not _listening(display):
+                raise xerror.DisplayConnectionError(display, "no X server listens there")
+            # python-xlib prints a warning to stdout when the display has no cookie (Xvfb);
+            # stdout belongs to the command (the MCP server speaks JSON-RPC on it).
+            with redirect_stdout(io.StringIO()):
+                opened = Display(display)
+            entry = _connections[display] = (opened, threading.Lock())
+    conn, lock = entry
+    with lock:
+        yield conn
+
+
+def _listening(display: str) -> bool:
+    """Whether a local display (":N") has a server, asked without python-xlib.
+
+    python-xlib leaves its sockets open when it cannot connect, so a stopped virtual desktop
+    is recognised here first: its socket file is gone and nothing listens at the abstract one.
+    """
+    local = re.fullmatch(r"(?:unix)?:(\d+)(?:\.\d+)?", display)
+    if local is None:
+        return True  # a remote display: python-xlib finds out
+    path = f"/tmp/.X11-unix/X{local.group(1)}"
+    if os.path.exists(path):
+        return True
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect("\0" + path)
+        except OSError:
+            return False
+    return True
+
+
+def _forget(display: str) -> None:
+    with _connections_lock:
+        entry = _connections.pop(display, None)
+    if entry is not None:
+        with suppress(xerror.ConnectionClosedError, OSError):  # broken: why it is forgotten
+            entry[0].close()
+        entry[0].display.socket.close()  # close() gives up before this when the server is gone

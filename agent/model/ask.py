@@ -17,6 +17,7 @@ the loop, whose parser tells the model it was cut off.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -42,6 +43,9 @@ class Asked:
     reply: Reply
     image: EncodedImage
     fixes: list[str] = field(default_factory=list)
+    # Seconds spent building request bodies (the conversation, the budget's check), apart from
+    # the time the model took: the step's "request" and "model" timings.
+    building: float = 0.0
 
 
 def ask(
@@ -63,8 +67,10 @@ def ask(
     room = reply_room(conversation.settings)
     widened = False
     while True:
+        started = time.monotonic()
         body = conversation.request(step, asked.image, max_tokens=room)
         budget.check_before(body, (asked.image.width, asked.image.height))
+        asked.building += time.monotonic() - started
         try:
             reply = model.complete(body)
         except ImageTooLarge as error:

@@ -6,29 +6,39 @@ active window's title, class and geometry, and the accessible element under the 
 name, path, box) where the desktop has an AT-SPI bus. Everything is in screen pixels except the crop
 image itself, which keeps the frame's physical pixels (they differ only on HiDPI screens).
 
-Cost matters, because the agent loop calls this on every step: the crop is a slice of the
-frame already in memory, OCR reads only a 300x120 region, and the window is three short
-xdotool/xprop queries; the accessibility tree is read once per step, not per action (0.1-0.5 s
-on the test applications). Actions that point nowhere (type, key, wait) cost nothing.
+Cost matters, because the agent loop gathers this on every step, and nothing slow may stand
+between the model's reply and the action, or the action and the next request. So the evidence
+comes in two parts. What must be taken before acting is cheap: the crop is a slice of the frame
+already in memory, the window a few X requests (python-xlib), and the element a search of the
+accessibility tree, which `BackgroundEvidence` started reading when the frame was taken, so
+that the read (0.1-0.5 s on the test applications) overlaps the model's request. OCR of a
+300x120 region around each target (about 0.2 s) needs only the frame, so it runs in the
+background, and the trajectory writes it into the step's line when it is done. Actions that
+point nowhere (type, key, wait) cost nothing. `target_evidence` does both parts at once, for
+callers that have the time (recording, replay, the MCP server).
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import math
 import os
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Literal, Protocol
 
+import numpy as np
 from PIL import Image
 
 from agent.display.a11y import Element, read_elements
 from agent.display.windows import WindowInfo, active_window
 from agent.errors import NoAccessibility
 from agent.perception.screen import Frame
-from skills.ocr import Box, OcrError, read_words
-from skills.vision import bgra_image
+from skills.ocr import Box, OcrError, Word, read_words
 
 # The accessible elements of a desktop, and why there are none ("" when there is a bus).
 Tree = tuple[list[Element], str]
@@ -45,6 +55,11 @@ OCR_SCALES = (1, 2)  # tried in this order until a word is read at the point
 WORD_RADIUS = 24
 # Elements that are not controls but still name one thing on screen.
 LEAF_ROLES = frozenset({"label", "icon", "image", "static", "heading"})
+# Regions read by OCR whose words are kept: a run clicks the same few places again and again.
+OCR_CACHE_SIZE = 64
+# One thread reads the tree while another runs OCR; more would only compete for the cores the
+# desktop's applications need.
+BACKGROUND_THREADS = 2
 
 
 class ScreenshotSaver(Protocol):
@@ -71,21 +86,34 @@ def target_evidence(
     was taken (a recording is written at its end, when the tree no longer shows what was
     clicked).
     """
-    actions = [a.action if hasattr(a, "call_id") else a for a in actions]  # ParsedCall too
-    points = [target_point(a) for a in actions]
-    if all(p is None for p in points):
+    actions = _unwrap(actions)
+    if all(target_point(a) is None for a in actions):
         return [None] * len(actions)
-    image = bgra_image(frame.raw, frame.size)
     if window == "active":
         window = active_window(display or os.environ.get("DISPLAY"))
-    elements, a11y_error = tree if tree is not None else desktop_tree(display)
+    tree = tree if tree is not None else desktop_tree(display)
+    records = immediate_evidence(frame, actions, saver, step=step, window=window, tree=tree)
+    return read_evidence(frame, records)
+
+
+def immediate_evidence(
+    frame: Frame,
+    actions: Sequence[Any],
+    saver: ScreenshotSaver,
+    *,
+    step: int,
+    window: WindowInfo | None,
+    tree: Tree,
+) -> list[dict[str, Any] | None]:
+    """The part of each record that must be taken before acting: crop, window and element."""
+    elements, a11y_error = tree
     records: list[dict[str, Any] | None] = []
-    for index, (action, point) in enumerate(zip(actions, points, strict=True), start=1):
+    for index, action in enumerate(_unwrap(actions), start=1):
+        point = target_point(action)
         if point is None:
             records.append(None)
             continue
-        started = time.monotonic()
-        record = capture(image, frame, point, saver, f"step-{step:03d}-target-{index}.png")
+        record = capture(frame, point, saver, f"step-{step:03d}-target-{index}.png")
         if getattr(action, "action", "") == "left_click_drag":
             record["end"] = [action.x, action.y]
         record["window"] = window.as_json() if window else None
@@ -93,9 +121,139 @@ def target_evidence(
         record["element"] = _element_json(element) if element else None
         if a11y_error:
             record["a11y_error"] = a11y_error
-        record["seconds"] = round(time.monotonic() - started, 4)
         records.append(record)
     return records
+
+
+def read_evidence(
+    frame: Frame, records: Sequence[dict[str, Any] | None], words: WordCache | None = None
+) -> list[dict[str, Any] | None]:
+    """`records` completed with the words OCR reads around each target, and its seconds.
+
+    The slow part, which needs nothing but the frame: the agent runs it in the background.
+    """
+    done: list[dict[str, Any] | None] = []
+    for record in records:
+        if record is None:
+            done.append(None)
+            continue
+        started = time.monotonic()
+        point = (record["point"][0], record["point"][1])
+        found = nearby_words(frame, point, words)
+        done.append({**record, **found, "seconds": round(time.monotonic() - started, 4)})
+    return done
+
+
+class BackgroundEvidence:
+    """The agent's target evidence for one run, with its slow parts on background threads.
+
+    `read_tree` starts reading the accessibility tree as soon as a frame is taken; `take` gives
+    the records as far as they can be had before acting, and a future of the complete ones
+    (with OCR), which the trajectory merges into the step's line when it is done. `close` at
+    the run's end; work already started still completes.
+    """
+
+    def __init__(self, display: str | None, saver: ScreenshotSaver) -> None:
+        self.display = display
+        self.saver = saver
+        self._pool = ThreadPoolExecutor(BACKGROUND_THREADS, thread_name_prefix="evidence")
+        self._last_tree: tuple[bytes, Future[Tree]] | None = None
+        self._words = WordCache(OCR_CACHE_SIZE)
+
+    def read_tree(self, frame: Frame) -> Future[Tree]:
+        """The accessibility tree of the screen `frame` shows, read in the background.
+
+        A screen whose every pixel is as it was at the last read gets that read again: the
+        tree behind identical pixels is the same for all an action needs (the element's role,
+        name and box), and the read is the costliest part of the evidence.
+        """
+        last = self._last_tree
+        if last is not None and last[0] == frame.raw:
+            return last[1]
+        future = self._pool.submit(_read_tree, self.display)
+        self._last_tree = (frame.raw, future)
+        return future
+
+    def take(
+        self,
+        frame: Frame,
+        actions: Sequence[Any],
+        *,
+        step: int,
+        tree: Future[Tree] | None,
+        timings: dict[str, float],
+    ) -> tuple[list[dict[str, Any] | None], Future[dict[str, Any]] | None]:
+        """The records as far as they go before acting, and a future of the step's fields
+        completed in the background ({"targets": ..., "timings": ...}); None when no action
+        points anywhere.
+
+        Costs go into `timings`: "a11y_wait", the wait for a tree read that had not finished
+        (the tree must show the screen before the action); "evidence", the rest.
+        """
+        actions = _unwrap(actions)
+        if all(target_point(a) is None for a in actions):
+            return [None] * len(actions), None
+        started = time.monotonic()
+        read = tree if tree is not None else self.read_tree(frame)
+        elements = read.result()
+        timings["a11y_wait"] = round(time.monotonic() - started, 4)
+        started = time.monotonic()
+        window = active_window(self.display or os.environ.get("DISPLAY"))
+        records = immediate_evidence(
+            frame, actions, self.saver, step=step, window=window, tree=elements
+        )
+        timings["evidence"] = round(time.monotonic() - started, 4)
+        return records, self._pool.submit(self._complete, frame, records)
+
+    def close(self) -> None:
+        """Take no more work; what is queued or running still completes."""
+        self._pool.shutdown(wait=False)
+
+    def _complete(self, frame: Frame, records: list[dict[str, Any] | None]) -> dict[str, Any]:
+        started = time.monotonic()
+        targets = read_evidence(frame, records, self._words)
+        seconds = round(time.monotonic() - started, 4)
+        return {"targets": targets, "timings": {"evidence_background": seconds}}
+
+
+class WordCache:
+    """OCR's words by the pixels it read and the scale it read them at, the newest kept.
+
+    The same pixels read at the same scale give the same words (tesseract is deterministic),
+    so a region that looks exactly as one already read costs a hash instead of a read.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._words: OrderedDict[tuple[bytes, int], list[Word]] = OrderedDict()
+        self._lock = threading.Lock()  # the background threads share it
+
+    def read(self, image: Image.Image, *, scale: int) -> list[Word]:
+        """The words in `image` at `scale` (read_words), from the cache when it has them."""
+        pixels = hashlib.blake2b(image.tobytes(), digest_size=16)
+        pixels.update(repr(image.size).encode())  # the same bytes in another shape differ
+        key = (pixels.digest(), scale)
+        with self._lock:
+            if key in self._words:
+                self._words.move_to_end(key)
+                return list(self._words[key])
+        found = read_words(image, scale=scale)  # an OcrError is not kept: it may pass
+        with self._lock:
+            self._words[key] = found
+            while len(self._words) > self.size:
+                self._words.popitem(last=False)
+        return list(found)
+
+
+def _read_tree(display: str | None) -> Tree:
+    try:
+        return desktop_tree(display)
+    except Exception as error:  # a background read must not end the run: the record says why
+        return [], f"the accessibility tree could not be read: {type(error).__name__}: {error}"
+
+
+def _unwrap(actions: Sequence[Any]) -> list[Any]:
+    return [a.action if hasattr(a, "call_id") else a for a in actions]  # ParsedCall too
 
 
 def desktop_tree(display: str | None) -> Tree:
@@ -149,15 +307,11 @@ def target_point(action: Any) -> tuple[int, int] | None:
 
 
 def capture(
-    image: Image.Image,
-    frame: Frame,
-    point: tuple[int, int],
-    saver: ScreenshotSaver,
-    name: str,
+    frame: Frame, point: tuple[int, int], saver: ScreenshotSaver, name: str
 ) -> dict[str, Any]:
-    """The crop (saved as `name`) and the nearby words around `point` in `image`."""
+    """The crop around `point` (saved as `name`) and where it was."""
     box = around(frame, point, TEMPLATE_SIZE)
-    crop = image.crop(box)
+    crop = frame_region(frame, box)
     buffer = io.BytesIO()
     crop.save(buffer, "PNG", compress_level=1)
     fx, fy = to_frame(frame, point)
@@ -168,11 +322,22 @@ def capture(
         "crop_box": list(box),  # where the crop was, in frame pixels
         "scale": frame.scale,
     }
-    record |= nearby_words(image, frame, point)
     return record
 
 
-def nearby_words(image: Image.Image, frame: Frame, point: tuple[int, int]) -> dict[str, Any]:
+def frame_region(frame: Frame, box: tuple[int, int, int, int]) -> Image.Image:
+    """The frame's pixels in the (left, top, right, bottom) box as an RGB image.
+
+    Only the box is converted: a whole 1920x1080 frame would cost milliseconds for nothing.
+    """
+    left, top, right, bottom = box
+    pixels = np.frombuffer(frame.raw, dtype=np.uint8).reshape(frame.size[1], frame.size[0], 4)
+    return Image.fromarray(np.ascontiguousarray(pixels[top:bottom, left:right, 2::-1]))
+
+
+def nearby_words(
+    frame: Frame, point: tuple[int, int], cache: WordCache | None = None
+) -> dict[str, Any]:
     """The words OCR reads in the OCR_SIZE region around `point`, boxes in screen pixels.
 
     tesseract reads large text (a 22 px button label) only at its own size and small UI text
@@ -180,11 +345,16 @@ def nearby_words(image: Image.Image, frame: Frame, point: tuple[int, int]) -> di
     at the point. `ocr_scale` says which one did, for replay to read the screen the same way.
     """
     box = around(frame, point, OCR_SIZE)
+    region = frame_region(frame, box)
     left, top = to_screen(frame, (box[0], box[1]))
     words: list[dict[str, Any]] = []
     for ocr_scale in OCR_SCALES:
         try:
-            found = read_words(image.crop(box), scale=ocr_scale)
+            found = (
+                cache.read(region, scale=ocr_scale)
+                if cache
+                else read_words(region, scale=ocr_scale)
+            )
         except OcrError as error:  # no tesseract: replay still has the crop and the window
             return {"words": [], "ocr_error": str(error)}
         words = [_word_json(w.text, w.box, w.confidence, (left, top), frame.scale) for w in found]

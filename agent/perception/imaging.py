@@ -6,7 +6,7 @@ import base64
 import io
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -60,10 +60,18 @@ class EncodedImage:
     format: ImageFormat
     width: int
     height: int
+    # The data URL, made once: each request sends the last few screenshots again, and the
+    # base64 of a 1920x1080 PNG took 1-3 ms each time (and the same str object lets the
+    # request's encoder reuse its JSON; agent/model/client.py).
+    _url: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def data_url(self) -> str:
         """The image as a `data:` URL for an `image_url` message part."""
-        return f"data:{MIME[self.format]};base64,{base64.b64encode(self.data).decode('ascii')}"
+        url = self._url
+        if url is None:
+            url = f"data:{MIME[self.format]};base64,{base64.b64encode(self.data).decode('ascii')}"
+            object.__setattr__(self, "_url", url)  # frozen: a cache, not a change of value
+        return url
 
 
 def encode_bgra(

@@ -37,6 +37,12 @@ def a11y_observation(display: str | None, mapping: Mapping) -> str:
     return describe_controls(elements, mapping)
 
 
+def tree_observation(tree: tuple[Sequence[Element], str], mapping: Mapping) -> str:
+    """The same text for a tree already read: its elements, and why there are none ("" if any)."""
+    elements, error = tree
+    return f"(no element list: {error})" if error else describe_controls(elements, mapping)
+
+
 def describe_controls(elements: Sequence[Element], mapping: Mapping) -> str:
     """The text block for `elements`: a header naming the window, then one line per control."""
     app, window = focused_window(elements)
