@@ -64,7 +64,9 @@ class PyAutoGuiDesktop:
 
     def click(self, x: int | None, y: int | None, *, button: Button, clicks: int) -> None:
         """Click `button` `clicks` times at (x, y), or where the pointer is when x is None."""
-        self._gui.click(x, y, clicks=clicks, interval=0.05, button=button)
+        # pyautogui sleeps `interval` after every click, the last one too: only a multi-click
+        # needs the gap (so the toolkit sees one double click), a single click none.
+        self._gui.click(x, y, clicks=clicks, interval=0.05 if clicks > 1 else 0.0, button=button)
 
     def move(self, x: int, y: int) -> None:
         """Move the pointer to (x, y)."""

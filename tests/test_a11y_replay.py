@@ -100,7 +100,8 @@ def test_replay_finds_a_moved_icon_only_button_by_its_accessible_name(tmp_path: 
     located = step["located"]
     assert located["method"] == "a11y", located
     # the page title is part of the path, and it is "ready" again: the same path
-    assert located["searched"][0]["note"] == "same path"
+    a11y = located["searched"][2]  # after "in place" and "template": the icon changed
+    assert (a11y["method"], a11y["note"]) == ("a11y", "same path")
     mx, my, mw, mh = moved
     assert step["actions"] == [{"action": "left_click", "x": mx + mw // 2, "y": my + mh // 2}]
 
@@ -126,7 +127,7 @@ def test_the_visual_rungs_alone_cannot_find_it(tmp_path: Path) -> None:
     assert "a11y best score 0.00 (no AT-SPI bus" in replay.stderr
     (step,) = read_trajectory(tmp_path / "replay")
     searched = [s["method"] for s in step["located"]["searched"]]
-    assert searched == ["a11y", "template", "ocr", "window"]
+    assert searched == ["in place", "template", "a11y", "ocr", "window"]
 
 
 def test_a_changed_path_falls_back_to_role_and_name_and_a_wrong_name_to_closest(
@@ -156,7 +157,7 @@ def test_a_changed_path_falls_back_to_role_and_name_and_a_wrong_name_to_closest(
         found = locate(target, frame, tmp_path, mode="heal", display=desk.display)
         assert found.method == "a11y" and found.score == 0.9
         assert found.point == seven.center
-        assert found.searched[0]["note"].startswith("same role and name, now at frame:galculator")
+        assert found.searched[2]["note"].startswith("same role and name, now at frame:galculator")
         element["name"] = "77"
         missed = locate(target, frame, tmp_path, mode="heal", display=desk.display)
         assert missed.point is None

@@ -343,7 +343,7 @@ def test_a_crop_outside_the_run_folder_is_never_used_to_find_a_target(tmp_path: 
     frame = buttons()
     run = tmp_path / "run"
     inside = target_with_crop(frame, run / "crop.png", "crop.png")
-    assert locate(inside, frame, run, mode="heal", display=None).method == "template"
+    assert locate(inside, frame, run, mode="heal", display=None).method == "in place"
     for name in ("../elsewhere/crop.png", str(tmp_path / "elsewhere" / "crop.png")):
         target = target_with_crop(frame, tmp_path / "elsewhere" / "crop.png", name)
         found = locate(target, frame, run, mode="heal", display=None)

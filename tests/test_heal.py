@@ -134,7 +134,8 @@ def test_heal_clicks_the_target_in_a_moved_and_resized_window(agent_run: Path, t
     (step,) = read_trajectory(tmp_path / "heal")
     located = step["located"]
     assert located["method"] == "template"
-    assert located["searched"][0]["note"].startswith("no AT-SPI bus")
+    # not in place, then found by its pixels, before the (slower) accessibility tree
+    assert [s["method"] for s in located["searched"]] == ["in place", "template"]
     assert located["score"] >= 0.95
     assert abs(located["point"][0] - beta_now[0]) <= 3
     assert abs(located["point"][1] - beta_now[1]) <= 3
@@ -159,8 +160,8 @@ def test_an_absent_target_stops_the_replay_before_acting(agent_run: Path, tmp_pa
     (step,) = read_trajectory(tmp_path / "r")
     assert step["actions"] == [] and step["error"]["type"] == "TargetNotFound"
     searched = step["located"]["searched"]
-    assert [s["method"] for s in searched] == ["a11y", "template", "ocr", "window"]
-    assert searched[0]["note"].startswith('no push button "Beta" on screen; closest:')
+    assert [s["method"] for s in searched] == ["in place", "template", "a11y", "ocr", "window"]
+    assert searched[2]["note"].startswith('no push button "Beta" on screen; closest:')
     assert json.loads((tmp_path / "r" / "run.json").read_text())["status"] == "target_not_found"
 
 
@@ -199,11 +200,11 @@ def test_heal_reads_the_label_of_a_restyled_button_and_neighbours_pick_the_copy(
     assert len(steps) == 2
     for step, (x, y) in zip(steps, now, strict=True):
         located = step["located"]
-        a11y, template = located["searched"][:2]
+        template, a11y = located["searched"][1:3]
         assert a11y["method"] == "a11y" and a11y["note"].startswith("no AT-SPI bus"), a11y
         assert template["method"] == "template" and template["score"] < 0.95, template
         assert located["method"] == "ocr", located
         assert abs(located["point"][0] - x) <= 4 and abs(located["point"][1] - y) <= 4
     # The second label is on screen twice; the words recorded around it decided.
-    assert steps[1]["located"]["searched"][2]["note"] == "read 'Save'"
+    assert steps[1]["located"]["searched"][3]["note"] == "read 'Save'"
     assert steps[1]["located"]["score"] >= 0.5

@@ -8,7 +8,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from agent.errors import ConfigError
 from agent.perception.evidence import target_point, word_at
@@ -207,18 +207,86 @@ def test_template_finds_a_moved_target_and_strict_refuses_it(tmp_path: Path):
     assert refused.point is None and "strict best score" in refused.explain()
 
 
-def test_a_target_shown_twice_or_gone_is_not_found(tmp_path: Path):
+def test_a_target_shown_twice_as_far_or_gone_is_not_found(tmp_path: Path):
     target = target_on(tmp_path, screen_with({"OK": (50, 40)}), (85, 55))
-    twice = screen_with({"OK": (20, 40), "OK ": (200, 150)})  # the same button twice
+    # The same button twice, 90 and 100 px from the recorded point: neither is clearly meant.
+    twice = screen_with({"OK": (50 + 90, 40), "OK ": (50, 40 + 100)})
     ambiguous = locate(target, twice, tmp_path, mode="heal", display=None)
     assert ambiguous.point is None and ambiguous.score > 0.99
-    assert "not unique" in ambiguous.explain()
+    assert "not unique (2 equal copies" in ambiguous.explain()
     gone = locate(target, screen_with({"Cancel": (50, 40)}), tmp_path, mode="heal", display=None)
     assert gone.point is None and gone.score < 0.95
     # recorded without an element (no accessibility tree), so the tree is no help
-    assert [s["method"] for s in gone.searched] == ["a11y", "template", "ocr", "window"]
+    methods = [s["method"] for s in gone.searched]
+    assert methods == ["in place", "template", "a11y", "ocr", "window"]
     assert "template best score" in gone.explain()
     assert "a11y best score 0.00 (no named element was recorded" in gone.explain()
+
+
+LABEL_FONT = ImageFont.load_default(size=14)
+
+
+def keypad(corners: dict[str, tuple[int, int]], caret: tuple[int, int] | None = None) -> Frame:
+    """Buttons of one shape whose labels differ in one character, as on a keypad; with
+    `caret`, a 1 px wide, 17 px tall text caret at that point."""
+    image = Image.new("RGB", (640, 300), (240, 240, 240))
+    draw = ImageDraw.Draw(image)
+    for label, (x, y) in corners.items():
+        draw.rectangle((x, y, x + 70, y + 30), outline=(20, 40, 60), width=2, fill="white")
+        draw.text((x + 18, y + 7), label.strip(), fill=(10, 10, 10), font=LABEL_FONT)
+    if caret is not None:
+        draw.line((caret[0], caret[1], caret[0], caret[1] + 16), fill=(0, 0, 0))
+    raw = image.convert("RGBA").tobytes("raw", "BGRA")
+    return Frame(raw, image.size, Region(0, 0, *image.size), 0.0)
+
+
+ROW = {f"K0{i}": (20 + 80 * i, 40) for i in range(4)}
+
+
+def test_a_target_still_in_place_is_found_there_without_a_search(tmp_path: Path):
+    before = keypad(ROW)
+    target = target_on(tmp_path, before, (ROW["K02"][0] + 35, 55))
+    found = locate(target, before, tmp_path, mode="heal", display=None)
+    assert (found.method, found.point, found.score) == ("in place", (215, 55), 1.0)
+    assert [s["method"] for s in found.searched] == ["in place"]  # no template, tree, OCR
+    # A blinking caret inside the crop is not a change...
+    blink = locate(target, keypad(ROW, caret=(230, 45)), tmp_path, mode="heal", display=None)
+    assert blink.method == "in place" and "a caret" in blink.searched[0]["note"]
+    assert locate(target, before, tmp_path, mode="strict", display=None).method == "in place"
+    # ...but another label at the recorded place is, though only one character differs.
+    relabelled = keypad({**ROW, "K02": ROW["K01"], "K01": ROW["K02"]})
+    moved = locate(target, relabelled, tmp_path, mode="heal", display=None)
+    assert moved.searched[0]["method"] == "in place" and not moved.searched[0]["point"]
+    assert (moved.method, moved.point) == ("template", (135, 55))
+
+
+def test_the_only_copy_of_the_pixels_wins_over_lookalikes(tmp_path: Path):
+    target = target_on(tmp_path, keypad(ROW), (ROW["K02"][0] + 35, 55))
+    shifted = keypad({label: (x + 13, y + 90) for label, (x, y) in ROW.items()})
+    found = locate(target, shifted, tmp_path, mode="heal", display=None)
+    template = found.searched[1]
+    assert (found.method, found.point) == ("template", (228, 145))
+    # K01 and K03 score within UNIQUE_MARGIN of K02: once refused as "not unique"
+    assert template["note"].startswith("the only copy of these pixels (next 0.9")
+
+
+def test_of_equal_copies_the_clearly_nearest_to_the_recorded_point_is_taken(tmp_path: Path):
+    # Six equal buttons; a crop shows a button and its neighbours' edges, so the four inside
+    # the row are equal copies (the two at the ends lack a neighbour).
+    row = {"OK" + " " * i: (20 + 80 * i, 40) for i in range(6)}
+    target = target_on(tmp_path, keypad(row), (row["OK  "][0] + 35, 55))  # the third, at 215
+    # Everything 12 px right and 6 down: the third copy is 13 px away, the others 80 or more.
+    shifted = keypad({label: (x + 12, y + 6) for label, (x, y) in row.items()})
+    found = locate(target, shifted, tmp_path, mode="heal", display=None)
+    assert (found.method, found.point) == ("template", (227, 61))
+    assert found.searched[1]["note"] == (
+        "nearest of 4 equal copies to the recorded point (13 px; next 68 px)"
+    )
+    # Moved 40 px right: the third copy is 40 px away and the fourth 40 px: cannot tell.
+    halfway = keypad({label: (x + 40, y) for label, (x, y) in row.items()})
+    refused = locate(target, halfway, tmp_path, mode="heal", display=None)
+    assert refused.point is None
+    assert "not unique (4 equal copies, 40 and 40 px from the recorded point" in refused.explain()
 
 
 def test_report_data_inlines_images_once_and_marks_actions(tmp_path: Path):
@@ -246,3 +314,66 @@ def test_report_data_inlines_images_once_and_marks_actions(tmp_path: Path):
     assert marks({"action": "key", "keys": ["ctrl", "s"]})[0]["text"] == "ctrl+s"
     drag = {"action": "left_click_drag", "x": 9, "y": 8, "start_x": 1, "start_y": 2}
     assert marks(drag) == [{"kind": "drag", "x1": 1, "y1": 2, "x2": 9, "y2": 8}]
+
+
+def test_replay_settles_only_where_the_recording_shows_the_app_changed_the_screen(tmp_path: Path):
+    shots = tmp_path / "run" / "screenshots"
+    shots.mkdir(parents=True)
+    screens = {  # what each step's screenshot shows before its click at (50, 50)
+        1: {"OK": (20, 40)},
+        2: {"OK": (20, 40)},  # the same pixels: the first click changed nothing
+        3: {"OK": (20, 40)},  # changed only around the clicked point (below): hover, relief
+        4: {"OK": (20, 40), "Saved": (250, 200)},  # the app answered elsewhere
+    }
+    steps = []
+    for step, boxes in screens.items():
+        image = Image.frombuffer("RGB", (400, 300), screen_with(boxes).raw, "raw", "BGRX")
+        if step == 3:
+            ImageDraw.Draw(image).rectangle((22, 42, 88, 68), outline=(0, 90, 200))
+        image.save(shots / f"step-{step}.png")
+        target = {"point": [50, 50], "crop": None, "offset": [48, 24], "crop_box": [2, 26, 98, 74]}
+        steps.append(
+            {"step": step, "screenshot": f"screenshots/step-{step}.png",
+             "actions": [{"action": "left_click", "x": 50, "y": 50}], "targets": [target]}
+        )  # fmt: skip
+    steps.append({"step": 5, "actions": [{"action": "key", "keys": ["enter"]}]})  # no screenshot
+    run = write_run(tmp_path / "run", steps)
+    assert [p.changed for p in plan(run, ReplayOptions())] == [True, False, False, True, True]
+    # an older run folder without screenshots: every action waits for the screen to settle
+    bare = write_run(
+        tmp_path / "bare", [{k: v for k, v in s.items() if k != "screenshot"} for s in steps]
+    )
+    assert all(p.changed for p in plan(bare, ReplayOptions()))
+
+
+def test_a_hovered_button_bigger_than_its_crop_is_no_change_but_an_answer_is(tmp_path: Path):
+    shots = tmp_path / "run" / "screenshots"
+    shots.mkdir(parents=True)
+    font = ImageFont.load_default(size=20)
+
+    def screen(button: str, page: str = "white", saved: bool = False) -> Image.Image:
+        image = Image.new("RGB", (400, 300), page)
+        draw = ImageDraw.Draw(image)
+        # 240x70 around the click at (50, 50): its crop (96x48) holds a corner of it only.
+        draw.rectangle((10, 30, 250, 100), fill=button, outline="black")
+        draw.text((20, 50), "Press me to go on", fill="black", font=font)  # its "o"s are holes
+        if saved:
+            draw.text((260, 220), "Saved", fill="black", font=font)
+        return image
+
+    screens = [
+        screen("lightgrey"),
+        screen("lightblue"),  # the pointer on it: the whole button lights up
+        screen("lightblue", saved=True),  # the app answered elsewhere
+        screen("lightblue", page="lightyellow", saved=True),  # a new page around the button
+    ]
+    steps = []
+    for step, image in enumerate(screens, 1):
+        image.save(shots / f"step-{step}.png")
+        target = {"point": [50, 50], "crop": None, "offset": [48, 24], "crop_box": [2, 26, 98, 74]}
+        steps.append(
+            {"step": step, "screenshot": f"screenshots/step-{step}.png",
+             "actions": [{"action": "left_click", "x": 50, "y": 50}], "targets": [target]}
+        )  # fmt: skip
+    run = write_run(tmp_path / "run", steps)
+    assert [p.changed for p in plan(run, ReplayOptions())] == [True, False, True, True]

@@ -1,19 +1,28 @@
-"""Finding a recorded target on the screen again: accessibility tree, template, OCR, window.
+"""Finding a recorded target on the screen again: in place, template, accessibility tree, OCR,
+window.
 
-    heal:    the recorded element in the accessibility tree: same path, else same role and name
-             (unique, visible), whatever it looks like now
-             → crop anywhere on screen (unique, score >= TEMPLATE_MIN_SCORE)
+    both:    in place: the recorded crop still at its recorded place (same pixels, a blinking
+             caret aside) → act at the recorded point at once, with no search
+    heal:    → crop anywhere on screen (score >= TEMPLATE_MIN_SCORE, and unique; or the only
+             copy with the same pixels; or, among equal copies, clearly the nearest)
+             → the recorded element in the accessibility tree: same path, else same role and
+             name (unique, visible), whatever it looks like now
              → the word under the point (unique, neighbours agree)
              → the same place in a window of the same class, if the crop still matches there
-    strict:  the recorded point, if the screen around it still matches the crop
+    strict:  → the recorded point, if the screen around it still matches the crop
 
+The order is by cost: the in-place check compares 96x48 pixels (well under a millisecond), a
+template search of a 1920x1080 screen takes tens of milliseconds (at half size first, see
+COARSE_FLOOR), a tree read 0.1-0.5 s and OCR about 0.2 s a region. A template match is only
+taken when it is near-identical, so it is as sure as the tree, and far cheaper.
 Every attempt is written down (`searched`) with its best score, so a miss explains itself. A
 miss never guesses: replay stops before acting. A desktop without an AT-SPI bus skips the
-first rung with a one-line note saying so.
+tree with a one-line note saying so.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,9 +48,39 @@ Mode = Literal["heal", "strict"]
 # "Cancel" in a small font) already scores about 0.9, because the outline dominates the crop.
 # So only a near-identical match counts here; anything less is left to OCR of the label.
 TEMPLATE_MIN_SCORE = 0.95
-# The best place must beat the second-best place elsewhere by this much, or the crop is not
-# unique on screen (a row of equal icons) and clicking either would be a guess.
+# The best place must beat the second-best place elsewhere by this much to be unique on screen.
 UNIQUE_MARGIN = 0.05
+# Places within this of the best score match "equally well": copies with the same pixels score
+# 1.0 to within rounding, while a button of the same shape with another label in the same font
+# ("K01" and "K07") scores 0.90-0.98. So TIE_MARGIN separates copies from lookalikes...
+TIE_MARGIN = 0.01
+# ...and a best place this good with no tie is the only copy of these pixels: the lookalikes
+# within UNIQUE_MARGIN differ visibly (their label), so it is taken. A best below it (the
+# target restyled or hovered) with a lookalike close behind is not: OCR reads the label.
+SAME_PIXELS = 0.99
+# Among equal copies (a row of equal icons) the one nearest to where the target should be (the
+# recorded point, moved with its window when the window is on screen) is taken, but only when
+# every other copy is at least this many times as far: with copies at nearly the same distance,
+# which one is meant depends on a move we cannot see, and clicking either would be a guess.
+NEAREST_RATIO = 2.0
+MAX_PEAKS = 8  # places compared; more equal copies than this are refused as a crowd
+# A search of a whole screen at full size takes 50-300 ms (a 96x48 crop over 1920x1080, loaded
+# machine); at half size about a seventh of that. So a crop is looked for at half size first,
+# and its best COARSE_PEAKS places there are scored again at full size within COARSE_SLACK
+# pixels. Generously: a crop at an odd pixel matches its half-size self only about 0.7 (every
+# edge falls between two half-size pixels), and a crowd of lookalikes may come before it.
+COARSE_FLOOR = 0.5
+COARSE_PEAKS = 64
+COARSE_SLACK = 3
+COARSE_MIN_SIDE = 16  # a smaller crop loses too much at half size: searched at full size
+# In place: the recorded crop compared with the frame at its recorded box, pixel by pixel. It is
+# still there when the pixels are identical, or when those that differ fit in one caret-wide
+# column and number at most IN_PLACE_TOLERANCE: a text field's blinking caret (about 1x17 px)
+# must not send an unchanged screen to the search, while a different label in the same button
+# ("K01" for "K07": 60+ pixels spread over the glyph's width), a hover colour or a moved
+# window must. The count is SettleRule.tolerance's (a caret blink is about 30 pixels).
+IN_PLACE_TOLERANCE = 64
+CARET_WIDTH = 3  # frame pixels at scale 1: a caret is 1-2 px wide, anti-aliased to 3
 # Below this grey-level spread a crop is a flat colour, which matches every flat area.
 FLAT_STD = 4.0
 # Strict mode acts at the recorded point only on an almost identical screen around it.
@@ -57,6 +96,7 @@ WINDOW_SLACK = 16
 # ...and just as near-identical: a neighbouring button of the same shape must not pass.
 WINDOW_MIN_SCORE = TEMPLATE_MIN_SCORE
 NO_CROP = "no recorded crop to compare with"
+IN_PLACE = "in place"
 # Found by role and name alone (the path changed): sure enough to act, said apart from a path.
 A11Y_NAME_SCORE = 0.9
 
@@ -85,38 +125,99 @@ class Located:
         return "; ".join(parts) or "no evidence was recorded for this target"
 
 
-def locate(
-    target: dict[str, Any], frame: Frame, folder: Path, *, mode: Mode, display: str | None
-) -> Located:
-    """Find `target` (an evidence record from `folder`) on `frame`.
+@dataclass(frozen=True, slots=True)
+class Crop:
+    """A recorded crop's pixels: as recorded (RGB) for the in-place check, grey for matching."""
 
-    Without its crop (none recorded, gone, or named outside `folder`) no rung can compare
-    pixels, so only OCR can find the target.
-    """
-    needle = crop_pixels(folder, target.get("crop"))
-    screen = np.asarray(bgra_image(frame.raw, frame.size).convert("L"))
-    if mode == "strict":
-        return _finish([_strict(target, screen, needle, frame)])
-    searched = [_a11y(target, display)]
-    if searched[-1]["found"]:
-        return _finish(searched)
-    searched.append(_template(target, screen, needle, frame))
-    if searched[-1]["found"]:
-        return _finish(searched)
-    searched.append(_ocr(target, frame, display))
-    if searched[-1]["found"]:
-        return _finish(searched)
-    searched.append(_window(target, screen, needle, frame, display))
-    return _finish(searched)
+    colour: np.ndarray
+    grey: np.ndarray
 
 
-def crop_pixels(folder: Path, name: str | None) -> np.ndarray | None:
-    """The grey pixels of a recorded crop inside `folder`; None if it is not there to read."""
+class Crops:
+    """The recorded crops of one run folder, each read from disk at most once."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._read: dict[str, Crop | None] = {}
+
+    def get(self, name: str | None) -> Crop | None:
+        """The crop named by an evidence record; None if it is not there to read."""
+        if not name:
+            return None
+        if name not in self._read:
+            self._read[name] = read_crop(self.folder, name)
+        return self._read[name]
+
+
+def read_crop(folder: Path, name: str | None) -> Crop | None:
+    """The pixels of a recorded crop inside `folder`; None if it is not there to read."""
     path = inside(folder, name)  # never a file outside the run folder, whatever the record says
     if path is None or not path.is_file():
         return None
-    with open_image(path, "the target's crop") as crop:
-        return np.asarray(crop.convert("L"))
+    with open_image(path, "the target's crop") as image:
+        colour = np.asarray(image.convert("RGB"))
+    return Crop(colour, cv2.cvtColor(colour, cv2.COLOR_RGB2GRAY))
+
+
+def locate(
+    target: dict[str, Any],
+    frame: Frame,
+    folder: Path | Crops,
+    *,
+    mode: Mode,
+    display: str | None,
+    quick: bool = False,
+) -> Located:
+    """Find `target` (an evidence record from `folder`, or from the folder of `Crops`) on `frame`.
+
+    Without its crop (none recorded, gone, or named outside the folder) no rung can compare
+    pixels, so only the tree and OCR can find the target. `quick` tries only the rungs that
+    compare pixels (in place, template, strict), for a frame taken without waiting for the
+    screen to settle: a miss there is worth a settle before the slow rungs.
+    """
+    crop = (folder if isinstance(folder, Crops) else Crops(folder)).get(target.get("crop"))
+    searched = [_in_place(target, frame, crop)]
+    if searched[-1]["found"]:
+        return _finish(searched)
+    needle = crop.grey if crop is not None else None
+    pixels = np.frombuffer(frame.raw, np.uint8).reshape(frame.size[1], frame.size[0], 4)
+    screen = cv2.cvtColor(pixels, cv2.COLOR_BGRA2GRAY)  # 4x faster than Pillow's, same weights
+    if mode == "strict":
+        return _finish([*searched, _strict(target, screen, needle, frame)])
+    rungs = (
+        lambda: _template(target, screen, needle, frame, display),
+        lambda: _a11y(target, display),
+        lambda: _ocr(target, frame, display),
+        lambda: _window(target, screen, needle, frame, display),
+    )
+    for rung in rungs[:1] if quick else rungs:
+        searched.append(rung())
+        if searched[-1]["found"]:
+            break
+    return _finish(searched)
+
+
+def _in_place(target: dict[str, Any], frame: Frame, crop: Crop | None) -> dict[str, Any]:
+    """The recorded point, if the frame at the crop's recorded box still shows the crop."""
+    if crop is None:
+        return _attempt(IN_PLACE, 0.0, None, NO_CROP, False)
+    left, top = target["crop_box"][0], target["crop_box"][1]
+    height, width = crop.colour.shape[:2]
+    pixels = np.frombuffer(frame.raw, np.uint8).reshape(frame.size[1], frame.size[0], 4)
+    here = pixels[top : top + height, left : left + width, 2::-1]  # BGRA -> RGB, as recorded
+    if left < 0 or top < 0 or here.shape != crop.colour.shape:
+        return _attempt(IN_PLACE, 0.0, None, "the recorded place is off this screen", False)
+    differ = np.any(here != crop.colour, axis=2)
+    count = int(np.count_nonzero(differ))
+    score = 1.0 - count / differ.size
+    if count == 0:
+        return _attempt(IN_PLACE, 1.0, target["point"], "the same pixels as recorded", True)
+    columns = np.flatnonzero(differ.any(axis=0))
+    span = int(columns[-1] - columns[0]) + 1
+    if count <= IN_PLACE_TOLERANCE and span <= round(CARET_WIDTH * frame.scale):
+        note = f"the same pixels as recorded but {count} in one column (a caret)"
+        return _attempt(IN_PLACE, score, target["point"], note, True)
+    return _attempt(IN_PLACE, 0.0, None, f"{count} of {differ.size} pixels differ", False)
 
 
 def _finish(searched: list[dict[str, Any]]) -> Located:
@@ -202,27 +303,140 @@ def _strict(
 
 
 def _template(
-    target: dict[str, Any], screen: np.ndarray, needle: np.ndarray | None, frame: Frame
+    target: dict[str, Any],
+    screen: np.ndarray,
+    needle: np.ndarray | None,
+    frame: Frame,
+    display: str | None,
 ) -> dict[str, Any]:
-    """The crop anywhere on screen, if it matches well and only in one place."""
+    """The crop anywhere on screen: matched near-identically, and in one place that is sure."""
     if needle is None:
         return _attempt("template", 0.0, None, NO_CROP, False)
     if needle.std() < FLAT_STD:
         return _attempt("template", 0.0, None, "the crop is a flat colour", False)
-    best, second, (x, y) = _best_two(screen, needle)
-    point = to_screen(frame, (x + target["offset"][0], y + target["offset"][1]))
+    peaks, rest = _peaks(screen, needle)
+    if not peaks:
+        return _attempt("template", 0.0, None, "the crop is larger than the screen", False)
+    offset = (target["offset"][0], target["offset"][1])
+    best, place = peaks[0]
+    point = to_screen(frame, (place[0] + offset[0], place[1] + offset[1]))
     if best < TEMPLATE_MIN_SCORE:
         return _attempt("template", best, point, f"below {TEMPLATE_MIN_SCORE}", False)
-    if second > best - UNIQUE_MARGIN:
-        return _attempt("template", best, point, f"not unique (next {second:.2f})", False)
-    return _attempt("template", best, point, f"next best elsewhere {second:.2f}", True)
+    if len(peaks) == 1:
+        return _attempt("template", best, point, f"next best elsewhere {rest:.2f}", True)
+    ties = [(score, to_screen(frame, (x + offset[0], y + offset[1]))) for score, (x, y) in peaks]
+    ties = [tie for tie in ties if tie[0] >= best - TIE_MARGIN]
+    if len(ties) > 1:
+        return _nearest(target, ties, display)
+    second = peaks[1][0]
+    if best >= SAME_PIXELS:
+        note = f"the only copy of these pixels (next {second:.2f}, a lookalike)"
+        return _attempt("template", best, point, note, True)
+    return _attempt("template", best, point, f"not unique (next {second:.2f})", False)
+
+
+def _nearest(
+    target: dict[str, Any], ties: list[tuple[float, tuple[int, int]]], display: str | None
+) -> dict[str, Any]:
+    """Of equal copies of the crop, the one clearly nearest to where the target should be."""
+    window = _same_window(target, display) if target.get("window") else None
+    anchor = _window_relative(target, window) if window else tuple(target["point"])
+    where = "the recorded point moved with its window" if window else "the recorded point"
+
+    def distance(tie: tuple[float, tuple[int, int]]) -> float:
+        return math.dist(tie[1], anchor)
+
+    ranked = sorted(ties, key=distance)
+    (score, point), near, far = ranked[0], distance(ranked[0]), distance(ranked[1])
+    if len(ties) >= MAX_PEAKS:
+        note = f"not unique ({len(ties)} or more equal copies)"
+        return _attempt("template", score, point, note, False)
+    if far < NEAREST_RATIO * near:
+        note = (
+            f"not unique ({len(ties)} equal copies, {near:.0f} and {far:.0f} px from "
+            f"{where}; cannot tell which)"
+        )
+        return _attempt("template", score, point, note, False)
+    note = f"nearest of {len(ties)} equal copies to {where} ({near:.0f} px; next {far:.0f} px)"
+    return _attempt("template", score, point, note, True)
+
+
+def _peaks(
+    screen: np.ndarray, needle: np.ndarray
+) -> tuple[list[tuple[float, tuple[int, int]]], float]:
+    """The places where the crop matches within UNIQUE_MARGIN of the best, best first, each at
+    least half a crop from the others (frame pixels of the crop's corner); and the best score
+    elsewhere."""
+    if needle.shape[0] > screen.shape[0] or needle.shape[1] > screen.shape[1]:
+        return [], 0.0
+    found = _coarse_to_fine(screen, needle)
+    if found is None:
+        found = _places(_scores(screen, needle), needle.shape, MAX_PEAKS + 1, floor=-1.0)
+    peaks: list[tuple[float, tuple[int, int]]] = []
+    h, w = needle.shape
+    for score, (x, y) in sorted(found, key=lambda place: -place[0]):
+        if any(abs(x - px) <= w // 2 and abs(y - py) <= h // 2 for _, (px, py) in peaks):
+            continue  # the same place, found twice from neighbouring half-size places
+        if len(peaks) == MAX_PEAKS or (peaks and score <= peaks[0][0] - UNIQUE_MARGIN):
+            return peaks, max(score, 0.0)
+        peaks.append((score, (x, y)))
+    return peaks, 0.0
+
+
+def _coarse_to_fine(
+    screen: np.ndarray, needle: np.ndarray
+) -> list[tuple[float, tuple[int, int]]] | None:
+    """The best places for the crop, found at half size and scored again at full size; None
+    for a crop too small to halve."""
+    h, w = needle.shape
+    if min(h, w) < COARSE_MIN_SIDE:
+        return None
+    half = cv2.resize(screen, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    small = cv2.resize(needle, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    rough = _places(_scores(half, small), small.shape, COARSE_PEAKS, floor=COARSE_FLOOR)
+    return [_near(screen, needle, (2 * x, 2 * y)) for _, (x, y) in rough]
+
+
+def _places(
+    scores: np.ndarray, shape: tuple[int, ...], limit: int, *, floor: float
+) -> list[tuple[float, tuple[int, int]]]:
+    """Up to `limit` best places in a score map above `floor`, each half a crop from the others."""
+    h, w = shape[0], shape[1]
+    places: list[tuple[float, tuple[int, int]]] = []
+    while len(places) < limit:
+        _, score, _, (x, y) = cv2.minMaxLoc(scores)
+        if score <= floor:
+            break
+        places.append((float(score), (int(x), int(y))))
+        scores[max(0, y - h // 2) : y + h // 2 + 1, max(0, x - w // 2) : x + w // 2 + 1] = -1.0
+    return places
+
+
+def _near(
+    screen: np.ndarray, needle: np.ndarray, place: tuple[int, int]
+) -> tuple[float, tuple[int, int]]:
+    """The best full-size score and place within COARSE_SLACK pixels of `place`."""
+    h, w = needle.shape
+    left, top = max(0, place[0] - COARSE_SLACK), max(0, place[1] - COARSE_SLACK)
+    area = screen[top : place[1] + COARSE_SLACK + h, left : place[0] + COARSE_SLACK + w]
+    if area.shape[0] < h or area.shape[1] < w:
+        return 0.0, place
+    _, score, _, (x, y) = cv2.minMaxLoc(_scores(area, needle))
+    return float(score), (left + int(x), top + int(y))
+
+
+def _scores(screen: np.ndarray, needle: np.ndarray) -> np.ndarray:
+    """Normalised cross-correlation of the crop at every place (0 where the screen is flat)."""
+    scores = cv2.matchTemplate(screen, needle, cv2.TM_CCOEFF_NORMED)
+    cv2.patchNaNs(scores, 0.0)  # a flat area has no correlation; in place, unlike np.nan_to_num
+    return scores
 
 
 def _best_two(screen: np.ndarray, needle: np.ndarray) -> tuple[float, float, tuple[int, int]]:
     """The best score and place, and the best score at least a crop's size away from it."""
     if needle.shape[0] > screen.shape[0] or needle.shape[1] > screen.shape[1]:
         return 0.0, 0.0, (0, 0)
-    scores = np.nan_to_num(cv2.matchTemplate(screen, needle, cv2.TM_CCOEFF_NORMED), nan=0.0)
+    scores = _scores(screen, needle)
     _, best, _, (x, y) = cv2.minMaxLoc(scores)
     h, w = needle.shape
     masked = scores.copy()

@@ -1,8 +1,10 @@
 """Replaying a run folder without the model: settle, find each target again, act, log.
 
-Each recorded action becomes one replay step. Before it the screen must settle; an action that
-points somewhere is then located again (`agent.replay.locate`) and moved to where its target
-is now.
+Each recorded action becomes one replay step. Before it the screen must settle, but only where
+the recording shows the screen changed after the previous action: where it did not, the app had
+nothing to finish, and one frame is enough. An action that points somewhere is then located
+again (`agent.replay.locate`): at once where its recorded crop is still at its recorded place,
+else by a search, and moved to where its target is now.
 When a target cannot be found with enough confidence the replay stops *before* acting, with
 what was searched and the best score. The replay writes a run folder of its own (run.json
 "kind": "replay"), so it can be reported and replayed like any other run.
@@ -14,32 +16,41 @@ import math
 import os
 import re
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
 from pydantic import ValidationError
 
 from agent import __version__
 from agent.act import Executor, stop_if_denied
 from agent.config import Settings
+from agent.display.windows import active_window
 from agent.errors import ConfigError, PolicyStopped, TargetNotFound
 from agent.parse import ParsedCall
 from agent.paths import inside, shown, warn
-from agent.perception.evidence import target_evidence, target_point
+from agent.perception.evidence import BackgroundEvidence, immediate_evidence, target_point
 from agent.perception.imaging import encode_bgra, open_image
 from agent.perception.screen import Frame, MssScreen, SettleRule
 from agent.policy import desktop_gate, read_secrets, run_policy, secret_names
 from agent.records import read_numbered, read_run_info
 from agent.redact import Redactor
-from agent.replay.locate import Located, Mode, locate
+from agent.replay.locate import IN_PLACE, Crops, Located, Mode, locate
 from agent.run_folder import claim_run_dir, default_run_dir
 from agent.runner import resolve_display
 from agent.trajectory import Trajectory, elapsed, timestamp
 from skills.computer import ACTION_ADAPTER, Action, Answer, Terminate, Type, Wait, action_json
 from skills.desktop import PyAutoGuiDesktop
 
+# Targets found by their recorded pixels, so that the recording's words and element still hold
+# around them (moved with them); the others were found by what changed less than their look.
+SAME_PIXELS_FOUND = frozenset({IN_PLACE, "template"})
+KEPT_EVIDENCE = ("words", "ocr_scale", "ocr_error", "element", "a11y_error")
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 MAX_PAUSE = 10.0  # a person's longest pause that replay reproduces (at --speed 1)
 
@@ -67,6 +78,9 @@ class Planned:
     action: Action
     target: dict[str, Any] | None
     pause: float  # seconds the person waited before it (recordings only)
+    # The recording's screen changed between the previous action and this one (True where it
+    # cannot tell: an older run without screenshots, or a second action in one step).
+    changed: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,16 +101,123 @@ def plan(source: Path, options: ReplayOptions) -> list[Planned]:
     if not 0 < options.speed < math.inf:  # also refuses nan
         raise ConfigError("--speed must be a number above 0")
     planned: list[Planned] = []
+    screens = _Screenshots(source)
+    pointed: deque[list[Any]] = deque(maxlen=3)  # crop boxes of this step's targets and before
     for line, record in read_numbered(source):
         where = f"{source / 'trajectory.jsonl'}:{line}"
         step = record["step"]  # read_numbered checked it is a whole number
+        pointed.append([t["crop_box"] for t in record.get("targets") or [] if _boxed(t)])
+        changed = screens.changed(record.get("screenshot"), [b for boxes in pointed for b in boxes])
         if options.from_step and step < options.from_step:
             continue
         if options.to_step and step > options.to_step:
             continue
         _check_crops(source, record, where)
-        planned += _planned(record, step, where)
+        actions = _planned(record, step, where)
+        if actions:
+            actions[0] = replace(actions[0], changed=changed)
+        planned += actions
     return substitute_all(planned, options.params)
+
+
+def _boxed(target: Any) -> bool:
+    box = target.get("crop_box") if isinstance(target, dict) else None
+    return isinstance(box, list) and len(box) == 4 and all(isinstance(n, int) for n in box)
+
+
+class _Screenshots:
+    """Consecutive screenshots of a run folder, compared as they are read (each decoded once).
+
+    A step's screenshot shows the screen before its actions, so two consecutive ones differ
+    where the earlier step's actions changed the screen: the app answered, and replay must
+    wait for it to finish answering. Not counted: fewer than `tolerance` differing pixels (a
+    caret blink), as in settling, and any change that touches the crops around the targets of
+    the last three steps. Those are where the pointer left from, where it went and where it is
+    going: their look follows the pointer (hover, a pressed button's relief) and not the
+    app's answer, and the target's own look is checked before acting in any case (in place).
+    A hovered button is often bigger than its crop, so the whole connected region of changed
+    pixels that reaches into a crop is its look, with what it encloses (the insides of its
+    letters), as long as it is the size of a control (`LOOK_PIXELS`); a larger one is the app
+    answering (a new page), and any region elsewhere on the screen counts in full.
+    """
+
+    def __init__(self, folder: Path, tolerance: int = SettleRule().tolerance) -> None:
+        self.folder, self.tolerance = folder, tolerance
+        self._last: tuple[bytes, np.ndarray | None] | None = None
+
+    def changed(self, name: Any, ignore: list[list[int]]) -> bool:
+        """Whether screenshot `name` differs from the previous one read outside the `ignore`
+        boxes (frame pixels: left, top, right, bottom); True if unknown."""
+        path = inside(self.folder, name) if isinstance(name, str) else None
+        data = path.read_bytes() if path is not None and path.is_file() else None
+        previous, self._last = self._last, (data, None) if data is not None else None
+        if previous is None or data is None:
+            return True
+        if data == previous[0]:  # the same frame encodes to the same bytes
+            self._last = previous
+            return False
+        before = previous[1] if previous[1] is not None else _decoded(previous[0])
+        after = _decoded(data)
+        self._last = (data, after)
+        if before is None or after is None or before.shape != after.shape:
+            return True
+        differ = before != after
+        if int(np.count_nonzero(differ)) <= self.tolerance:
+            return False
+        for left, top, right, bottom in _pointer_looks(differ, ignore):
+            differ[top:bottom, left:right] = False
+        return int(np.count_nonzero(differ)) > self.tolerance
+
+
+# The largest changed region (its bounding box, in pixels) still taken for a control's look
+# under the pointer: a 400x180 button or a 1900x40 list row, not a window's new content.
+LOOK_PIXELS = 80_000
+
+
+def _pointer_looks(differ: np.ndarray, crops: list[list[int]]) -> list[tuple[int, int, int, int]]:
+    """The crops, and the bounding box of each control-sized changed region reaching into one.
+
+    Boxes are (left, top, right, bottom) clipped to the frame.
+    """
+    height, width = differ.shape
+    boxes = [
+        (max(0, left), max(0, top), min(width, right), min(height, bottom))
+        for left, top, right, bottom in crops
+    ]
+    boxes = [
+        (left, top, right, bottom)
+        for left, top, right, bottom in boxes
+        if left < right and top < bottom
+    ]
+    if not boxes:
+        return []
+    # 8-connected, so a highlight split by the diagonal stroke of a letter stays one region.
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(differ.view(np.uint8), connectivity=8)
+    touching = {
+        int(n)
+        for left, top, right, bottom in boxes
+        for n in np.unique(labels[top:bottom, left:right])
+    }
+    looks = []
+    for n in touching - {0}:  # 0: the pixels that did not change
+        x, y, w, h = (int(v) for v in stats[n, :4])
+        if w * h <= LOOK_PIXELS:
+            looks.append((x, y, x + w, y + h))
+    return boxes + looks
+
+
+def _decoded(data: bytes) -> np.ndarray | None:
+    """The pixels of an encoded image, one number per pixel (rows x columns); None if they
+    cannot be read. Colour pixels become one 32-bit number each: comparing those is ten times
+    faster than comparing channels and asking numpy which pixels have any channel changed."""
+    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if pixels is None or pixels.dtype != np.uint8:
+        return None
+    if pixels.ndim == 2:
+        return pixels
+    if pixels.shape[2] == 3:
+        pixels = cv2.cvtColor(pixels, cv2.COLOR_BGR2BGRA)
+    return np.ascontiguousarray(pixels).view(np.uint32)[:, :, 0]
 
 
 def _check_crops(source: Path, record: dict[str, Any], where: str) -> None:
@@ -156,7 +277,7 @@ def substitute_all(planned: list[Planned], params: dict[str, str]) -> list[Plann
                 )
             used |= names
             text = PLACEHOLDER.sub(lambda m: params[m[1]], item.action.text)
-            item = Planned(item.source_step, item.index, Type(text=text), item.target, item.pause)
+            item = replace(item, action=Type(text=text))
         result.append(item)
     unused = sorted(params.keys() - used)
     if unused:
@@ -209,13 +330,26 @@ class _Player:
     ) -> None:
         self.source, self.options, self.screen = source, options, screen
         self.executor, self.trajectory, self.display = executor, trajectory, display
-        s = settings.run.settle
-        self.rule = SettleRule(quiet=s.quiet, timeout=s.timeout, tolerance=s.tolerance)
+        # OCR and the tree for the replay's own evidence run in the background; the
+        # trajectory's finish() waits for what they still owe.
+        self.evidence = BackgroundEvidence(display, trajectory)
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="replay-screenshots")
+        self._writes: list[Future[str]] = []
+        self.rule = settings.run.settle.rule()
+        self.crops = Crops(source)
         self.done = 0
 
     def run(self, planned: list[Planned]) -> ReplayOutcome:
         """Every step in order; any way it ends is written to run.json."""
         started = time.monotonic()
+        for item in planned:  # every crop read now, once, not while the replay is acting
+            self.crops.get((item.target or {}).get("crop"))
+        try:
+            return self._play(planned, started)
+        finally:
+            self.evidence.close()
+
+    def _play(self, planned: list[Planned], started: float) -> ReplayOutcome:
         status, code, error = "success", 0, None
         try:
             for number, item in enumerate(planned, start=1):
@@ -232,7 +366,15 @@ class _Player:
             raise
         return self._finish(status, code, error, started)
 
+    def _save(self, name: str, frame: Frame) -> str:
+        data = encode_bgra(frame.raw, frame.size, target=frame.size).data
+        return self.trajectory.save_screenshot(name, data)
+
     def _finish(self, status: str, code: int, error: str | None, started: float) -> ReplayOutcome:
+        self._writer.shutdown(wait=True)
+        failed = [f.exception() for f in self._writes if f.exception() is not None]
+        if failed:
+            warn(f"{len(failed)} screenshot(s) of the replay could not be written: {failed[0]}")
         seconds = round(time.monotonic() - started, 3)
         self.trajectory.finish(
             status=status, exit_code=code, error=error, steps=self.done, seconds=seconds
@@ -252,14 +394,18 @@ class _Player:
         }
         if item.pause:
             time.sleep(item.pause / self.options.speed)
-        frame = self._settle(timings)
+        frame, located = self._look(number, item, timings)
         record |= self._observation(number, frame)
-        action = self._aimed(number, item, frame, record, timings)
+        action = self._aimed(number, item, located, record, timings)
         record["actions"] = [action_json(action)]
-        record["targets"] = target_evidence(
-            frame, [action], self.trajectory, step=number, display=self.display
-        )
-        self.trajectory.begin_step(record)
+        if located is not None and located.method in SAME_PIXELS_FOUND and item.target:
+            kept = self._kept_evidence(number, frame, action, item.target, located, timings)
+            record["targets"], pending = kept, None
+        else:
+            record["targets"], pending = self.evidence.take(
+                frame, [action], step=number, tree=None, timings=timings
+            )
+        self.trajectory.begin_step(record, pending=pending)
         started = time.monotonic()
         outcomes = self.executor.run([ParsedCall(None, action)])
         timings["act"] = elapsed(started)
@@ -268,18 +414,68 @@ class _Player:
         if any(o.secret for o in outcomes):
             record["contains_secret_input"] = True
         if last and not self.executor.dry_run:
-            after = self._settle(timings)
+            after = self._settle(timings, expect_change=True)
             data = encode_bgra(after.raw, after.size, target=after.size).data
             name = f"step-{number:03d}-after.png"
             record["screenshot_after"] = self.trajectory.save_screenshot(name, data)
         self.trajectory.end_step(record)
         stop_if_denied(outcomes, f"replayed step {number}")  # no model to find another way
 
+    def _kept_evidence(
+        self,
+        number: int,
+        frame: Frame,
+        action: Action,
+        target: dict[str, Any],
+        located: Located,
+        timings: dict[str, float],
+    ) -> list[dict[str, Any] | None]:
+        """The replay's evidence for a target found by its recorded pixels (in place, or moved
+        and matched near-identically): its own crop and window, and the recording's words and
+        element moved with it. Reading them again (OCR about 0.2 s, a tree read up to 0.5 s,
+        on every step) would find what the recording found around the same pixels."""
+        started = time.monotonic()
+        window = active_window(self.display)
+        (record,) = immediate_evidence(
+            frame, [action], self.trajectory, step=number, window=window, tree=([], "")
+        )
+        assert record is not None and located.point is not None
+        dx, dy = located.point[0] - target["point"][0], located.point[1] - target["point"][1]
+        kept = [key for key in KEPT_EVIDENCE if key in target]
+        record |= {key: _shifted(key, target[key], dx, dy) for key in kept}
+        record["kept_from_recording"] = kept
+        record["seconds"] = elapsed(started)
+        timings["evidence"] = record["seconds"]
+        return [record]
+
+    def _look(
+        self, number: int, item: Planned, timings: dict[str, float]
+    ) -> tuple[Frame, Located | None]:
+        """The frame to act on, and where the target is on it (None: the action has none).
+
+        Settled where the recording shows the screen changed after the previous action (and
+        before the first: how the replay's desktop got there is unknown). Elsewhere one grab,
+        on which the target is looked for by its recorded pixels only (in place, or moved);
+        if they are not there, the screen may be busy after all, so it settles and the target
+        is looked for again by every means.
+        """
+        settle = number == 1 or item.changed
+        if settle:  # after an action that ran (not the first, not a dry run), wait for its change
+            frame = self._settle(timings, expect_change=number > 1 and not self.executor.dry_run)
+        else:
+            frame = self.screen.capture()
+            timings["capture"] = round(frame.grab_seconds, 4)
+        located = self._locate(item, frame, timings, quick=not settle)
+        if not settle and located is not None and located.point is None:
+            frame = self._settle(timings, expect_change=False)
+            located = self._locate(item, frame, timings)
+        return frame, located
+
     def _aimed(
         self,
         number: int,
         item: Planned,
-        frame: Frame,
+        located: Located | None,
         record: dict[str, Any],
         timings: dict[str, float],
     ) -> Action:
@@ -288,11 +484,8 @@ class _Player:
         if isinstance(action, Wait):
             return Wait(seconds=action.seconds / self.options.speed)
         recorded = target_point(action)
-        if recorded is None:
+        if recorded is None or located is None:
             return action
-        started = time.monotonic()
-        located = self._locate(item, frame)
-        timings["locate"] = elapsed(started)
         record["located"] = located.as_json()
         moved = _moved(action, recorded, located.point) if located.point else None
         if moved is None:
@@ -307,25 +500,52 @@ class _Player:
             raise TargetNotFound(message)
         return moved
 
-    def _locate(self, item: Planned, frame: Frame) -> Located:
+    def _locate(
+        self, item: Planned, frame: Frame, timings: dict[str, float], *, quick: bool = False
+    ) -> Located | None:
+        """Where the action's target is on `frame`; None for an action that points nowhere."""
+        if isinstance(item.action, Wait) or target_point(item.action) is None:
+            return None
         if item.target is None:
             return Located(None, None, 0.0, [])  # an older run: nothing to find it by
-        return locate(item.target, frame, self.source, mode=self.options.mode, display=self.display)
+        started = time.monotonic()
+        mode, display = self.options.mode, self.display
+        located = locate(item.target, frame, self.crops, mode=mode, display=display, quick=quick)
+        timings["locate"] = round(timings.get("locate", 0.0) + elapsed(started), 4)
+        return located
 
-    def _settle(self, timings: dict[str, float]) -> Frame:
-        settled = self.screen.settle(self.rule)
+    def _settle(self, timings: dict[str, float], *, expect_change: bool) -> Frame:
+        settled = self.screen.settle(self.rule, expect_change=expect_change)
         timings["settle"] = timings.get("settle", 0.0) + round(settled.seconds, 4)
         return settled.frame
 
     def _observation(self, number: int, frame: Frame) -> dict[str, Any]:
-        data = encode_bgra(frame.raw, frame.size, target=frame.size).data
-        path = self.trajectory.save_screenshot(f"step-{number:03d}.png", data)
+        """The step's screenshot fields; the PNG itself is encoded and written in the background
+        (20-70 ms at 1920x1080), and is on disk before run.json says the replay ended."""
+        name = f"step-{number:03d}.png"
+        self._writes.append(self._writer.submit(self._save, name, frame))
         r = frame.region
         return {
-            "screenshot": path,
+            "screenshot": f"screenshots/{name}",  # where Trajectory.save_screenshot puts it
             "image": {"width": frame.size[0], "height": frame.size[1], "format": "png"},
             "screen": {"left": r.left, "top": r.top, "width": r.width, "height": r.height},
         }
+
+
+def _shifted(key: str, value: Any, dx: int, dy: int) -> Any:
+    """A recorded evidence field with its screen boxes moved by (dx, dy)."""
+    if key == "words" and isinstance(value, list):
+        return [_box_moved(word, dx, dy) for word in value]
+    if key == "element" and isinstance(value, dict):
+        return _box_moved(value, dx, dy)
+    return value
+
+
+def _box_moved(fields: Any, dx: int, dy: int) -> Any:
+    box = fields.get("box") if isinstance(fields, dict) else None
+    if not (isinstance(box, list) and len(box) == 4):
+        return fields
+    return {**fields, "box": [box[0] + dx, box[1] + dy, box[2], box[3]]}
 
 
 def _moved(action: Action, recorded: tuple[int, int], found: tuple[int, int]) -> Action | None:
