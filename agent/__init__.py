@@ -15,6 +15,7 @@ The wings, lowest first; a module imports only from its own wing or lower ones
     policy, killswitch, act,    the policy gate; Ctrl+C and the stop/pause hotkeys; run actions;
     loop, runner                the perceive–plan–act loop; a whole run
     replay/, report/            replay and record run folders; HTML and animations
+    view/                       the live view: a desktop in a browser tab, with take-over
     scenarios/                  scenario files, suites, local and Ray backends
     mcp/                        the MCP server: desktop tools, whole tasks, run folders as resources
     cli/, pytest_plugin         the `deskpilot` command and the pytest plugin

@@ -17,6 +17,7 @@ from skills.desktop import Desktop
 
 Status = Literal["done", "dry-run", "skipped", "error", "denied"]
 OUT_OF_TIME = "the run's time budget (max_seconds) ran out"
+PERSON_TOOK_OVER = "a person took over the desktop"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,11 +77,19 @@ class Executor:
         """Whether actions are only recorded."""
         return self.desktop is None
 
-    def run(self, calls: list[ParsedCall], *, deadline: float | None = None) -> list[Outcome]:
+    def run(
+        self,
+        calls: list[ParsedCall],
+        *,
+        deadline: float | None = None,
+        takeovers: int | None = None,
+    ) -> list[Outcome]:
         """Run `calls` in order and give every one of them an outcome.
 
         `deadline` (a time.monotonic() reading) is checked before each action; once it has
         passed, the rest are skipped, so one reply of many actions cannot outrun the budget.
+        `takeovers` is the switch's count when the screenshot was taken: once a person has
+        taken the desktop over since, the rest is skipped, as it was planned on a stale screen.
         """
         outcomes: list[Outcome] = []
         stopped = ""  # why the rest does not run
@@ -88,9 +97,7 @@ class Executor:
             if not stopped and deadline is not None and time.monotonic() >= deadline:
                 stopped = OUT_OF_TIME
             if not stopped and self.switch is not None:
-                self.switch.wait_while_paused()
-                if self.switch.stop_requested:
-                    stopped = "the user stopped the run"
+                stopped = self._held(takeovers)
             if stopped:
                 outcomes.append(Outcome(call, "skipped", f"skipped: {stopped}", 0.0))
                 continue
@@ -103,6 +110,20 @@ class Executor:
             elif call.action.terminal:
                 stopped = "the task was already terminated"
         return outcomes
+
+    def _held(self, takeovers: int | None) -> str:
+        """Wait out a plain pause; why the rest must not run (a stop, a take-over), or ""."""
+        switch = self.switch
+        assert switch is not None
+        seen = switch.takeovers if takeovers is None else takeovers
+        if switch.taken_over or switch.takeovers != seen:
+            return PERSON_TOOK_OVER  # not waited out: the screen has changed under the reply
+        switch.wait_while_paused()
+        if switch.stop_requested:
+            return "the user stopped the run"
+        if switch.takeovers != seen:  # taken over during a plain pause
+            return PERSON_TOOK_OVER
+        return ""
 
     def masked(self, text: str) -> str:
         """`text` with the values of this run's secrets masked (what the screen's text holds)."""

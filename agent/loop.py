@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from agent.act import Executor, Outcome, call_results, mistake_results
@@ -21,15 +22,19 @@ from agent.model.client import Model
 from agent.model.prompt import Conversation, Turn
 from agent.parse import Dialect, ParsedCall, parse_reply
 from agent.perception.coords import CoordSpace, Mapping
-from agent.perception.evidence import target_evidence
+from agent.perception.evidence import BackgroundEvidence
 from agent.perception.imaging import EncodedImage, encode_bgra, smart_resize
-from agent.perception.observe import a11y_observation
-from agent.perception.screen import Frame, Screen, SettleRule, changed_pixels
+from agent.perception.observe import tree_observation
+from agent.perception.screen import Frame, Screen, changed_pixels
 from agent.reply import Reply, Usage
 from agent.trajectory import Trajectory, elapsed, timestamp
-from skills.computer import Answer, Terminate, action_json
+from skills.computer import Answer, Terminate, action_json, changes_screen
 
 RunStatus = Literal["success", "failure"]
+PERSON_USED_THE_DESKTOP = (
+    "meanwhile a person took over the desktop and used it, then gave it back: the next "
+    "screenshot shows the screen as they left it"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +47,7 @@ class StepReport:
     timings: dict[str, float]
     usage: Usage
     cost: float  # of the whole run so far
+    output: str = ""  # what the model wrote: its text and its calls (for the live view)
 
 
 @dataclass(slots=True)
@@ -64,6 +70,7 @@ class _StepState:
     last_actions: list[dict[str, object]] | None = None
     last_screen: bytes = b""
     repeats: int = 0
+    takeovers: int = 0  # the kill switch's take-over count when `frame` was taken
 
 
 class Agent:
@@ -87,16 +94,30 @@ class Agent:
         self.on_step = on_step
         self.steps_taken = 0  # steps begun so far, for the final record when a run is cut short
         self.budget = Budget.start(settings.run, settings.model)
-        s = settings.run.settle
-        self.settle_rule = SettleRule(quiet=s.quiet, timeout=s.timeout, tolerance=s.tolerance)
+        self.settle_rule = settings.run.settle.rule()
 
     def run(self, task: str) -> RunResult:
         """Work on `task` until the model terminates; raises RunStopped when it does not."""
+        # Its background threads are the run's: they take no more work once it ends, and the
+        # trajectory's finish() waits for the evidence they still owe the last steps.
+        self._evidence = BackgroundEvidence(self.settings.run.display, self.trajectory)
+        self._ahead = _EncodeAhead(
+            lambda frame: self._encode(frame, self._mapping(frame).image_size)
+        )
+        try:
+            return self._run_steps(task)
+        finally:
+            self._ahead.close()
+            self._evidence.close()
+
+    def _run_steps(self, task: str) -> RunResult:
         self.budget = Budget.start(self.settings.run, self.settings.model)
-        state = _StepState(frame=self.screen.capture())
+        switch = self.executor.switch
+        state = _StepState(frame=self.screen.capture(), takeovers=switch.takeovers if switch else 0)
         conversation: Conversation | None = None
         for step in range(1, self.settings.run.max_steps + 1):
             self.steps_taken = step
+            self._after_takeover(state, conversation)
             mapping = self._mapping(state.frame)
             if conversation is None:
                 conversation = Conversation(task, self.settings.model, mapping.announced_size())
@@ -113,12 +134,19 @@ class Agent:
         """One step; returns the final status when the model terminated."""
         timings: dict[str, float] = {"capture": state.frame.grab_seconds}
         record: dict[str, Any] = {"step": step, "started_at": timestamp()}
+        # The tree as the frame shows it, read while the step encodes and waits for the model.
+        tree = self._evidence.read_tree(state.frame)
+        ahead = self._ahead.take(state.frame)  # encoded while the last settle waited
         with _timed(timings, "encode"):
-            image = self._encode(state.frame, mapping.image_size)
-        record |= self._describe_observation(step, image, mapping)
+            image = ahead.result() if ahead else None
+            image = image or self._encode(state.frame, mapping.image_size)
+        if ahead:
+            timings["encode_background"] = ahead.seconds
+        with _timed(timings, "save"):
+            record |= self._describe_observation(step, image, mapping)
         if self.settings.run.observe == "a11y":
             with _timed(timings, "a11y"):
-                observed = a11y_observation(self.settings.run.display, mapping)
+                observed = tree_observation(tree.result(), mapping)
             # A field the agent typed a secret into holds it: the model must not read it there.
             observed = self.executor.masked(observed)
             conversation.observations[step] = record["a11y"] = observed
@@ -136,6 +164,9 @@ class Agent:
                 smaller=lambda sent: self._smaller(state.frame, sent),
                 has_call=lambda reply: _holds_call(reply, mapping, self.settings.model.dialect),
             )
+        # The body's building apart: the model's time is what the server (and the wire) took.
+        timings["request"] = round(asked.building, 4)
+        timings["model"] = round(max(0.0, timings["model"] - asked.building), 4)
         reply = asked.reply
         record |= {
             "model_output": reply.raw_output(),
@@ -155,18 +186,23 @@ class Agent:
         state.mistakes = 0
 
         record["actions"] = [action_json(call.action) for call in calls]
-        record["targets"] = target_evidence(  # what replay needs to find each target again
-            state.frame, calls, self.trajectory, step=step, display=self.settings.run.display
+        # What replay needs to find each target again; its OCR goes on behind the action.
+        record["targets"], evidence = self._evidence.take(
+            state.frame, calls, step=step, tree=tree, timings=timings
         )
         nudge = self._watch_for_loops(state, record["actions"])
-        self.trajectory.begin_step(record)
+        with _timed(timings, "log"):  # the intent line, on the disk before anything runs
+            self.trajectory.begin_step(record, pending=evidence)
         with _timed(timings, "act"):
-            outcomes = self.executor.run(calls, deadline=self.budget.deadline)
+            outcomes = self.executor.run(
+                calls, deadline=self.budget.deadline, takeovers=state.takeovers
+            )
         ran = [o.call for o in outcomes if o.ran]  # not what was skipped after a failure
         status = _final_status(ran)
         # Out of time mid-reply: the rest was skipped; the step is logged whole, then the run stops.
         out_of_time = status is None and self.budget.out_of_time()
-        state.frame = self._settle(step, record, timings, last=status is not None or out_of_time)
+        last = status is not None or out_of_time
+        state.frame = self._settle(step, record, timings, last=last, expect=expects_change(ran))
         state.answer = _answer(ran) or state.answer
         record["results"] = [o.as_json() for o in outcomes]
         if any(o.secret for o in outcomes):  # the report blurs what was taken after it
@@ -175,7 +211,8 @@ class Agent:
 
         conversation.record(acted_turn(step, image, reply, outcomes, nudge))
         messages = [o.message for o in outcomes]
-        self.on_step(StepReport(step, messages, None, timings, reply.usage, self.budget.cost))
+        cost = self.budget.cost
+        self.on_step(StepReport(step, messages, None, timings, reply.usage, cost, said(reply)))
         self.executor.check_denials()  # after the step is logged whole
         if switch is not None:
             switch.checkpoint()
@@ -184,12 +221,34 @@ class Agent:
             self.budget.check_time(f"during step {step} ({done} of {len(outcomes)} actions ran)")
         return status
 
+    def _after_takeover(self, state: _StepState, conversation: Conversation | None) -> None:
+        """Wait out a pause; after a take-over, a fresh screenshot and a word to the model."""
+        switch = self.executor.switch
+        if switch is None:
+            return
+        switch.checkpoint()
+        if switch.takeovers == state.takeovers:
+            return
+        state.takeovers = switch.takeovers  # read first: a take-over during the capture counts
+        if self.executor.dry_run:
+            state.frame = self.screen.capture()
+        else:
+            state.frame = self.screen.settle(self.settle_rule).frame
+        state.last_actions = None  # what the model repeats is no loop: the person acted between
+        if conversation is not None and conversation.turns:
+            last = conversation.turns[-1]
+            results = (*last.results[:-1], f"{last.results[-1]}\n{PERSON_USED_THE_DESKTOP}")
+            conversation.turns[-1] = replace(last, results=results, problem=True)
+
     def _watch_for_loops(self, state: _StepState, actions: list[dict[str, object]]) -> str:
         """Count the same actions on an unchanged screen: a nudge first, then a stop."""
         run = self.settings.run
         screen = state.frame.raw
-        unchanged = changed_pixels(state.last_screen, screen) <= self.settle_rule.tolerance
-        state.repeats = state.repeats + 1 if actions == state.last_actions and unchanged else 1
+        # The pixels are compared only for a repeat (5 ms at 1920x1080, most steps need none).
+        repeated = actions == state.last_actions and (
+            changed_pixels(state.last_screen, screen) <= self.settle_rule.tolerance
+        )
+        state.repeats = state.repeats + 1 if repeated else 1
         state.last_actions, state.last_screen = actions, screen
         if state.repeats >= run.loop_stop_after:
             raise StuckInLoop(
@@ -226,15 +285,29 @@ class Agent:
         }
 
     def _settle(
-        self, step: int, record: dict[str, Any], timings: dict[str, float], *, last: bool
+        self,
+        step: int,
+        record: dict[str, Any],
+        timings: dict[str, float],
+        *,
+        last: bool,
+        expect: bool,
     ) -> Frame:
         """Wait for the screen to be still; the settled frame is the next step's screenshot."""
         if self.executor.dry_run:
             timings["settle"] = 0.0  # nothing moved, nothing to wait for
             return self.screen.capture()
-        settled = self.screen.settle(self.settle_rule)
+        settled = self.screen.settle(
+            self.settle_rule, expect_change=expect, on_still=self._ahead.start
+        )
         timings["settle"] = round(settled.seconds, 4)
-        record["settle"] = {"seconds": round(settled.seconds, 4), "timed_out": settled.timed_out}
+        record["settle"] = {
+            "seconds": round(settled.seconds, 4),
+            "timed_out": settled.timed_out,
+            "expected_change": expect,
+            "changed": settled.changed,
+            "method": settled.method,
+        }
         if last:  # the end state, for whoever reads the run folder
             after = self._encode(settled.frame, settled.frame.size)
             name = f"step-{step:03d}-after.{after.format}"
@@ -258,7 +331,7 @@ class Agent:
         self.trajectory.begin_step(record)
         self.trajectory.end_step(record)
         report = StepReport(
-            step, [], str(mistake), record["timings"], reply.usage, self.budget.cost
+            step, [], str(mistake), record["timings"], reply.usage, self.budget.cost, said(reply)
         )
         self.on_step(report)
         if state.mistakes >= self.settings.run.max_mistakes:
@@ -289,6 +362,66 @@ def image_size(frame: Frame, coords: CoordSpace, resize: ResizeSettings) -> tupl
     return w, h
 
 
+@dataclass(slots=True)
+class _Encoding:
+    """One frame being encoded ahead, and how long that took."""
+
+    frame: Frame
+    future: Future[EncodedImage] | None = None
+    seconds: float = 0.0
+
+    def result(self) -> EncodedImage | None:
+        """The image, waiting for it; None if the encoding failed (the step encodes again)."""
+        assert self.future is not None
+        try:
+            return self.future.result()
+        except Exception:  # the step's own encode raises it again, where errors are handled
+            return None
+
+
+class _EncodeAhead:
+    """Encodes the frame a settle may end on while the settle waits out its quiet period.
+
+    A settle ends with 50-100 ms in which the step only waits, and the frame it returns was
+    usually grabbed at its start. Encoding it meanwhile on a thread of its own (OpenCV lets go
+    of the GIL) takes the encode off the step: 20-38 ms at 1920x1080. At most one encoding
+    runs and one waits; a newer frame replaces the waiting one, so an animation costs at most
+    one core for as long as the settle lasts. A frame that is not the one the settle returned
+    is never used: the step encodes the returned one itself.
+    """
+
+    def __init__(self, encode: Callable[[Frame], EncodedImage]) -> None:
+        self._encode = encode
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="encode")
+        self._jobs: list[_Encoding] = []
+
+    def start(self, frame: Frame) -> None:
+        """Begin encoding `frame`, in place of one still waiting to begin."""
+        self._jobs = [job for job in self._jobs if job.future and job.future.cancel() is False]
+        job = _Encoding(frame)
+        job.future = self._pool.submit(self._run, job)
+        self._jobs.append(job)
+
+    def take(self, frame: Frame) -> _Encoding | None:
+        """The encoding of exactly these pixels, if one was begun; the others are dropped."""
+        jobs, self._jobs = self._jobs, []
+        for job in reversed(jobs):
+            if job.frame is frame or job.frame.raw == frame.raw:
+                return job
+        return None
+
+    def close(self) -> None:
+        """Stop: what has not begun never will."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _run(self, job: _Encoding) -> EncodedImage:
+        started = time.monotonic()
+        try:
+            return self._encode(job.frame)
+        finally:
+            job.seconds = elapsed(started)
+
+
 @contextmanager
 def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
     """Record how long the block took under `name`, even when it raises."""
@@ -297,6 +430,17 @@ def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
         yield
     finally:
         timings[name] = elapsed(started)
+
+
+def expects_change(calls: list[ParsedCall]) -> bool:
+    """Whether any of the actions that ran should change the screen: then settling waits for it."""
+    return changes_screen(call.action for call in calls)
+
+
+def said(reply: Reply) -> str:
+    """What the model wrote, in short: its text, then each tool call as name(arguments)."""
+    calls = [f"{call.name}({call.arguments})" for call in reply.tool_calls]
+    return "\n".join(part for part in (reply.content.strip(), *calls) if part)
 
 
 def _final_status(calls: list[ParsedCall]) -> RunStatus | None:

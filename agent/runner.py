@@ -25,7 +25,14 @@ from agent.errors import (
     StepLimitReached,
     StuckInLoop,
 )
-from agent.killswitch import EXIT_INTERRUPTED, KillSwitch, UserStopped, hotkeys_text, start_hotkeys
+from agent.killswitch import (
+    EXIT_INTERRUPTED,
+    Interventions,
+    KillSwitch,
+    UserStopped,
+    hotkeys_text,
+    start_hotkeys,
+)
 from agent.loop import Agent, RunResult, StepReport
 from agent.model.client import ChatCompletionsModel, Model
 from agent.model.prompt import secrets_note
@@ -72,10 +79,12 @@ def run_task(
     replace: bool = False,
     on_step: Callable[[StepReport], None] = lambda report: None,
     model: Model | None = None,
+    switch: KillSwitch | None = None,
 ) -> RunOutcome:
     """Run `task` with `settings` and return how it ended; the run folder is always complete.
 
-    `run_dir` must be new or empty; with `replace`, an earlier run in it is replaced.
+    `run_dir` must be new or empty; with `replace`, an earlier run in it is replaced. `switch`
+    lets a caller pause, stop or take over the run from elsewhere (the live view).
     """
     api_key = read_api_key(settings) if model is None else None
     secrets = read_secrets(settings.run.secrets, os.environ)
@@ -89,7 +98,7 @@ def run_task(
     )
     display = resolve_display(settings)
     policy = run_policy(settings.run.policy)
-    switch = KillSwitch()
+    switch = switch or KillSwitch()
     with ExitStack() as stack:
         stack.enter_context(switch.handling_sigint())
         if not settings.run.dry_run and not started_by_deskpilot(display):
@@ -131,18 +140,33 @@ def run_task(
             trajectory=trajectory,
             on_step=lambda report: on_step(_redacted_report(report, redactor)),
         )
+        # Pauses and take-overs go to run.json as they happen: a crash still leaves them.
+        interventions = Interventions(
+            lambda entries: trajectory.update_run(interventions=entries),
+            step=lambda: agent.steps_taken,
+        )
+        interventions.attach(switch)
         told = task + secrets_note(list(secrets))  # the names, so the model can use them
-        return _run(agent, told, trajectory, redactor)
+        return _run(agent, told, trajectory, redactor, interventions)
 
 
 def _redacted_report(report: StepReport, redactor: Redactor) -> StepReport:
     """A step's progress report as the console may show it."""
     return dataclasses.replace(
-        report, actions=redactor.value(report.actions), error=redactor.value(report.error)
+        report,
+        actions=redactor.value(report.actions),
+        error=redactor.value(report.error),
+        output=redactor.text(report.output),
     )
 
 
-def _run(agent: Agent, task: str, trajectory: Trajectory, redactor: Redactor) -> RunOutcome:
+def _run(
+    agent: Agent,
+    task: str,
+    trajectory: Trajectory,
+    redactor: Redactor,
+    interventions: Interventions,
+) -> RunOutcome:
     """Run the agent and turn every way it can end into a final run.json and an exit code."""
     started = time.monotonic()
 
@@ -153,7 +177,9 @@ def _run(agent: Agent, task: str, trajectory: Trajectory, redactor: Redactor) ->
         # The answer and the error are shown too (print_outcome), not only stored.
         answer, error = redactor.value(result.answer if result else None), redactor.value(error)
         count = result.steps if result else agent.steps_taken
+        entries = interventions.finish()
         trajectory.finish(
+            **({"interventions": entries} if entries else {}),
             status=status,
             exit_code=code,
             answer=answer,
@@ -183,7 +209,9 @@ def _run(agent: Agent, task: str, trajectory: Trajectory, redactor: Redactor) ->
     except ModelError as error:
         return finish(error.exit_code, "error", error=str(error))
     except KeyboardInterrupt:
-        finish(EXIT_INTERRUPTED, "interrupted", error="interrupted by the user (Ctrl+C)")
+        switch = agent.executor.switch
+        how = switch.stopped_by() if switch is not None else "Ctrl+C"
+        finish(EXIT_INTERRUPTED, "interrupted", error=f"interrupted by the user ({how})")
         raise
     except Exception as error:
         if _is_failsafe(error):

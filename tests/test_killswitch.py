@@ -84,6 +84,164 @@ def test_pause_holds_the_next_action_until_resumed():
     assert desktop.calls == [("pause", 0.0)]
 
 
+# --- take-over ---------------------------------------------------------------------------------
+
+
+def test_take_over_holds_the_run_until_given_back_and_every_event_is_recorded():
+    switch = KillSwitch(io.StringIO())
+    heard: list[str] = []
+    switch.add_listener(lambda event: heard.append(f"{event.kind}/{event.by}"))
+    switch.pause(by="view")
+    switch.pause(by="view")  # already paused: no second event
+    switch.take_over(by="view")
+    assert switch.taken_over and switch.paused and switch.takeovers == 1
+    released = threading.Event()
+
+    def checkpoint() -> None:
+        switch.checkpoint()
+        released.set()
+
+    threading.Thread(target=checkpoint).start()
+    assert not released.wait(0.5)  # held while the person has the desktop
+    switch.resume(by="view")  # Resume while taken over gives the desktop back
+    assert released.wait(5)
+    assert not switch.taken_over and not switch.paused
+    switch.stop(by="view")  # no SIGINT handler here: a request for the next checkpoint
+    switch.request_stop_later(by="hotkey")  # a second stop is no second event
+    assert heard == ["pause/view", "takeover/view", "giveback/view", "stop/view"]
+    assert [e.kind for e in switch.events] == ["pause", "takeover", "giveback", "stop"]
+    times = [e.monotonic for e in switch.events]
+    assert times == sorted(times) and all(e.at.endswith("+00:00") for e in switch.events)
+    with pytest.raises(UserStopped, match="Stop in the view"):
+        switch.checkpoint()
+
+
+def test_a_take_over_skips_the_rest_of_the_reply_at_once():
+    switch = KillSwitch(io.StringIO())
+
+    class TakenOverWhileTyping(RecordingDesktop):
+        def type_text(self, text: str) -> None:
+            super().type_text(text)
+            switch.take_over()  # the person presses Take over during this action
+
+    desktop = TakenOverWhileTyping()
+    calls = [ParsedCall(None, Type(text="one")), ParsedCall(None, Type(text="two"))]
+    started = time.monotonic()
+    outcomes = Executor(desktop, switch=switch).run(calls, takeovers=0)
+    # Not held until given back: the reply was planned on a screen the person now changes.
+    assert time.monotonic() - started < 1
+    assert [o.status for o in outcomes] == ["done", "skipped"]
+    assert outcomes[1].message == "skipped: a person took over the desktop"
+    assert desktop.calls == [("type", "one")]
+
+
+def test_a_take_over_after_the_screenshot_skips_a_reply_even_when_given_back_since():
+    switch = KillSwitch(io.StringIO())
+    seen = switch.takeovers  # as the loop reads it with the screenshot
+    switch.take_over()
+    switch.give_back()  # all while the model was thinking
+    desktop = RecordingDesktop()
+    outcomes = Executor(desktop, switch=switch).run(
+        [ParsedCall(None, Type(text="stale"))], takeovers=seen
+    )
+    assert [o.status for o in outcomes] == ["skipped"] and desktop.calls == []
+
+
+def test_after_a_take_over_the_loop_asks_again_on_a_fresh_screenshot(tmp_path: Path):
+    from fakes import FakeScreen
+
+    from agent.config import load_settings
+    from agent.loop import PERSON_USED_THE_DESKTOP, Agent
+    from agent.model.client import ChatCompletionsModel
+    from agent.trajectory import Trajectory
+
+    switch = KillSwitch(io.StringIO())
+
+    class TakenOverWhileClicking(RecordingDesktop):
+        def click(self, x, y, *, button, clicks) -> None:  # type: ignore[no-untyped-def]
+            super().click(x, y, button=button, clicks=clicks)
+            if switch.takeovers == 0:
+                switch.take_over()
+                threading.Timer(0.5, switch.give_back).start()
+
+    replies = [call(action="left_click", coordinate=[500, 500]), DONE]
+    screen = FakeScreen()
+    with ScriptedServer(replies) as server:
+        settings = load_settings("demo", model={"base_url": server.base_url})
+        model = ChatCompletionsModel(settings.model, None)
+        trajectory = Trajectory(tmp_path / "run", {"task": "t"})
+        agent = Agent(
+            settings=settings,
+            model=model,
+            screen=screen,
+            executor=Executor(TakenOverWhileClicking(), switch=switch),
+            trajectory=trajectory,
+        )
+        try:
+            result = agent.run("t")
+        finally:
+            trajectory.finish()
+            model.close()
+    assert result.status == "success"
+    # One settle after each step's actions, and one more for the screen the person left.
+    assert screen.settles == 3
+    second = json.dumps(server.requests[1])
+    assert PERSON_USED_THE_DESKTOP in second
+    assert PERSON_USED_THE_DESKTOP not in json.dumps(server.requests[0])
+
+
+def test_interventions_reach_run_json_through_the_trajectory_redacted(tmp_path: Path):
+    from agent.killswitch import Interventions
+    from agent.redact import Redactor
+    from agent.trajectory import Trajectory
+    from skills.computer import LeftClick
+
+    trajectory = Trajectory(tmp_path / "run", {"task": "t"}, redactor=Redactor(["hunter2-pw"]))
+    interventions = Interventions(lambda e: trajectory.update_run(interventions=e), step=lambda: 3)
+    switch = KillSwitch(io.StringIO())
+    interventions.attach(switch)
+    switch.pause(by="hotkey")
+    time.sleep(0.2)
+    switch.take_over(by="view")  # ends the pause
+    switch.person_acted(LeftClick(x=10, y=20))
+    switch.person_acted(Type(text="hunter2-pw"))
+    # On disk while it lasts, not only at the end.
+    during = run_info(tmp_path / "run")["interventions"]
+    assert [e["kind"] for e in during] == ["pause", "takeover"] and during[1]["seconds"] is None
+    time.sleep(0.2)
+    switch.give_back(by="view")
+    trajectory.finish(interventions=interventions.finish(), status="success")
+    pause, takeover = run_info(tmp_path / "run")["interventions"]
+    assert pause["by"] == "hotkey" and pause["ended_by"] == "takeover" and pause["step"] == 3
+    assert 0.15 <= pause["seconds"] < 5
+    assert takeover["by"] == "view" and takeover["ended_by"] == "giveback"
+    assert 0.15 <= takeover["seconds"] < 5
+    assert [(a["by"], a["action"]) for a in takeover["actions"]] == [
+        ("person", "left_click"),
+        ("person", "type"),
+    ]
+    assert takeover["actions"][0]["x"] == 10 and takeover["actions"][0]["y"] == 20
+    assert "hunter2-pw" not in (tmp_path / "run" / "run.json").read_text()
+
+
+def test_the_step_report_carries_what_the_model_wrote_with_secrets_masked():
+    from agent.loop import StepReport, said
+    from agent.redact import Redactor
+    from agent.reply import Reply, ToolCall, Usage
+    from agent.runner import _redacted_report
+
+    reply = Reply(
+        content=" I type the password hunter2-pw. ",
+        tool_calls=(ToolCall(name="computer_use", arguments='{"text": "hunter2-pw"}'),),
+    )
+    report = StepReport(1, [], None, {}, Usage(), 0.0, said(reply))
+    assert report.output == (
+        'I type the password hunter2-pw.\ncomputer_use({"text": "hunter2-pw"})'
+    )
+    shown = _redacted_report(report, Redactor(["hunter2-pw"]))
+    assert "hunter2-pw" not in shown.output and shown.output.startswith("I type the password ")
+
+
 # --- a real process on Xvfb ------------------------------------------------------------------
 
 pytestmark_gui = pytest.mark.gui
@@ -134,7 +292,9 @@ def test_one_ctrl_c_stops_after_the_current_action_with_the_log_complete(
     folder = tmp_path / "run"
     with ScriptedServer(replies) as server:
         process = start(desktop, server, folder)
-        wait_for_step(folder, 1)  # the 2 s wait is running
+        wait_for_step(folder, 1)
+        # The intent line shows before its fsync returns and the wait begins: give it time.
+        time.sleep(0.5)  # the 2 s wait is running
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=60)
     assert process.returncode == 130, err

@@ -31,7 +31,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("agent.config",),
     ("agent.model",),
     ("agent.policy", "agent.killswitch", "agent.act", "agent.loop", "agent.runner"),
-    ("agent.replay", "agent.report"),
+    ("agent.replay", "agent.report", "agent.view"),
     ("agent.scenarios",),
     ("agent.mcp",),
     ("agent.cli", "agent.pytest_plugin"),

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +26,23 @@ from agent.cli.progress import print_outcome, step_printer
 from agent.cli.replay import REPLAY_COMMANDS, add_replace_option, add_replay_commands
 from agent.cli.request import add_request_command, run_request
 from agent.cli.testing import add_test_command, run_tests
-from agent.config import PROFILES, load_settings
+from agent.cli.virtual import (
+    add_view_options,
+    check_view_options,
+    fan_out,
+    run_desktop,
+    start_desktop,
+    start_view,
+)
+from agent.config import PROFILES, load_settings, read_api_key
 from agent.errors import ConfigError, DeskpilotError
+from agent.killswitch import KillSwitch
 from agent.parse.dialects import DIALECTS
 from agent.perception.coords import COORD_SPACES
+from agent.policy import read_secrets, run_policy
 from agent.redact import mask_url, mask_urls
 from agent.report.page import write_report
-from agent.runner import EXIT_INTERRUPTED, run_task
+from agent.runner import EXIT_INTERRUPTED, resolve_display, run_task
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--report", action="store_true", help="write report.html into the run folder at the end"
     )
+    add_view_options(run, run=True)
     add_replay_commands(commands)
 
     demo = commands.add_parser(
@@ -55,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--keep-open", action="store_true", help="wait for Enter before closing the desktop"
     )
+    desktop = commands.add_parser(
+        "desktop",
+        help="start a virtual desktop (and its live view) with no task, until Ctrl+C",
+    )
+    add_view_options(desktop, run=False)
     add_test_command(commands)
     add_parse_command(commands)
     add_request_command(commands)
@@ -189,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
             return print_elements(args)
         if args.command == "mcp":
             return run_mcp(args, console)
+        if args.command == "desktop":
+            return run_desktop(args, console)
         from agent.cli.demo import run_demo
 
         return run_demo(
@@ -206,16 +226,37 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace, console: Console) -> int:
     if args.max_steps is not None and args.max_steps < 1:
         raise ConfigError("--max-steps must be at least 1")
-    settings = load_settings(args.config, **overrides_from(args))
+    check_view_options(args)
+    overrides = overrides_from(args)
+    settings = load_settings(args.config, **overrides)
+    # A missing key, a bad policy or secret stops here, before a desktop and its apps start.
+    read_api_key(settings)
+    run_policy(settings.run.policy)
+    read_secrets(settings.run.secrets, os.environ)
     where = mask_url(settings.model.base_url)
     console.print(f"[bold]deskpilot[/] {settings.model.name} at {where}")
-    outcome = run_task(
-        args.task,
-        settings,
-        run_dir=args.run_dir,
-        replace=args.replace,
-        on_step=step_printer(console, settings.model.prices.currency),
-    )
+    switch = KillSwitch()
+    on_step = step_printer(console, settings.model.prices.currency)
+    # Whatever this starts (desktop, apps, view) stops when the run ends, however it ends.
+    with ExitStack() as stack:
+        if args.virtual:
+            desk = start_desktop(stack, *args.virtual, args.launch, console)
+            overrides["run"]["display"] = desk.display
+            settings = load_settings(args.config, **overrides)
+        if args.view is not None:
+            display = resolve_display(settings)
+            view = start_view(stack, display, args, console, switch)
+            on_step = fan_out(on_step, view.on_step)  # run_task passes redacted reports
+        outcome = run_task(
+            args.task,
+            settings,
+            run_dir=args.run_dir,
+            replace=args.replace,
+            on_step=on_step,
+            switch=switch,
+        )
+        if args.view is not None:
+            view.update(status=f"finished: {outcome.status}")
     print_outcome(console, outcome)
     if args.report:
         console.print(f"report: {write_report(outcome.folder)}")

@@ -142,6 +142,7 @@ def _run_summary(run: dict[str, Any]) -> dict[str, Any]:
     keys = (
         "kind", "task", "status", "exit_code", "answer", "error", "steps", "usage", "cost",
         "currency", "seconds", "started_at", "finished_at", "source", "mode", "dry_run", "policy",
+        "interventions",
     )  # fmt: skip
     summary = {k: run[k] for k in keys if k in run}
     summary.setdefault("kind", "agent")
