@@ -1,6 +1,6 @@
 # make demo   install what is missing, then run the bundled demo on a virtual desktop
 # make test   install what is missing, then run the whole test suite (CI runs exactly this)
-# make bench  per-step overhead benchmarks
+# make bench  agent step and replay on Xvfb against a naive pipeline (benchmarks/results/)
 
 PYTHON ?= python3
 VENV := .venv
@@ -12,11 +12,13 @@ BIN := $(VENV)/bin
 # ip and unshare: the Ray tests run their clusters in a network namespace of their own.
 # dbus-daemon, at-spi2-core and libatk-adaptor: each desktop's accessibility bus, and the
 # bridge GTK 2 apps (pcmanfm) publish their tree through; FILES are checked like PROGRAMS.
+# python3-tk: the Tk windows that log their own presses (benchmarks/, tests/apps/).
 PROGRAMS := Xvfb openbox xdotool xclip xprop xwininfo xterm mousepad galculator pcmanfm tesseract chromium \
 	ip unshare dbus-daemon
 FILES := /usr/libexec/at-spi-bus-launcher /usr/lib/*/gtk-2.0/modules/libatk-bridge.so
 APT_PACKAGES := xvfb openbox xdotool xclip x11-utils xterm mousepad galculator fonts-dejavu-core \
-	pcmanfm tesseract-ocr chromium iproute2 util-linux dbus-daemon at-spi2-core libatk-adaptor
+	pcmanfm tesseract-ocr chromium iproute2 util-linux dbus-daemon at-spi2-core libatk-adaptor \
+	python3-tk
 
 .PHONY: demo test bench lint system-deps venv venv-dev clean
 
@@ -24,10 +26,10 @@ demo: system-deps venv
 	$(BIN)/deskpilot demo
 
 test: system-deps venv-dev
-	$(BIN)/python -m pytest -n $(TEST_WORKERS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 bench: system-deps venv
-	$(BIN)/python benchmarks/step_overhead.py
+	$(BIN)/python benchmarks/bench.py
 
 lint: venv-dev
 	$(BIN)/ruff check agent skills tests benchmarks
@@ -35,6 +37,7 @@ lint: venv-dev
 system-deps:
 	@missing=""; for p in $(PROGRAMS); do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	for f in $(FILES); do [ -e "$$f" ] || missing="$$missing $$f"; done; \
+	$(PYTHON) -c 'import tkinter' 2>/dev/null || missing="$$missing tkinter"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing desktop packages (missing:$$missing)"; \
 		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
