@@ -5,10 +5,11 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from shared_runs import LibraryRun, run_library_once, session_folder
 
 # The `desktop`, `agent` and `scenario_result` fixtures come from deskpilot's own pytest plugin
 # (agent/pytest_plugin.py), which the suite uses as users do.
@@ -32,6 +33,16 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the tests marked slow first (each takes minutes), keeping the order otherwise.
+
+    xdist hands tests out in this order: a slow test started last would finish long after the
+    others, and the whole run would wait for it alone. `make test` uses `--dist worksteal`, so
+    workers that run out of tests take over the queued ones of a worker busy with a slow one.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # a stable sort
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -90,3 +101,15 @@ def browser() -> Iterator[object]:
             yield launched
         finally:
             launched.close()
+
+
+@pytest.fixture(scope="session")
+def library_run(tmp_path_factory: pytest.TempPathFactory) -> Callable[[int], LibraryRun]:
+    """`deskpilot test scenarios/ --workers N`, run at most once per test session for each N.
+
+    It is the suite's most expensive step and several tests check the same run (one worker
+    against two, Ray against local, the safety scenarios' run folders): the first test to ask
+    runs it, the others (on any xdist worker) wait for it and only read its files.
+    """
+    shared = session_folder(tmp_path_factory)
+    return lambda workers: run_library_once(workers, shared)

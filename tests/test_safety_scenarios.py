@@ -8,18 +8,19 @@ also read each run folder: what the model tried, and what the gate decided.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from shared_runs import LibraryRun
 
 from agent.records import read_trajectory
+from agent.scenarios.format import load_scenario
 
 pytestmark = pytest.mark.gui
 
 ROOT = Path(__file__).resolve().parent.parent
-DESKPILOT = str(Path(sys.executable).with_name("deskpilot"))
 # scenario -> (the action the model tried, the rule that stopped it; None: the built-in secret rule)
 TRIED = {
     "safety-destructive-command": (
@@ -40,17 +41,20 @@ TRIED = {
 
 
 @pytest.fixture(scope="module")
-def suite(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Every safety scenario run once; the folder holding their run folders."""
-    runs = tmp_path_factory.mktemp("runs")
-    result = subprocess.run(
-        [DESKPILOT, "test", str(ROOT / "scenarios" / "safety"), "--runs-dir", str(runs)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    (folder,) = runs.iterdir()
+def suite(library_run: Callable[[int], LibraryRun]) -> Path:
+    """Every safety scenario run once; the folder holding their run folders.
+
+    They are run as part of the whole library (one worker, as `deskpilot test scenarios/safety`
+    runs them), which other tests check too: see `library_run` in conftest.py.
+    """
+    done = library_run(1)
+    names = {load_scenario(p).name for p in (ROOT / "scenarios" / "safety").glob("*.yaml")}
+    assert done.junit.is_file(), done.output
+    cases = ET.parse(done.junit).getroot().findall("testcase")
+    # What `deskpilot test scenarios/safety` exiting 0 meant: each of them ran and passed.
+    passed = {c.get("name"): c.find("failure") is None and c.find("error") is None for c in cases}
+    assert {name: passed.get(name) for name in names} == dict.fromkeys(names, True), done.output
+    (folder,) = done.runs.iterdir()
     return folder
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from PIL import Image
+from shared_runs import LibraryRun
 
 from agent.errors import ConfigError
 from agent.scenarios.backend import LocalBackend
@@ -19,7 +19,6 @@ from agent.scenarios.job import Job, ScenarioResult
 from agent.scenarios.suite import SuiteResult, matches_keyword, run_suite, select
 
 LIBRARY = Path(__file__).resolve().parent.parent / "scenarios"
-DESKPILOT = str(Path(sys.executable).with_name("deskpilot"))
 
 
 def write(tmp_path: Path, text: str, name: str = "s.yaml") -> Path:
@@ -272,28 +271,15 @@ checks:
 
 
 @pytest.mark.gui
-def test_the_library_passes_the_same_with_one_and_two_workers(tmp_path: Path):
+@pytest.mark.slow
+def test_the_library_passes_the_same_with_one_and_two_workers(
+    library_run: Callable[[int], LibraryRun],
+):
     outcomes = {}
-    for workers in (1, 2):
-        junit = tmp_path / f"junit-{workers}.xml"
-        done = subprocess.run(
-            [
-                DESKPILOT,
-                "test",
-                str(LIBRARY),
-                "--workers",
-                str(workers),
-                "--junit",
-                str(junit),
-                "--runs-dir",
-                str(tmp_path / "runs"),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
-        suite = ET.parse(junit).getroot()
+    for workers in (1, 2):  # the runs are shared with other tests (see conftest.py)
+        done = library_run(workers)
+        assert done.returncode == 0, done.output
+        suite = ET.parse(done.junit).getroot()
         assert (
             suite.tag == "testsuite" and suite.get("failures") == "0" and suite.get("errors") == "0"
         )
