@@ -23,8 +23,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import cv2
-import numpy as np
 from pydantic import ValidationError
 
 from agent import __version__
@@ -36,10 +34,11 @@ from agent.parse import ParsedCall
 from agent.paths import inside, shown, warn
 from agent.perception.evidence import BackgroundEvidence, immediate_evidence, target_point
 from agent.perception.imaging import encode_bgra, open_image
-from agent.perception.screen import Frame, MssScreen, SettleRule
+from agent.perception.screen import Frame, MssScreen
 from agent.policy import desktop_gate, read_secrets, run_policy, secret_names
 from agent.records import read_numbered, read_run_info
 from agent.redact import Redactor
+from agent.replay.changes import Screenshots
 from agent.replay.locate import IN_PLACE, Crops, Located, Mode, locate
 from agent.run_folder import claim_run_dir, default_run_dir
 from agent.runner import resolve_display
@@ -101,7 +100,7 @@ def plan(source: Path, options: ReplayOptions) -> list[Planned]:
     if not 0 < options.speed < math.inf:  # also refuses nan
         raise ConfigError("--speed must be a number above 0")
     planned: list[Planned] = []
-    screens = _Screenshots(source)
+    screens = Screenshots(source)
     pointed: deque[list[Any]] = deque(maxlen=3)  # crop boxes of this step's targets and before
     for line, record in read_numbered(source):
         where = f"{source / 'trajectory.jsonl'}:{line}"
@@ -123,101 +122,6 @@ def plan(source: Path, options: ReplayOptions) -> list[Planned]:
 def _boxed(target: Any) -> bool:
     box = target.get("crop_box") if isinstance(target, dict) else None
     return isinstance(box, list) and len(box) == 4 and all(isinstance(n, int) for n in box)
-
-
-class _Screenshots:
-    """Consecutive screenshots of a run folder, compared as they are read (each decoded once).
-
-    A step's screenshot shows the screen before its actions, so two consecutive ones differ
-    where the earlier step's actions changed the screen: the app answered, and replay must
-    wait for it to finish answering. Not counted: fewer than `tolerance` differing pixels (a
-    caret blink), as in settling, and any change that touches the crops around the targets of
-    the last three steps. Those are where the pointer left from, where it went and where it is
-    going: their look follows the pointer (hover, a pressed button's relief) and not the
-    app's answer, and the target's own look is checked before acting in any case (in place).
-    A hovered button is often bigger than its crop, so the whole connected region of changed
-    pixels that reaches into a crop is its look, with what it encloses (the insides of its
-    letters), as long as it is the size of a control (`LOOK_PIXELS`); a larger one is the app
-    answering (a new page), and any region elsewhere on the screen counts in full.
-    """
-
-    def __init__(self, folder: Path, tolerance: int = SettleRule().tolerance) -> None:
-        self.folder, self.tolerance = folder, tolerance
-        self._last: tuple[bytes, np.ndarray | None] | None = None
-
-    def changed(self, name: Any, ignore: list[list[int]]) -> bool:
-        """Whether screenshot `name` differs from the previous one read outside the `ignore`
-        boxes (frame pixels: left, top, right, bottom); True if unknown."""
-        path = inside(self.folder, name) if isinstance(name, str) else None
-        data = path.read_bytes() if path is not None and path.is_file() else None
-        previous, self._last = self._last, (data, None) if data is not None else None
-        if previous is None or data is None:
-            return True
-        if data == previous[0]:  # the same frame encodes to the same bytes
-            self._last = previous
-            return False
-        before = previous[1] if previous[1] is not None else _decoded(previous[0])
-        after = _decoded(data)
-        self._last = (data, after)
-        if before is None or after is None or before.shape != after.shape:
-            return True
-        differ = before != after
-        if int(np.count_nonzero(differ)) <= self.tolerance:
-            return False
-        for left, top, right, bottom in _pointer_looks(differ, ignore):
-            differ[top:bottom, left:right] = False
-        return int(np.count_nonzero(differ)) > self.tolerance
-
-
-# The largest changed region (its bounding box, in pixels) still taken for a control's look
-# under the pointer: a 400x180 button or a 1900x40 list row, not a window's new content.
-LOOK_PIXELS = 80_000
-
-
-def _pointer_looks(differ: np.ndarray, crops: list[list[int]]) -> list[tuple[int, int, int, int]]:
-    """The crops, and the bounding box of each control-sized changed region reaching into one.
-
-    Boxes are (left, top, right, bottom) clipped to the frame.
-    """
-    height, width = differ.shape
-    boxes = [
-        (max(0, left), max(0, top), min(width, right), min(height, bottom))
-        for left, top, right, bottom in crops
-    ]
-    boxes = [
-        (left, top, right, bottom)
-        for left, top, right, bottom in boxes
-        if left < right and top < bottom
-    ]
-    if not boxes:
-        return []
-    # 8-connected, so a highlight split by the diagonal stroke of a letter stays one region.
-    _, labels, stats, _ = cv2.connectedComponentsWithStats(differ.view(np.uint8), connectivity=8)
-    touching = {
-        int(n)
-        for left, top, right, bottom in boxes
-        for n in np.unique(labels[top:bottom, left:right])
-    }
-    looks = []
-    for n in touching - {0}:  # 0: the pixels that did not change
-        x, y, w, h = (int(v) for v in stats[n, :4])
-        if w * h <= LOOK_PIXELS:
-            looks.append((x, y, x + w, y + h))
-    return boxes + looks
-
-
-def _decoded(data: bytes) -> np.ndarray | None:
-    """The pixels of an encoded image, one number per pixel (rows x columns); None if they
-    cannot be read. Colour pixels become one 32-bit number each: comparing those is ten times
-    faster than comparing channels and asking numpy which pixels have any channel changed."""
-    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if pixels is None or pixels.dtype != np.uint8:
-        return None
-    if pixels.ndim == 2:
-        return pixels
-    if pixels.shape[2] == 3:
-        pixels = cv2.cvtColor(pixels, cv2.COLOR_BGR2BGRA)
-    return np.ascontiguousarray(pixels).view(np.uint32)[:, :, 0]
 
 
 def _check_crops(source: Path, record: dict[str, Any], where: str) -> None:
