@@ -14,6 +14,7 @@ from agent.policy import Gate, Verdict, fill_secrets, secrets_in
 from agent.redact import Redactor
 from skills.computer import Type, action_json
 from skills.desktop import Desktop
+from skills.keys import UnknownKey
 
 Status = Literal["done", "dry-run", "skipped", "error", "denied"]
 OUT_OF_TIME = "the run's time budget (max_seconds) ran out"
@@ -148,7 +149,12 @@ class Executor:
                 "the action was not carried out, do not retry it: find another way or stop"
             )
             return Outcome(call, "denied", message, 0.0, verdict)
-        return replace(self._run_one(call), verdict=verdict)
+        outcome = replace(self._run_one(call), verdict=verdict)
+        if verdict.secret_window and outcome.status == "done" and self.desktop is not None:
+            # Typed into, or acted in, a window that holds a secret: anything it selected or
+            # copied (PRIMARY follows every selection in X) must not be pasted elsewhere.
+            self.desktop.clear_selections()
+        return outcome
 
     def _run_one(self, call: ParsedCall) -> Outcome:
         start = time.monotonic()
@@ -161,7 +167,7 @@ class Executor:
                 message = call.action.summary()  # of the placeholder, never of the value
             else:
                 message = call.action.perform(self.desktop)
-        except ActionError as error:  # recoverable: the model hears of it and tries again
+        except (ActionError, UnknownKey) as error:  # the model hears of it and tries again
             return Outcome(call, "error", f"error: {error}", time.monotonic() - start)
         return Outcome(call, "done", message, time.monotonic() - start, secret=secret)
 

@@ -17,6 +17,7 @@ from typing import Annotated, ClassVar, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
 from skills.desktop import Button, Desktop
+from skills.keys import normalise_keys
 
 MAX_WAIT_SECONDS = 60.0
 MAX_SCROLL_CLICKS = 50
@@ -164,6 +165,12 @@ class Key(_Action):
     )
     action: Literal["key"] = "key"
     keys: list[str] = Field(min_length=1, max_length=6)
+
+    @field_validator("keys")
+    @classmethod
+    def _one_name_per_key(cls, keys: list[str]) -> list[str]:
+        """Every spelling becomes its vocabulary name: what the gate checks is what is pressed."""
+        return normalise_keys(keys)
 
     def perform(self, desktop: Desktop) -> str:
         desktop.press(self.keys)

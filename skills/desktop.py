@@ -12,6 +12,8 @@ import time
 from collections.abc import Sequence
 from typing import Literal, Protocol
 
+from skills.keys import UnknownKey
+
 Button = Literal["left", "right", "middle"]
 
 
@@ -38,6 +40,9 @@ class Desktop(Protocol):
 
     def pause(self, seconds: float) -> None:
         """Wait without touching anything."""
+
+    def clear_selections(self) -> None:
+        """Leave CLIPBOARD and PRIMARY empty, so that nothing selected so far can be pasted."""
 
 
 class PyAutoGuiDesktop:
@@ -88,7 +93,13 @@ class PyAutoGuiDesktop:
             self._gui.hotkey("ctrl", "v")
 
     def press(self, keys: Sequence[str]) -> None:
-        """Press the keys down in order and release them in reverse order."""
+        """Press the keys down in order and release them in reverse order; all or none."""
+        import pyautogui._pyautogui_x11 as x11
+
+        # pyautogui skips a key it has no keycode for and presses the rest of the combo.
+        missing = [key for key in keys if not x11.keyboardMapping.get(key)]
+        if missing:
+            raise UnknownKey(f"this display's keyboard has no key {missing[0]!r}")
         self._gui.hotkey(*keys)
 
     def scroll(self, clicks: int, *, x: int | None, y: int | None, horizontal: bool) -> None:
@@ -101,6 +112,17 @@ class PyAutoGuiDesktop:
     def pause(self, seconds: float) -> None:
         """Wait without touching anything."""
         time.sleep(seconds)
+
+    def clear_selections(self) -> None:
+        """Leave CLIPBOARD and PRIMARY with no owner: whatever was selected or copied is gone."""
+        import pyautogui._pyautogui_x11 as x11
+        from Xlib import X
+
+        conn = x11._display
+        nobody = conn.create_resource_object("window", X.NONE)
+        for name in ("CLIPBOARD", "PRIMARY"):
+            nobody.set_selection_owner(conn.intern_atom(name), X.CurrentTime)
+        conn.sync()
 
 
 def _fix_less_than(pyautogui: object) -> None:

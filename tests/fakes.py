@@ -79,6 +79,9 @@ class RecordingDesktop:
     def press(self, keys: Sequence[str]) -> None:
         self._record("press", tuple(keys))
 
+    def clear_selections(self) -> None:
+        self._record("clear_selections")
+
     def scroll(self, clicks: int, *, x: int | None, y: int | None, horizontal: bool) -> None:
         self._record("scroll", clicks, x, y, horizontal)
 

@@ -67,17 +67,17 @@ SPELLINGS = [
     ("control", ["ctrl"]),
     ("Control", ["ctrl"]),
     ("Control_L", ["ctrl"]),
-    ("Control_R", ["ctrlright"]),
+    ("Control_R", ["ctrl"]),
     ("alt", ["alt"]),
     ("Alt", ["alt"]),
     ("ALT", ["alt"]),
     ("Alt_L", ["alt"]),
-    ("Alt_R", ["altright"]),
+    ("Alt_R", ["alt"]),
     ("shift", ["shift"]),
     ("Shift", ["shift"]),
     ("SHIFT", ["shift"]),
     ("Shift_L", ["shift"]),
-    ("Shift_R", ["shiftright"]),
+    ("Shift_R", ["shift"]),
     # meta / super -> win on Linux and Windows
     ("super", ["win"]),
     ("Super", ["win"]),
@@ -107,10 +107,6 @@ SPELLINGS = [
     ("Break", ["pause"]),
     ("Menu", ["apps"]),
     ("ContextMenu", ["apps"]),
-    ("XF86AudioRaiseVolume", ["volumeup"]),
-    ("XF86AudioLowerVolume", ["volumedown"]),
-    ("XF86AudioMute", ["volumemute"]),
-    ("XF86AudioPlay", ["playpause"]),
 ]
 
 # xdotool keysym names for punctuation (§e last row).

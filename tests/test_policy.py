@@ -23,20 +23,25 @@ from agent.display.windows import WindowInfo
 from agent.errors import ConfigError, PolicyStopped
 from agent.parse import ParsedCall
 from agent.policy import Gate, Policy, TerminalConfirm, load_policy, run_policy
-from skills.computer import Key, LeftClick, Type, Wait
+from skills.computer import Answer, Key, LeftClick, Terminate, Type, Wait
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass
 class Place:
-    """Fixed surroundings: a focused window and the words at any target; counts the reads."""
+    """Fixed surroundings: one window (focused and under every point) and the words at any
+    target; counts the reads."""
 
     window_info: WindowInfo | None = None
     words: list[str] = field(default_factory=list)
     reads: list[str] = field(default_factory=list)
 
-    def window(self) -> WindowInfo | None:
+    def focused_window(self) -> WindowInfo | None:
+        self.reads.append("window")
+        return self.window_info
+
+    def window_at(self, point: tuple[int, int] | None) -> WindowInfo | None:
         self.reads.append("window")
         return self.window_info
 
@@ -97,12 +102,19 @@ def test_keys_are_normalised_and_match_any_press_holding_the_combo(tmp_path: Pat
     assert g.check(Type(text="ctrl+alt+t")).allowed
 
 
-def test_windows_field_matches_class_instance_or_title(tmp_path: Path):
-    pol = policy(tmp_path, '[[rule]]\ndecision = "deny"\nwindows = ["chromium"]\n')
+def test_windows_field_matches_a_class_or_instance_or_the_whole_title(tmp_path: Path):
+    pol = policy(tmp_path, '[[rule]]\ndecision = "deny"\nwindows = ["chromium", "Bank"]\n')
     assert not gate(pol, Place(window("Chromium", "news"))).check(Type(text="x")).allowed
-    assert not gate(pol, Place(window("XTerm", "Chromium docs"))).check(Type(text="x")).allowed
-    assert gate(pol, Place(window("XTerm", "bash"))).check(Type(text="x")).allowed
+    assert not gate(pol, Place(window("XTerm", "bank"))).check(Type(text="x")).allowed
+    assert gate(pol, Place(window("XTerm", "Chromium docs"))).check(Type(text="x")).allowed
+    assert gate(pol, Place(window("XTerm", "Bank login"))).check(Type(text="x")).allowed
     assert gate(pol, Place(None)).check(Type(text="x")).allowed  # no window: no match
+
+
+def test_a_windows_pattern_is_written_explicitly(tmp_path: Path):
+    pol = policy(tmp_path, '[[rule]]\ndecision = "deny"\nwindows = ["re:^Bank login$"]\n')
+    assert not gate(pol, Place(window("XTerm", "Bank login"))).check(Type(text="x")).allowed
+    assert gate(pol, Place(window("XTerm", "Phish - Bank login"))).check(Type(text="x")).allowed
 
 
 def test_words_field_reads_the_words_at_a_target(tmp_path: Path):
@@ -404,7 +416,8 @@ def test_a_secret_is_typed_by_value_and_kept_as_a_placeholder(tmp_path: Path):
     pol = policy(tmp_path, ALLOW_PW_IN_LOGIN)
     executor = Executor(desktop, gate(pol, Place(window("Login"))), {"PW": SECRET_VALUE})
     outcomes = executor.run([ParsedCall(None, Type(text="{{secret:PW}}\n"))])
-    assert desktop.calls == [("type", f"{SECRET_VALUE}\n")]
+    # The selections are cleared after it: nothing selected in that window can be pasted.
+    assert desktop.calls == [("type", f"{SECRET_VALUE}\n"), ("clear_selections",)]
     (outcome,) = outcomes
     assert outcome.status == "done" and outcome.secret
     assert outcome.call.action.text == "{{secret:PW}}\n"
@@ -447,7 +460,7 @@ def test_replay_set_may_name_a_secret_placeholder(tmp_path: Path):
     pol = policy(tmp_path, '[[rule]]\ndecision = "allow"\nsecrets = ["PW"]\n')
     desktop = RecordingDesktop()
     Executor(desktop, gate(pol), {"PW": SECRET_VALUE}).run([ParsedCall(None, filled[0].action)])
-    assert desktop.calls == [("type", f"user ann pass {SECRET_VALUE}\n")]
+    assert desktop.calls == [("type", f"user ann pass {SECRET_VALUE}\n"), ("clear_selections",)]
 
 
 @pytest.mark.parametrize(
@@ -470,3 +483,109 @@ def test_screen_text_sent_to_the_model_has_secrets_masked():
     executor = Executor(RecordingDesktop(), secrets={"PW": SECRET_VALUE})
     shown = executor.masked(f"[3] entry 'Password' text='{SECRET_VALUE}'")
     assert SECRET_VALUE not in shown and "entry 'Password'" in shown
+
+
+# --- failing closed ------------------------------------------------------------------------------
+
+
+class Unreadable(Place):
+    """Surroundings whose windows cannot be read."""
+
+    def focused_window(self) -> WindowInfo | None:
+        from agent.policy import Unreadable as Unread
+
+        raise Unread("the display went away")
+
+    window_at = lambda self, point: self.focused_window()  # noqa: E731
+
+
+class Raising(Place):
+    """Surroundings that fail in a way no rule expects."""
+
+    def words_near(self, x: int, y: int) -> list[str]:
+        raise RuntimeError("tesseract crashed")
+
+
+def test_a_window_that_cannot_be_read_matches_deny_rules_and_no_allow_rule(tmp_path: Path):
+    deny = policy(tmp_path, '[[rule]]\ndecision = "deny"\nwindows = ["Mousepad"]\n')
+    assert not gate(deny, Unreadable()).check(LeftClick(x=5, y=5)).allowed
+    allow = policy(
+        tmp_path, 'default = "deny"\n[[rule]]\ndecision = "allow"\nwindows = ["Mousepad"]\n'
+    )
+    verdict = gate(allow, Unreadable()).check(LeftClick(x=5, y=5))
+    assert (verdict.allowed, verdict.rule) == (False, None)
+
+
+def test_a_rule_that_raises_denies_the_action(tmp_path: Path):
+    pol = policy(tmp_path, '[[rule]]\ndecision = "allow"\nwords = ["OK"]\n')
+    verdict = gate(pol, Raising()).check(LeftClick(x=5, y=5))
+    assert not verdict.allowed
+    assert verdict.reason == (
+        "the gate could not check this action, so it is denied: tesseract crashed"
+    )
+
+
+@pytest.mark.parametrize("keys", [["ctrl", "alt", "t", "bogus"], ["ctrl", "volumeup"], ["fn"]])
+def test_a_key_outside_the_vocabulary_makes_no_action_from_any_source(keys: list[str]):
+    from pydantic import ValidationError
+
+    from skills.computer import ACTION_ADAPTER
+
+    # The model's parser, MCP act, replay and scenario steps all validate through this.
+    with pytest.raises(ValidationError, match="unknown key"):
+        ACTION_ADAPTER.validate_python({"action": "key", "keys": keys})
+
+
+def test_an_allow_rule_allows_exactly_its_combo_and_a_deny_rule_every_superset(tmp_path: Path):
+    pol = policy(
+        tmp_path,
+        """\
+        default = "deny"
+        [[rule]]
+        decision = "allow"
+        keys = ["ctrl+c"]
+    """,
+    )
+    assert gate(pol).check(Key(keys=["ctrlright", "C"])).allowed
+    assert not gate(pol).check(Key(keys=["ctrl", "alt", "c"])).allowed
+    deny = policy(tmp_path, '[[rule]]\ndecision = "deny"\nkeys = ["ctrl+c"]\n')
+    assert not gate(deny).check(Key(keys=["ctrl", "alt", "c"])).allowed
+
+
+@pytest.mark.parametrize("default", ["deny", "confirm"])
+def test_a_default_other_than_allow_holds_every_unmatched_action(tmp_path: Path, default: str):
+    pol = policy(tmp_path, f'default = "{default}"\n')
+    verdict = gate(pol).check(LeftClick(x=5, y=5))
+    assert not verdict.allowed and verdict.decision == default
+    assert f"the policy's default is {default}" in verdict.reason
+    for inert in (Wait(seconds=1), Terminate(status="success"), Answer(text="42")):
+        assert gate(pol).check(inert).allowed
+
+
+def test_a_bad_default_is_one_config_error_line(tmp_path: Path):
+    with pytest.raises(ConfigError, match="default must be one of allow, confirm, deny"):
+        policy(tmp_path, 'default = "maybe"\n')
+
+
+def test_the_strict_policy_allows_office_work_and_nothing_else():
+    strict = load_policy(ROOT / "configs" / "policy-strict.toml")
+    editor = Place(window("Mousepad", "notes.txt - Mousepad"))
+    terminal = Place(window("XTerm", "bash"))
+    for action in (
+        LeftClick(x=5, y=5),
+        Type(text="Dear team,\n"),
+        Key(keys=["ctrl", "s"]),
+        Key(keys=["shift", "tab"]),
+    ):
+        assert gate(strict, editor).check(action).allowed, action
+    for action in (Key(keys=["ctrl", "alt", "t"]), Key(keys=["alt", "f2"]), Key(keys=["win"])):
+        assert not gate(strict, editor).check(action).allowed, action
+    for action in (Type(text="ls\n"), Key(keys=["l"]), Key(keys=["enter"])):
+        assert not gate(strict, terminal).check(action).allowed, action
+
+
+def test_a_policy_file_is_read_up_to_a_bound(tmp_path: Path):
+    path = tmp_path / "huge.toml"
+    path.write_text("# " + "x" * 2_000_000)
+    with pytest.raises(ConfigError, match="larger than"):
+        load_policy(path)

@@ -1,4 +1,4 @@
-"""Top-level windows on an X display: the active one, and those of a class (python-xlib).
+"""Top-level windows on an X display: the active one, the one under a point, those of a class.
 
 Recording, replay and the agent's target evidence use these to say which window an action was
 aimed at and to find that window again when it has moved. The agent asks on every step, so the
@@ -58,14 +58,47 @@ class WindowInfo:
         }
 
 
-def active_window(display: str | None) -> WindowInfo | None:
-    """The window that has the focus, or None (no window manager, no display)."""
+class WindowsUnreadable(Exception):
+    """The windows could not be read (no display, a refused connection, an X error)."""
+
+
+def active_window(display: str | None, *, strict: bool = False) -> WindowInfo | None:
+    """The window that has the focus, or None (no window manager, no display).
+
+    `strict`: a display that cannot be asked raises WindowsUnreadable instead of giving None.
+    """
 
     def query(conn: Display) -> WindowInfo | None:
         wid = _cardinal(conn, conn.screen().root, "_NET_ACTIVE_WINDOW")
-        return _describe(conn, wid) if wid else None
+        return _describe(conn, wid, strict=strict) if wid else None
 
-    return _query(display, query, None)
+    return _query(display, query, None, strict=strict)
+
+
+def window_at(
+    display: str | None, point: tuple[int, int] | None, *, strict: bool = False
+) -> WindowInfo | None:
+    """The top-level window that receives a click at `point` (None: the pointer), or None.
+
+    The topmost viewable child of the root holding the point, in stacking order, and within
+    it the client window (the one with WM_STATE) when a window manager framed it. None when
+    the point is on the root window itself. `strict` as in active_window.
+    """
+
+    def query(conn: Display) -> WindowInfo | None:
+        root = conn.screen().root
+        x, y = point if point is not None else _pointer(root)
+        for child in reversed(root.query_tree().children):  # topmost first
+            attributes = child.get_attributes()
+            if attributes.map_state != X.IsViewable or attributes.win_class == X.InputOnly:
+                continue
+            box = child.get_geometry()  # x, y: the outer corner; the size leaves out the border
+            outer = 2 * box.border_width
+            if box.x <= x < box.x + box.width + outer and box.y <= y < box.y + box.height + outer:
+                return _describe(conn, _client(conn, child).id, strict=strict)
+        return None
+
+    return _query(display, query, None, strict=strict)
 
 
 def windows_of_class(display: str | None, wm_class: str) -> list[WindowInfo]:
@@ -132,7 +165,25 @@ def client_area(xwininfo: str) -> tuple[int, int, int, int] | None:
 # -- the protocol side ------------------------------------------------------------------------
 
 
-def _describe(conn: Display, wid: int) -> WindowInfo | None:
+def _pointer(root: Window) -> tuple[int, int]:
+    where = root.query_pointer()
+    return where.root_x, where.root_y
+
+
+def _client(conn: Display, frame: Window) -> Window:
+    """The window inside `frame` that carries WM_STATE (the application's), else the frame."""
+    state = conn.get_atom("WM_STATE")
+    stack: list[tuple[Window, int]] = [(frame, 0)]
+    while stack:
+        window, depth = stack.pop()
+        if window.get_full_property(state, X.AnyPropertyType) is not None:
+            return window
+        if depth < MAX_DEPTH:
+            stack.extend((child, depth + 1) for child in window.query_tree().children)
+    return frame  # an override-redirect popup (a menu) is its own client
+
+
+def _describe(conn: Display, wid: int, *, strict: bool = False) -> WindowInfo | None:
     window = conn.create_resource_object("window", wid)
     try:
         geometry = window.get_geometry()
@@ -142,7 +193,9 @@ def _describe(conn: Display, wid: int) -> WindowInfo | None:
         corner = conn.screen().root.translate_coords(window, -border, -border)
         instance, wm_class = _class(window)
         title = _title(conn, window)
-    except xerror.XError:  # BadWindow, BadDrawable: it closed between the question and now
+    except xerror.XError as error:  # BadWindow, BadDrawable: it closed since the question
+        if strict:
+            raise WindowsUnreadable(f"window {wid:#x} could not be read: {error}") from None
         return None
     return WindowInfo(
         wid, title, instance, wm_class, corner.x, corner.y, geometry.width, geometry.height
@@ -231,24 +284,31 @@ _connections: dict[str, tuple[Display, threading.Lock]] = {}
 _connections_lock = threading.Lock()
 
 
-def _query(display: str | None, ask: Callable[[Display], T], default: T) -> T:
+def _query(
+    display: str | None, ask: Callable[[Display], T], default: T, *, strict: bool = False
+) -> T:
     """`ask` on the display's connection; `default` when there is no display to ask.
 
     A cached connection whose server went away (a virtual desktop stopped, its number reused
-    by the next one) is dropped and opened again once.
+    by the next one) is dropped and opened again once. `strict`: every way of getting no
+    answer raises WindowsUnreadable instead of giving `default`.
     """
-    if not display:
-        return default
-    for _attempt in range(2):
+    problem = "no display is set"
+    for _attempt in range(2 if display else 0):
         try:
-            with _connection(display) as conn:
+            with _connection(display) as conn:  # type: ignore[arg-type]
                 return ask(conn)
-        except (xerror.ConnectionClosedError, OSError):
-            _forget(display)
-        except (xerror.DisplayError, xerror.XauthError):
-            return default  # no such display, or it refuses us
-        except xerror.XError:
-            return default  # a window asked about went away mid-query
+        except (xerror.ConnectionClosedError, OSError) as error:
+            _forget(display)  # type: ignore[arg-type]
+            problem = f"the connection to {display} broke: {error}"
+        except (xerror.DisplayError, xerror.XauthError) as error:
+            problem = f"display {display} refuses us: {error}"  # no such display
+            break
+        except xerror.XError as error:
+            problem = f"an X error: {error}"  # a window asked about went away mid-query
+            break
+    if strict:
+        raise WindowsUnreadable(problem)
     return default
 
 
