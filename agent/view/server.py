@@ -10,6 +10,8 @@ main thread (and Ctrl+C). Routes:
     POST /input     one action of skills/computer.py, in desktop pixels, run on the display
 
 Who may ask is agent/view/gate.py's part: loopback freely, another address with the token.
+A POST body is one JSON object of at most MAX_BODY bytes, read as it comes and dropped once it
+is longer; anything else is refused in one line (413 or 400), never with a traceback.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
@@ -49,6 +51,10 @@ REPEAT_AFTER = 0.3  # seconds of stillness after which the last frame is sent on
 # The person's hands, not the agent's: ending the task or answering for it is not theirs to do.
 NOT_FOR_PERSONS = (Terminate, Answer, Wait)
 COMMANDS = ("pause", "resume", "takeover", "stop")
+# A command or an action is a few dozen bytes; the longest, a person's typing, is at most
+# MAX_TEXT_LENGTH (5000) characters: 60,000 bytes even if each is an escaped surrogate pair
+# ("\ud83d\ude00"). Anything longer is not for the view to hold.
+MAX_BODY = 64 * 1024
 
 
 class ViewServer:
@@ -233,8 +239,11 @@ class ViewServer:
                 yield head.encode() + frame.data + f"\r\n--{BOUNDARY}\r\n".encode()
 
     async def _control(self, request: Request) -> Response:
-        body = await _json_body(request)
-        command = body.get("command") if isinstance(body, dict) else None
+        try:
+            body = await _json_object(request)
+        except BodyRefused as refused:
+            return json_error(refused.status, str(refused))
+        command = body.get("command")
         if command not in COMMANDS:
             return json_error(400, f"command must be one of: {', '.join(COMMANDS)}")
         switch = self.switch
@@ -264,7 +273,9 @@ class ViewServer:
         if not self._interactive():
             return json_error(409, "the agent has the desktop: press Take over first")
         try:
-            action = ACTION_ADAPTER.validate_python(await _json_body(request))
+            action = ACTION_ADAPTER.validate_python(await _json_object(request))
+        except BodyRefused as refused:
+            return json_error(refused.status, str(refused))
         except ValidationError as error:
             first = error.errors()[0]
             where = ".".join(str(part) for part in first["loc"])
@@ -401,8 +412,43 @@ def _listen(host: str, port: int) -> socket.socket:
         raise ConfigError(f"the view cannot listen on {host}:{port}: {error.strerror}") from None
 
 
-async def _json_body(request: Request) -> object:
+class BodyRefused(Exception):
+    """A POST body the view will not act on; its HTTP status and a one-line reason."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    """The request's body as one JSON object; BodyRefused (413 or 400) for anything else."""
+    data = await _bounded_body(request)
     try:
-        return json.loads(await request.body())
-    except ValueError:
-        return None
+        body = json.loads(data)
+    except RecursionError:  # json recurses once per bracket: "[[[[..." ends here, not in a 500
+        raise BodyRefused(400, "the body is not JSON the view reads: nested too deeply") from None
+    except ValueError as error:  # bad syntax, bad UTF-8, a number too long to convert
+        raise BodyRefused(400, f"the body is not JSON: {' '.join(str(error).split())}") from None
+    if not isinstance(body, dict):
+        raise BodyRefused(400, f"the body must be a JSON object, not {type(body).__name__}")
+    return body
+
+
+async def _bounded_body(request: Request) -> bytes:
+    """The body, read as it arrives; BodyRefused(413) once it is longer than MAX_BODY."""
+    declared = request.headers.get("content-length")
+    # Said up front: refused before a byte of it is read (uvicorn has checked it is a number).
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+        raise BodyRefused(413, f"the body is over {MAX_BODY} bytes (Content-Length {declared})")
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with contextlib.aclosing(request.stream()) as stream:
+            async for chunk in stream:
+                size += len(chunk)
+                if size > MAX_BODY:  # chunked, or longer than declared: stop reading here
+                    raise BodyRefused(413, f"the body is over {MAX_BODY} bytes")
+                chunks.append(chunk)
+    except ClientDisconnect:  # nobody is left to read the answer; it still must not be a 500
+        raise BodyRefused(400, "the client went away before the body ended") from None
+    return b"".join(chunks)
