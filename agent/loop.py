@@ -146,9 +146,9 @@ class Agent:
             record |= self._describe_observation(step, image, mapping)
         if self.settings.run.observe == "a11y":
             with _timed(timings, "a11y"):
-                observed = tree_observation(tree.result(), mapping)
-            # A field the agent typed a secret into holds it: the model must not read it there.
-            observed = self.executor.masked(observed)
+                # A field the agent typed a secret into holds it: the model must not read it
+                # there, nor a piece of it where a long name or text is cut (masked first).
+                observed = tree_observation(tree.result(), mapping, mask=self.executor.masked)
             conversation.observations[step] = record["a11y"] = observed
 
         switch = self.executor.switch
