@@ -96,7 +96,7 @@ def post_raw(port: int, path: str, head: dict[str, str], body: bytes = b"") -> s
 
 
 def read_answer(sock: socket.socket) -> tuple[int, dict[str, object]]:
-    """The status and JSON body of the answer on `sock` (read until the server closes it)."""
+    """The status and JSON body of the answer on `sock`, read until whole or the server hangs up."""
     data = b""
     while b"\r\n\r\n" not in data or len(data) < _expected_length(data):
         try:
@@ -112,6 +112,7 @@ def read_answer(sock: socket.socket) -> tuple[int, dict[str, object]]:
 
 
 def _expected_length(data: bytes) -> int:
+    """How long the answer begun in `data` is, by its Content-Length (unknown: never reached)."""
     head, _, _ = data.partition(b"\r\n\r\n")
     found = re.search(rb"content-length: *(\d+)", head, re.I)
     return len(head) + 4 + int(found.group(1)) if found else len(data) + 1
