@@ -18,15 +18,17 @@ from typing import Any
 
 import pytest
 from test_a11y_observe import step_texts
+from test_a11y_units import TREE, element
 from test_e2e import call, deskpilot
 
 from agent.display.a11y import read_elements
 from agent.display.virtual import VirtualDisplay
 from agent.model.scripted import ScriptedServer
+from agent.perception.coords import Mapping
+from agent.perception.observe import MAX_NAME, describe_controls
+from agent.perception.screen import Region
 from agent.records import read_trajectory
-from agent.redact import FRAGMENT, FRAGMENT_SECRET, MASK
-
-pytestmark = pytest.mark.gui
+from agent.redact import FRAGMENT, FRAGMENT_SECRET, MASK, Redactor
 
 # Under FRAGMENT_SECRET characters: only ever masked whole, so a cut leaves it readable.
 SHORT_SECRET = "Qx7vR2mK9pZ"
@@ -80,6 +82,7 @@ def open_documents(desk: VirtualDisplay, folder: Path) -> None:
         time.sleep(0.2)
 
 
+@pytest.mark.gui
 def test_no_piece_of_a_secret_in_the_element_list_reaches_the_model_or_the_run_folder(
     tmp_path: Path,
 ) -> None:
@@ -115,3 +118,20 @@ def test_no_piece_of_a_secret_in_the_element_list_reaches_the_model_or_the_run_f
     for path in (p for p in folder.rglob("*") if p.is_file()):
         stored = path.read_bytes().decode("latin-1")
         assert leaks(stored, FRAGMENT) == [], path
+
+
+@pytest.mark.parametrize("secret", [SHORT_SECRET, LONG_SECRET])
+def test_every_cut_of_a_name_or_text_falls_after_the_mask(secret: str) -> None:
+    mapping = Mapping("relative-1000", Region(0, 0, 1280, 800), (1280, 800))
+    mask = Redactor([secret]).text
+    # From the whole secret in view to its first character only, were it cut before masking.
+    for before in range(MAX_NAME - len(secret) - 2, MAX_NAME):
+        long = "p" * before + secret + " end"
+        tree = [
+            TREE[0],
+            element("push button", long, (640, 400, 64, 40)),
+            element("entry", "Login", (100, 100, 200, 20), text=long),
+        ]
+        listed = describe_controls(tree, mapping, mask=mask)
+        assert 'push button "ppp' in listed and "text='ppp" in listed, listed
+        assert [p for p in pieces(secret, SHOWN_PIECE) if p in listed] == [], listed
