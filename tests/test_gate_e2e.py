@@ -273,10 +273,15 @@ def test_mcp_act_presses_no_unknown_key_and_no_alias_of_a_denied_one(
     async def body() -> None:
         async with stdio_session(desktop, tmp_path) as client:
             for keys in (["ctrl", "alt", "t", "bogus"], ["ctrlleft", "alt", "t"], ["winleft"]):
-                result = await client.call_tool("act", {"actions": [{"action": "key", "keys": keys}]})
+                result = await client.call_tool("act", press(keys))
                 assert result.is_error, texts(result)
-            control = await client.call_tool("act", {"actions": [{"action": "key", "keys": ["a"]}]})
+            control = await client.call_tool("act", press(["a"]))
             assert not control.is_error, texts(control)
 
     run_async(body)
     assert wait_until_pressed(log, ["a"]) == ["a"]
+
+
+def press(keys: list[str]) -> dict[str, object]:
+    """The arguments of an MCP act that presses `keys`."""
+    return {"actions": [{"action": "key", "keys": keys}]}

@@ -133,3 +133,25 @@ def test_the_accessibility_bus_is_found_on_the_root_window_without_xprop(
         env = {"DISPLAY": desk.display}  # no AT_SPI_BUS_ADDRESS, no session bus to ask
         assert root_text(desk.display, "AT_SPI_BUS") == published
         assert a11y_bus_address(env) == published
+
+
+def test_the_window_at_a_point_is_the_topmost_there_whoever_has_the_focus() -> None:
+    from agent.display.windows import WindowsUnreadable, window_at
+
+    with VirtualDisplay() as desk:
+        sleeping = ["-e", "sleep 120"]
+        below = desk.launch(["xterm", "-T", "below", *sleeping], geometry=(0, 0, 500, 400))
+        above = desk.launch(["xterm", "-T", "above", *sleeping], geometry=(300, 0, 500, 400))
+        assert below.window is not None and above.window is not None
+        desk.run(["xdotool", "windowactivate", "--sync", str(below.window.id)], check=True)
+        desk.run(["xdotool", "windowraise", str(above.window.id)], check=True)
+        time.sleep(0.2)
+        assert active_window(desk.display).title == "below"  # the focus is elsewhere
+        assert window_at(desk.display, (400, 100)).title == "above"  # the overlap: on top
+        assert window_at(desk.display, (100, 100)).title == "below"
+        assert window_at(desk.display, (1200, 700)) is None  # the root window
+        desk.run(["xdotool", "mousemove", "100", "100"], check=True)
+        assert window_at(desk.display, None).title == "below"  # None: under the pointer
+    assert window_at(desk.display, (1, 1)) is None  # gone, not strict: no answer
+    with pytest.raises(WindowsUnreadable):
+        window_at(desk.display, (1, 1), strict=True)
