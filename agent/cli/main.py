@@ -150,7 +150,10 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         "--dry-run", action="store_true", default=None, help="ask the model but touch nothing"
     )
     parser.add_argument(
-        "--policy", type=Path, help="policy rules every action must pass (default: policy.toml)"
+        "--policy",
+        type=Path,
+        help="policy rules every action must pass: a TOML file, strict, or off "
+        "(default: policy.toml)",
     )
     parser.add_argument(
         "--yes", action="store_true", default=None, help="approve every action a rule confirms"

@@ -51,7 +51,10 @@ def add_replay_commands(commands: Any) -> None:
     replay.add_argument("--display", help="X display to use, e.g. :1 (default: $DISPLAY)")
     replay.add_argument("--config", help="preset for settle and safety settings")
     replay.add_argument(
-        "--policy", type=Path, help="policy rules every action must pass (default: policy.toml)"
+        "--policy",
+        type=Path,
+        help="policy rules every action must pass: a TOML file, strict, or off "
+        "(default: policy.toml)",
     )
     replay.add_argument(
         "--yes", action="store_true", default=None, help="approve every action a rule confirms"
