@@ -31,7 +31,8 @@ from agent.model.scripted import ScriptedReply, ScriptedServer
 
 pytestmark = pytest.mark.gui
 
-TOOLS = {"screenshot", "act", "list_windows", "run_task", "replay", "run_scenarios"}
+# run_scenarios is offered only with --scenarios (tests/test_mcp_hardening.py).
+TOOLS = {"screenshot", "act", "list_windows", "run_task", "replay"}
 MARKER = "DESKPILOT_MCP_TEST"  # tells this test's server processes apart in /proc
 
 
@@ -458,8 +459,12 @@ def test_replay_of_the_session_log_and_its_resources(
             new = Path(outcome["run_folder"]).name
             report = await client.read_resource(f"deskpilot://runs/{new}/report")
             assert report.contents[0].text.lstrip().lower().startswith("<!doctype html")
-            missing = await client.call_tool("replay", {"run_dir": str(tmp_path / "nothing")})
-            assert missing.is_error and "not a run folder" in texts(missing)
+            missing = await client.call_tool("replay", {"run_dir": str(folder.parent / "none")})
+            assert missing.is_error and "no such file or folder in the runs folder" in texts(
+                missing
+            )
+            outside = await client.call_tool("replay", {"run_dir": str(tmp_path / "nothing")})
+            assert outside.is_error and "leads outside the runs folder" in texts(outside)
 
     run(body)
     found = presses(xev.log_path, 2)
@@ -473,7 +478,7 @@ def test_run_scenarios_reports_pass_and_fail(desktop: VirtualDisplay, tmp_path: 
     paths = [str(root / "echo-to-file.yaml"), str(root / "wrong-output.yaml")]
 
     async def body() -> None:
-        async with stdio_session(desktop, tmp_path) as client:
+        async with stdio_session(desktop, tmp_path, "--scenarios", str(root)) as client:
             result = await client.call_tool("run_scenarios", {"paths": paths})
             assert not result.is_error, texts(result)
             suite = json.loads(texts(result))

@@ -2,7 +2,8 @@
 
 Over stdio, stdout belongs to the protocol: everything this command says goes to stderr.
 Over HTTP, the server listens on loopback unless told otherwise, and any other address needs
-a bearer token, given or generated and printed once.
+a bearer token, given or generated and printed once. The files a client may name are confined
+to folders named here: scenario files to the --scenarios roots, run folders to --runs-dir.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ def add_mcp_command(commands: argparse._SubParsersAction) -> None:  # type: igno
         "mcp",
         help="serve the desktop to MCP clients (screenshot, act, run_task, ...)",
         description="An MCP server on this desktop: screenshot, act, list_windows, replay, "
-        "run_scenarios and run_task "
-        "(a whole task with deskpilot's model). The model comes from the same presets, "
+        "run_task (a whole task with deskpilot's model) and, given --scenarios, "
+        "run_scenarios. The model comes from the same presets, "
         "environment variables and flags as `deskpilot run`.",
     )
     mcp.add_argument("--transport", choices=["stdio", "http"], default="stdio")
@@ -51,7 +52,19 @@ def add_mcp_command(commands: argparse._SubParsersAction) -> None:  # type: igno
         metavar="NAME",
         help="act and run_task may type $NAME as {{secret:NAME}}, never seeing it (repeatable)",
     )
-    mcp.add_argument("--runs-dir", type=Path, help="where run folders go (default: runs/)")
+    mcp.add_argument(
+        "--runs-dir",
+        type=Path,
+        help="where run folders go, and the only place replay and resources read (default: runs/)",
+    )
+    mcp.add_argument(
+        "--scenarios",
+        action="append",
+        type=Path,
+        metavar="DIR",
+        help="offer run_scenarios for the scenario files in DIR, and nowhere else (repeatable; "
+        "without it run_scenarios is not offered)",
+    )
 
 
 def run_mcp(args: argparse.Namespace, console: Console) -> int:
@@ -75,9 +88,13 @@ def run_mcp(args: argparse.Namespace, console: Console) -> int:
             "runs_dir": args.runs_dir,
         },
     )
+    roots = _scenario_roots(args.scenarios or [])
+    # Absolute, so every path the tools print means the same to a client in another folder.
+    run = settings.run.model_copy(update={"runs_dir": settings.run.runs_dir.resolve()})
+    settings = settings.model_copy(update={"run": run})
     session = Session(settings)
     try:
-        server = build_server(session)
+        server = build_server(session, roots)
         if args.transport == "stdio":
             server.run("stdio")
         else:
@@ -101,6 +118,14 @@ def _http_token(host: str, token: str | None, console: Console) -> str | None:
     if len(token) < 16:
         raise ConfigError("--token must be at least 16 characters when the host is not loopback")
     return token
+
+
+def _scenario_roots(given: list[Path]) -> list[Path]:
+    """The scenario roots, resolved; refuses one that is no folder."""
+    for root in given:
+        if not root.is_dir():
+            raise ConfigError(f"--scenarios {root}: no such folder")
+    return [root.resolve() for root in given]
 
 
 def _loopback(host: str) -> bool:

@@ -11,7 +11,7 @@ import asyncio
 import base64
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -23,10 +23,12 @@ from pydantic import Field
 from agent import __version__
 from agent.errors import DeskpilotError, RunStopped
 from agent.loop import StepReport
+from agent.mcp.confine import confined, run_folder
 from agent.mcp.session import Session, Shot
 from agent.runner import RunOutcome, run_task
 
 CANCELLED = "cancelled by the MCP client"
+SCENARIO_ROOTS = "scenario roots"
 INSTRUCTIONS = (
     "deskpilot drives an X desktop. Low level: `screenshot` to see it, `act` to click and type "
     "in screen pixels, `list_windows`. High level: `run_task` hands a whole GUI task to "
@@ -35,12 +37,16 @@ INSTRUCTIONS = (
 )
 
 
-def build_server(session: Session) -> MCPServer:
-    """The MCP server whose tools act on `session`'s desktop."""
+def build_server(session: Session, scenario_roots: Sequence[Path] = ()) -> MCPServer:
+    """The MCP server whose tools act on `session`'s desktop.
+
+    `run_scenarios` is offered only with `scenario_roots`, and reads scenario files only there:
+    a scenario runs commands, and a client can write files through the desktop it drives.
+    """
     server = MCPServer(
         "deskpilot", version=__version__, instructions=INSTRUCTIONS, log_level="WARNING"
     )
-    tools = _Tools(session)
+    tools = _Tools(session, scenario_roots)
     server.add_tool(
         tools.screenshot,
         name="screenshot",
@@ -84,19 +90,23 @@ def build_server(session: Session) -> MCPServer:
         tools.replay,
         name="replay",
         description="Replay a run folder (a deskpilot run, a recording, or this MCP session's "
-        "log) on the desktop, finding each target again. mode: heal (find moved targets by "
-        "their look and text, the default) or strict (stop where a target is not found). "
-        "Returns the replay's status, steps and new run folder.",
+        "log) on the desktop, finding each target again. run_dir: a folder in the runs folder "
+        f"({session.settings.run.runs_dir}), by its name or its path. mode: heal (find moved "
+        "targets by their look and text, the default) or strict (stop where a target is not "
+        "found). Returns the replay's status, steps and new run folder.",
         annotations=ToolAnnotations(destructive_hint=True),
     )
-    server.add_tool(
-        tools.run_scenarios,
-        name="run_scenarios",
-        description="Run deskpilot scenario files (YAML) or folders of them, each on a fresh "
-        "virtual desktop of its own, and check their results. k: run each scenario k times "
-        "(pass^k). Returns pass/fail per scenario and the run folders.",
-        annotations=ToolAnnotations(destructive_hint=False),
-    )
+    if scenario_roots:
+        roots = ", ".join(str(root) for root in scenario_roots)
+        server.add_tool(
+            tools.run_scenarios,
+            name="run_scenarios",
+            description="Run deskpilot scenario files (YAML) or folders of them, each on a "
+            "fresh virtual desktop of its own, and check their results. paths: files or "
+            f"folders in the scenario roots ({roots}), relative to a root or absolute. k: run "
+            "each scenario k times (pass^k). Returns pass/fail per scenario and the run folders.",
+            annotations=ToolAnnotations(destructive_hint=False),
+        )
     _add_resources(server, session)
     return server
 
@@ -104,8 +114,9 @@ def build_server(session: Session) -> MCPServer:
 class _Tools:
     """The tool functions; each runs the desktop work on the session's thread."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, scenario_roots: Sequence[Path]) -> None:
         self.session = session
+        self.scenario_roots = list(scenario_roots)
 
     async def screenshot(
         self,
@@ -177,12 +188,13 @@ class _Tools:
         from agent.replay.player import ReplayOptions, replay
 
         def work() -> CallToolResult:
+            folder = run_folder(run_dir, self.session.settings.run.runs_dir)
             # Its own Executor and gate inside. Replaying this session's own log closes it
             # first, so the replay reads a complete folder; later actions start a new one.
             own = self.session.run_folder
-            if own is not None and own.resolve() == Path(run_dir).resolve():
+            if own is not None and own.resolve() == folder:
                 self.session.close()
-            outcome = replay(Path(run_dir), self.session.settings, ReplayOptions(mode=mode))
+            outcome = replay(folder, self.session.settings, ReplayOptions(mode=mode))
             data = {
                 "status": outcome.status,
                 "steps": outcome.steps,
@@ -203,7 +215,11 @@ class _Tools:
         from agent.scenarios.suite import discover, run_suite, select
 
         def work() -> CallToolResult:
-            selected = select(discover([Path(p) for p in paths]), None, [])
+            roots = self.scenario_roots
+            named = [confined(p, roots, SCENARIO_ROOTS) for p in paths]
+            # A folder's files are checked again: one of them may be a link out of the roots.
+            found = [confined(str(f), roots, SCENARIO_ROOTS) for f in discover(named)]
+            selected = select(found, None, [])
             if not selected:
                 return _text("error: no scenario file found under those paths", error=True)
             runs = self.session.settings.run.runs_dir

@@ -1,0 +1,314 @@
+"""Issue 20's holes in `deskpilot mcp`, each closed and checked through the installed command.
+
+Every check reads an effect: a marker file a scenario's `command` check would have written, the
+presses xev saw, the run folders on disk, the HTTP status a request got, the server's own log.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from mcp import Client
+from mcp_types import CallToolResult
+from test_e2e import DESKPILOT
+from test_e2e_coords import TITLE
+from test_mcp import presses, run, server_env, stdio_session, texts
+
+from agent.scenarios.display import ScenarioDisplay
+
+pytestmark = pytest.mark.gui
+
+TOKEN = "a-token-for-the-hardening-tests-0123456789"
+SECRET = "OUTSIDE-THE-RUNS-FOLDER-7c1e"  # what a file outside the runs folder holds
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "hardening-test", "version": "0"},
+    },
+}
+MCP_HEADERS = {"Accept": "application/json, text/event-stream"}
+
+
+@pytest.fixture(scope="module")
+def desk() -> Iterator[ScenarioDisplay]:
+    """One virtual desktop for the module's servers (each test stops the apps it started)."""
+    with ScenarioDisplay() as fresh:
+        yield fresh
+
+
+@dataclass
+class Files:
+    """A scenario root, a runs folder, and a folder outside both that holds bait."""
+
+    base: Path
+    root: Path
+    runs: Path
+    outside: Path
+    marker: Path  # written by the scenario outside the root, should it ever run
+
+
+def scenario(name: str, marker: Path) -> str:
+    """A scenario whose `command` check writes `marker`: proof that it ran."""
+    return (
+        f"name: {name}\n"
+        "steps:\n  - {action: wait, seconds: 0.1}\n"
+        f"checks:\n  - {{check: command, argv: [touch, '{marker}']}}\n"
+    )
+
+
+def make_files(base: Path) -> Files:
+    """The root (one scenario of its own, links out), the runs folder and the bait outside."""
+    root, runs, outside = base / "root", base / "runs", base / "outside"
+    for folder in (root, runs, outside):
+        folder.mkdir(parents=True)
+    marker = base / "evil-ran"
+    (outside / "evil.yaml").write_text(scenario("evil", marker))
+    (root / "ok.yaml").write_text(scenario("ok", base / "ok-ran"))
+    (root / "link.yaml").symlink_to(outside / "evil.yaml")
+    (root / "linkdir").symlink_to(outside, target_is_directory=True)
+    # A run folder outside the runs folder, reached through a link, and a run.json that is one.
+    bait = outside / "run"
+    bait.mkdir()
+    (bait / "run.json").write_text(json.dumps({"task": SECRET, "status": "success"}))
+    (bait / "trajectory.jsonl").write_text("")
+    (runs / "linked").symlink_to(bait, target_is_directory=True)
+    (runs / "half").mkdir()
+    (runs / "half" / "run.json").symlink_to(bait / "run.json")
+    return Files(base, root, runs, outside, marker)
+
+
+@dataclass
+class HttpServer:
+    """A running `deskpilot mcp --transport http`."""
+
+    proc: subprocess.Popen[bytes]
+    host: str
+    port: int
+    log: Path
+
+    @property
+    def address(self) -> str:
+        """Where a client on this machine connects (0.0.0.0 listens on 127.0.0.1 too)."""
+        return "127.0.0.1" if self.host == "0.0.0.0" else self.host
+
+    @property
+    def url(self) -> str:
+        """The MCP endpoint."""
+        return f"http://{self.address}:{self.port}/mcp"
+
+    def post(self, body: object, headers: dict[str, str] | None = None) -> httpx.Response:
+        """One raw POST to the endpoint."""
+        return httpx.post(self.url, json=body, headers=MCP_HEADERS | (headers or {}), timeout=10)
+
+
+def start_http(desk: ScenarioDisplay, folder: Path, *args: str, host: str) -> HttpServer:
+    """`deskpilot mcp --transport http --host HOST` in the background, once it listens."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        port = s.getsockname()[1]
+    log = folder / f"server-{port}.log"
+    argv = [DESKPILOT, "mcp", "--transport", "http", "--host", host, "--port", str(port)]
+    with log.open("wb") as err:
+        proc = subprocess.Popen(
+            [*argv, "--display", desk.display, *args],
+            env=server_env(desk, uuid.uuid4().hex),
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            cwd=folder,
+        )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex((host, port)) == 0:
+                return HttpServer(proc, host, port, log)
+        if proc.poll() is not None:
+            raise AssertionError(log.read_text())
+        time.sleep(0.1)
+    stop_http(HttpServer(proc, host, port, log))
+    raise AssertionError("the HTTP server did not start")
+
+
+def stop_http(server: HttpServer) -> None:
+    """Stop the server and wait for it."""
+    server.proc.terminate()
+    try:
+        server.proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.proc.kill()
+        server.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> Files:
+    """The module's scenario root, runs folder and bait."""
+    return make_files(tmp_path_factory.mktemp("hardening"))
+
+
+@pytest.fixture(scope="module")
+def shared(desk: ScenarioDisplay, files: Files) -> Iterator[HttpServer]:
+    """One loopback HTTP server with a token, a scenario root and the runs folder."""
+    args = ("--scenarios", str(files.root), "--runs-dir", str(files.runs), "--token", TOKEN)
+    server = start_http(desk, files.base, *args, host="127.0.0.1")
+    try:
+        yield server
+    finally:
+        stop_http(server)
+
+
+@asynccontextmanager
+async def http_client(server: HttpServer, scheme: str = "Bearer") -> AsyncIterator[Client]:
+    """The SDK's client on `server`, sending the token with `scheme`; closed afterwards."""
+    from mcp.client.streamable_http import streamable_http_client
+
+    auth = httpx.AsyncClient(headers={"Authorization": f"{scheme} {TOKEN}"}, timeout=120)
+    async with auth, Client(streamable_http_client(server.url, http_client=auth)) as client:
+        yield client
+
+
+def refused_paths(files: Files) -> dict[str, str]:
+    """Scenario paths a client may not reach: name -> path."""
+    return {
+        "absolute, outside": str(files.outside / "evil.yaml"),
+        "climbs out with ..": str(files.root / ".." / "outside" / "evil.yaml"),
+        "relative, climbs out": "../outside/evil.yaml",
+        "a link out": str(files.root / "link.yaml"),
+        "a linked folder": str(files.root / "linkdir"),
+        "through a linked folder": "linkdir/evil.yaml",
+        "the root, holding a link out": str(files.root),
+    }
+
+
+def outcome(result: CallToolResult, ran: bool) -> str:
+    """What became of one call: 'refused: <its one line>', or what it did instead."""
+    text = texts(result)
+    if ran:
+        return f"RAN (is_error={result.is_error})"
+    if result.is_error and text.startswith("error: ") and "\n" not in text:
+        return f"refused: {text}"
+    return f"answered (is_error={result.is_error}): {text[:120]!r}"
+
+
+def assert_refused(seen: dict[str, str]) -> None:
+    """Every call was refused with one line."""
+    wrong = {name: what for name, what in seen.items() if not what.startswith("refused: ")}
+    assert not wrong, wrong
+
+
+async def try_scenarios(client: Client, files: Files) -> dict[str, str]:
+    """run_scenarios on every refused path; whether the bait ran is read from its marker."""
+    seen = {}
+    for name, path in refused_paths(files).items():
+        result = await client.call_tool("run_scenarios", {"paths": [path]})
+        seen[name] = outcome(result, files.marker.exists())
+        files.marker.unlink(missing_ok=True)
+    return seen
+
+
+# -- 3: run_scenarios and replay reach only the folders named at start -----------------------------
+
+
+def test_run_scenarios_is_not_offered_without_a_scenario_root(
+    desk: ScenarioDisplay, tmp_path: Path
+) -> None:
+    files = make_files(tmp_path / "files")
+
+    async def body() -> None:
+        async with stdio_session(desk, tmp_path) as client:
+            names = {tool.name for tool in (await client.list_tools()).tools}
+            assert "run_scenarios" not in names
+            path = str(files.outside / "evil.yaml")
+            result = await client.call_tool("run_scenarios", {"paths": [path]})
+            assert result.is_error
+
+    run(body)
+    assert not files.marker.exists()
+
+
+def test_run_scenarios_over_stdio_refuses_paths_outside_its_roots(
+    desk: ScenarioDisplay, tmp_path: Path
+) -> None:
+    files = make_files(tmp_path / "files")
+
+    async def body() -> None:
+        async with stdio_session(desk, tmp_path, "--scenarios", str(files.root)) as client:
+            assert_refused(await try_scenarios(client, files))
+            # The session goes on.
+            assert not (await client.call_tool("screenshot", {"max_width": 100})).is_error
+
+    run(body)
+    assert not files.marker.exists()
+
+
+def test_run_scenarios_over_http_runs_only_files_in_its_roots(
+    shared: HttpServer, files: Files
+) -> None:
+    async def body() -> None:
+        async with http_client(shared) as client:
+            assert_refused(await try_scenarios(client, files))
+            # A file in the root, named relative to it, runs.
+            ok = await client.call_tool("run_scenarios", {"paths": ["ok.yaml"]})
+            assert not ok.is_error, texts(ok)
+            assert json.loads(texts(ok))["passed"]
+
+    run(body)
+    assert (files.base / "ok-ran").exists()
+    assert not files.marker.exists()
+
+
+def test_replay_reads_only_run_folders_inside_the_runs_folder(
+    desk: ScenarioDisplay, tmp_path: Path
+) -> None:
+    xev = desk.launch(
+        ["xev", "-event", "button", "-name", TITLE, "-geometry", "400x300+300+200"], title=TITLE
+    )
+    assert xev.window is not None
+    point = (xev.window.x + 200, xev.window.y + 150)
+    runs, outside = tmp_path / "runs", tmp_path / "outside"
+
+    async def body() -> None:
+        async with stdio_session(desk, tmp_path) as client:
+            click = {"action": "left_click", "x": point[0], "y": point[1]}
+            assert not (await client.call_tool("act", {"actions": [click]})).is_error
+            [own] = runs.iterdir()
+            outside.mkdir()
+            shutil.copytree(own, outside / "copy")
+            (runs / "linked").symlink_to(outside / "copy", target_is_directory=True)
+            refused = {
+                "absolute, outside": str(outside / "copy"),
+                "climbs out with ..": str(runs / ".." / "outside" / "copy"),
+                "a link out": str(runs / "linked"),
+                "the runs folder itself": str(runs),
+            }
+            seen = {}
+            for name, path in refused.items():
+                result = await client.call_tool("replay", {"run_dir": path, "mode": "strict"})
+                seen[name] = outcome(result, len(list(runs.iterdir())) > 2)
+                for new in set(runs.iterdir()) - {own, runs / "linked"}:
+                    shutil.rmtree(new)
+            assert_refused(seen)
+            # A folder inside, named relative to the runs folder, replays.
+            inside = await client.call_tool("replay", {"run_dir": own.name, "mode": "strict"})
+            assert not inside.is_error, texts(inside)
+            assert json.loads(texts(inside))["status"] == "success"
+
+    try:
+        run(body)
+        found = presses(xev.log_path, 3)
+        assert len(found) == 2, found  # the click, and its one allowed replay
+    finally:
+        xev.stop()
