@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 from mcp import Client
+from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult
 from test_e2e import DESKPILOT
 from test_e2e_coords import TITLE
@@ -312,3 +313,41 @@ def test_replay_reads_only_run_folders_inside_the_runs_folder(
         assert len(found) == 2, found  # the click, and its one allowed replay
     finally:
         xev.stop()
+
+
+# -- 13: resource errors, and links out of the runs folder -----------------------------------------
+
+
+def test_resource_errors_are_one_line_and_links_out_are_not_served(
+    shared: HttpServer, files: Files
+) -> None:
+    seen: dict[str, str] = {}
+
+    async def body() -> None:
+        async with http_client(shared) as client:
+            for name in ("nothing", "linked", "half"):
+                for uri in (f"deskpilot://runs/{name}/run.json", f"deskpilot://runs/{name}/report"):
+                    try:
+                        read = await client.read_resource(uri)
+                    except MCPError as error:
+                        seen[uri] = f"refused: {error.message}"
+                    else:
+                        seen[uri] = f"SERVED: {read.contents[0].text[:80]!r}"  # type: ignore[union-attr]
+            listed = await client.read_resource("deskpilot://runs")
+            seen["list"] = listed.contents[0].text  # type: ignore[union-attr]
+
+    run(body)
+    listed = json.loads(seen.pop("list"))
+    wrong = {
+        uri: what
+        for uri, what in seen.items()
+        if not what.startswith("refused: ") or "\n" in what or "Error creating" in what
+    }
+    assert not wrong, wrong
+    assert "no run folder named 'nothing'" in seen["deskpilot://runs/nothing/run.json"]
+    assert "outside the runs folder" in seen["deskpilot://runs/linked/run.json"]
+    assert "outside the runs folder" in seen["deskpilot://runs/half/report"]
+    assert all(SECRET not in what for what in seen.values())
+    assert SECRET not in json.dumps(listed)
+    assert {e["name"] for e in listed}.isdisjoint({"linked", "half"}), listed
+    assert "Traceback" not in shared.log.read_text()

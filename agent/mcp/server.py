@@ -9,22 +9,25 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp_types import CallToolResult, ImageContent, TextContent, ToolAnnotations
 from pydantic import Field
 
 from agent import __version__
 from agent.errors import DeskpilotError, RunStopped
 from agent.loop import StepReport
-from agent.mcp.confine import confined, run_folder
+from agent.mcp.confine import Missing, confined, run_folder
 from agent.mcp.session import Session, Shot
+from agent.paths import MAX_TEXT_BYTES, read_capped, shown
 from agent.runner import RunOutcome, run_task
 
 CANCELLED = "cancelled by the MCP client"
@@ -312,32 +315,66 @@ def _redacted(result: CallToolResult, session: Session) -> CallToolResult:
 
 
 def _add_resources(server: MCPServer, session: Session) -> None:
-    """run.json and the HTML report of every run folder under the runs directory."""
+    """run.json and the HTML report of every run folder in the runs folder.
+
+    A folder, or a record in it, that links out of the runs folder is never served, and every
+    failure reaches the client as one line (a ResourceError, which the SDK logs without a
+    traceback).
+    """
     runs = session.settings.run.runs_dir
 
     def folder(name: str) -> Path:
-        path = runs / name
-        if "/" in name or name.startswith(".") or not (path / "run.json").is_file():
-            raise ValueError(f"no run folder named {name!r} under {runs}")
-        return path
+        try:
+            found = run_folder(name, runs)
+        except Missing:
+            found = None
+        except DeskpilotError as error:
+            raise ResourceError(str(error)) from None
+        if found is None or not (found / "run.json").is_file():
+            raise ResourceNotFoundError(f"no run folder named {shown(name)} in {runs}")
+        return found
 
     @server.resource("deskpilot://runs", mime_type="application/json")
     def run_list() -> str:
         """The run folders, newest first, with their task and status."""
-        found = sorted((p for p in runs.glob("*/run.json")), reverse=True)
+        found = sorted((p for p in runs.glob("*/run.json") if _served(p, runs)), reverse=True)
         return json.dumps([_summary(p) for p in found], indent=1, ensure_ascii=False)
 
     @server.resource("deskpilot://runs/{name}/run.json", mime_type="application/json")
     def run_json(name: str) -> str:
         """A run's run.json: task, model, status, steps, tokens, cost."""
-        return session.redactor.text((folder(name) / "run.json").read_text("utf-8"))
+        with _one_line(session, name):
+            data = read_capped(folder(name) / "run.json", MAX_TEXT_BYTES, "run.json")
+            return session.redactor.text(data.decode("utf-8", errors="replace"))
 
     @server.resource("deskpilot://runs/{name}/report", mime_type="text/html")
     def report(name: str) -> str:
         """A run's HTML report (screenshots inline)."""
         from agent.report.page import render
 
-        return session.redactor.text(render(folder(name)))
+        with _one_line(session, name):
+            return session.redactor.text(render(folder(name)))
+
+
+def _served(run_json: Path, runs: Path) -> bool:
+    """Whether the run folder of `run_json` is one the resources serve (no link out)."""
+    try:
+        run_folder(run_json.parent.name, runs)
+    except DeskpilotError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _one_line(session: Session, name: str) -> Iterator[None]:
+    """Turn what reading a run folder may raise into a ResourceError of one line."""
+    try:
+        yield
+    except ResourceError:
+        raise
+    except (DeskpilotError, OSError, ValueError) as error:
+        line = " ".join(str(error).split()) or type(error).__name__
+        raise ResourceError(session.redactor.text(f"run {shown(name)}: {line}")) from None
 
 
 def _summary(run_json: Path) -> dict[str, Any]:
