@@ -315,6 +315,51 @@ def test_replay_reads_only_run_folders_inside_the_runs_folder(
         xev.stop()
 
 
+# -- 10: a corner point does not wedge the session -------------------------------------------------
+
+
+def test_a_corner_point_and_a_tripped_failsafe_leave_the_session_working(
+    desk: ScenarioDisplay, tmp_path: Path
+) -> None:
+    xev = desk.launch(
+        ["xev", "-event", "button", "-name", TITLE, "-geometry", "400x300+300+200"], title=TITLE
+    )
+    assert xev.window is not None
+    point = (xev.window.x + 200, xev.window.y + 150)
+    click = {"action": "left_click", "x": point[0], "y": point[1]}
+
+    async def body() -> None:
+        async with stdio_session(desk, tmp_path) as client:
+            corner = await client.call_tool(
+                "act", {"actions": [{"action": "mouse_move", "x": 0, "y": 0}]}
+            )
+            after = await client.call_tool("act", {"actions": [click]})
+            assert (corner.is_error, after.is_error) == (False, False), texts(after)
+            assert "fail-safe corner" in texts(corner)
+            # A person throws the pointer into the corner: pyautogui's fail-safe trips.
+            desk.run(["xdotool", "mousemove", "--sync", "0", "0"], check=True)
+            tripped = await client.call_tool("act", {"actions": [click]})
+            assert tripped.is_error
+            [line] = [t for t in texts(tripped).splitlines() if "fail-safe" in t]
+            assert line.startswith("1. error: ") and "corner" in line
+            # Once the pointer is out of the corner, the next act works.
+            desk.run(["xdotool", "mousemove", "--sync", "640", "400"], check=True)
+            again = await client.call_tool("act", {"actions": [click]})
+            assert not again.is_error, texts(again)
+
+    try:
+        run(body)
+        assert len(presses(xev.log_path, 3)) == 2  # the tripped click never arrived
+    finally:
+        xev.stop()
+    log = (tmp_path / "server.log").read_text()
+    assert "Traceback" not in log, log
+    [folder] = (tmp_path / "runs").iterdir()
+    records = [json.loads(line) for line in (folder / "trajectory.jsonl").read_text().splitlines()]
+    assert [r["results"][0]["status"] for r in records] == ["done", "done", "error", "done"]
+    assert records[0]["actions"][0]["x"] == 1 and records[0]["actions"][0]["y"] == 1
+
+
 # -- 13: resource errors, and links out of the runs folder -----------------------------------------
 
 

@@ -26,9 +26,9 @@ from agent import __version__
 from agent.errors import DeskpilotError, RunStopped
 from agent.loop import StepReport
 from agent.mcp.confine import Missing, confined, run_folder
-from agent.mcp.session import Session, Shot
+from agent.mcp.session import FAILSAFE_TRIPPED, Session, Shot
 from agent.paths import MAX_TEXT_BYTES, read_capped, shown
-from agent.runner import RunOutcome, run_task
+from agent.runner import RunOutcome, _is_failsafe, run_task
 
 CANCELLED = "cancelled by the MCP client"
 SCENARIO_ROOTS = "scenario roots"
@@ -273,6 +273,11 @@ def _catching(work: Callable[[], CallToolResult]) -> CallToolResult:
         return work()
     except DeskpilotError as error:
         return _text(f"error: {error}", error=True)
+    except Exception as error:
+        # replay acts through pyautogui of its own: a trip there ends it, not the session.
+        if _is_failsafe(error):
+            return _text(f"error: {FAILSAFE_TRIPPED}", error=True)
+        raise
 
 
 def _shot_result(shot: Shot, text: str = "", *, error: bool = False) -> CallToolResult:

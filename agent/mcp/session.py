@@ -8,9 +8,10 @@ interleave their clicks.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,22 +22,28 @@ from agent import __version__
 from agent.act import Executor, Outcome
 from agent.config import Settings, public_dump, read_api_key
 from agent.display.windows import WindowInfo, active_window, visible_windows
-from agent.errors import ConfigError
+from agent.errors import ActionError, ConfigError
 from agent.parse import ParsedCall
 from agent.parse.draft import explain
+from agent.perception.coords import Mapping
 from agent.perception.evidence import target_evidence
 from agent.perception.imaging import EncodedImage, encode_bgra
 from agent.perception.screen import Frame, MssScreen, Region
 from agent.policy import desktop_gate, read_secrets, run_policy
 from agent.redact import Redactor, mask_url, url_password
 from agent.run_folder import default_run_dir
-from agent.runner import resolve_display
+from agent.runner import _is_failsafe, resolve_display
 from agent.trajectory import Trajectory, timestamp
 from skills.computer import ACTION_ADAPTER, ACTION_NAMES, Action, action_json, changes_screen
-from skills.desktop import PyAutoGuiDesktop
+from skills.desktop import Button, Desktop, PyAutoGuiDesktop
 
 T = TypeVar("T")
 POINT_FIELDS = (("x", "y"), ("start_x", "start_y"))
+FAILSAFE_TRIPPED = (
+    "stopped by the pyautogui fail-safe: the pointer is in a corner of the screen, where a "
+    "person puts it to stop the actions; nothing more was done. Act again once the pointer "
+    "has left the corner"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,19 +123,22 @@ class Session:
         frame = screen.capture()
         lines: list[str] = []
         calls: list[ParsedCall] = []
+        notes: list[str] = []
         for index, fields in enumerate(actions, start=1):
             action, problem = self._validate(fields, screen.virtual_screen)
             if action is None:
                 lines.append(f"{index}. not run: {problem}")
-            else:
-                calls.append(ParsedCall(None, action, index - 1))
+                continue
+            action, note = self._off_failsafe(action, screen.virtual_screen)
+            notes += [f"{index}. {note}"] if note else []
+            calls.append(ParsedCall(None, action, index - 1))
         if len(calls) < len(actions):  # like a model reply: one bad action and none run
             lines.append("nothing was run: fix the invalid action(s) and send the list again")
             return ActResult(lines, True, self._shot(frame, None))
         outcomes = self._run_logged(frame, calls)
         expect = changes_screen(o.call.action for o in outcomes if o.ran)
         settled = screen.settle(self.settle_rule, expect_change=expect).frame
-        lines = [f"{i}. {_said(o)}" for i, o in enumerate(outcomes, start=1)]
+        lines = [f"{i}. {_said(o)}" for i, o in enumerate(outcomes, start=1)] + notes
         failed = any(o.status in {"error", "denied"} for o in outcomes)
         return ActResult(lines, failed, self._shot(settled, None))
 
@@ -195,7 +205,11 @@ class Session:
     def _open_executor(self) -> Executor:
         if self._executor is None:
             run = self.settings.run
-            desktop = None if run.dry_run else PyAutoGuiDesktop(self.display, failsafe=run.failsafe)
+            desktop = (
+                None
+                if run.dry_run
+                else FailSafeErrors(PyAutoGuiDesktop(self.display, failsafe=run.failsafe))
+            )
             # The same gate as `deskpilot run`: stdin is the protocol here, not a terminal, so
             # a rule that says confirm is refused unless the server was started with yes.
             folder = self._open_trajectory().folder
@@ -253,6 +267,30 @@ class Session:
                 )
         return action, ""
 
+    def _off_failsafe(self, action: Action, bounds: Region) -> tuple[Action, str]:
+        """`action` with a point on a fail-safe corner moved one pixel inward, as a run does.
+
+        pyautogui stops at its next call while the pointer sits in a corner of the screen, so
+        a point there would make every later act fail; a note says where the pointer went.
+        """
+        if not self.settings.run.failsafe:
+            return action, ""
+        mapping = Mapping("screen", bounds, (bounds.width, bounds.height))
+        update: dict[str, int] = {}
+        moved = []
+        for xf, yf in POINT_FIELDS:
+            x, y = getattr(action, xf, None), getattr(action, yf, None)
+            if x is None or y is None:
+                continue
+            nx, ny = mapping.to_screen(x - bounds.left, y - bounds.top)
+            if (nx, ny) != (x, y):
+                update |= {xf: nx, yf: ny}
+                moved.append(f"({x}, {y}) is a fail-safe corner, used ({nx}, {ny})")
+        if not update:
+            return action, ""
+        note = "; ".join(moved) + " (the pointer in a corner stops pyautogui)"
+        return action.model_copy(update=update), note
+
     def _shot(self, frame: Frame, max_width: int | None) -> Shot:
         width, height = frame.size
         if max_width and max_width < width:
@@ -261,6 +299,62 @@ class Session:
             target = frame.size
         image = encode_bgra(frame.raw, frame.size, target=target)
         return Shot(image, frame.region, image.width / frame.region.width)
+
+
+class FailSafeErrors:
+    """A desktop on which a tripped pyautogui fail-safe is the error of the action that met it.
+
+    A run stops there; an MCP session lives on: the action fails with one clear line, the
+    rest of the list is skipped and logged as such, and the next act works once the pointer
+    has left the corner (a person who put it there to stop the client decides when).
+    """
+
+    def __init__(self, desktop: Desktop) -> None:
+        self._desktop = desktop
+
+    def click(self, x: int | None, y: int | None, *, button: Button, clicks: int) -> None:
+        """Click, or fail with the fail-safe's one line."""
+        with _failsafe_as_error():
+            self._desktop.click(x, y, button=button, clicks=clicks)
+
+    def move(self, x: int, y: int) -> None:
+        """Move the pointer, or fail with the fail-safe's one line."""
+        with _failsafe_as_error():
+            self._desktop.move(x, y)
+
+    def drag(self, x: int, y: int, *, start: tuple[int, int] | None) -> None:
+        """Drag, or fail with the fail-safe's one line."""
+        with _failsafe_as_error():
+            self._desktop.drag(x, y, start=start)
+
+    def type_text(self, text: str) -> None:
+        """Type, or fail with the fail-safe's one line."""
+        with _failsafe_as_error():
+            self._desktop.type_text(text)
+
+    def press(self, keys: Sequence[str]) -> None:
+        """Press keys, or fail with the fail-safe's one line."""
+        with _failsafe_as_error():
+            self._desktop.press(keys)
+
+    def scroll(self, clicks: int, *, x: int | None, y: int | None, horizontal: bool) -> None:
+        """Scroll, or fail with the fail-safe's one line."""
+        with _failsafe_as_error():
+            self._desktop.scroll(clicks, x=x, y=y, horizontal=horizontal)
+
+    def pause(self, seconds: float) -> None:
+        """Wait (pyautogui is not called: nothing to trip)."""
+        self._desktop.pause(seconds)
+
+
+@contextlib.contextmanager
+def _failsafe_as_error() -> Iterator[None]:
+    try:
+        yield
+    except Exception as error:
+        if _is_failsafe(error):
+            raise ActionError(FAILSAFE_TRIPPED) from None
+        raise
 
 
 def _said(outcome: Outcome) -> str:
