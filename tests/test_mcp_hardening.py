@@ -315,6 +315,54 @@ def test_replay_reads_only_run_folders_inside_the_runs_folder(
         xev.stop()
 
 
+# -- 9: what counts as loopback, and whose Host header is answered ---------------------------------
+
+
+def test_a_loopback_lookalike_needs_a_token(desk: ScenarioDisplay, tmp_path: Path) -> None:
+    env = server_env(desk, uuid.uuid4().hex)
+    argv = [DESKPILOT, "mcp", "--transport", "http", "--host", "127.0.0.2", "--token", "short"]
+    try:
+        done = subprocess.run(
+            [*argv, "--display", desk.display], env=env, capture_output=True, text=True, timeout=15
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("the server started on 127.0.0.2 with a 5-character token")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "error: --token must be at least 16 characters when the host is not loopback"
+    ]
+    # Without a token: one is generated, and a request without it is refused.
+    server = start_http(desk, tmp_path, host="127.0.0.2")
+    try:
+        assert server.post(INITIALIZE).status_code == 401
+    finally:
+        stop_http(server)
+    assert "bearer token for this server: " in server.log.read_text()
+
+
+@pytest.mark.parametrize("host", ["127.0.0.2", "0.0.0.0"])
+def test_a_foreign_host_header_is_refused_on_any_bind_address(
+    desk: ScenarioDisplay, tmp_path: Path, host: str
+) -> None:
+    server = start_http(desk, tmp_path, "--token", TOKEN, host=host)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    own = f"{server.address}:{server.port}"
+    try:
+        rebound = server.post(INITIALIZE, auth | {"Host": f"evil.example:{server.port}"})
+        assert rebound.status_code == 421, rebound.text
+        if host == "127.0.0.2":  # not loopback: a loopback name is not its own either
+            named = server.post(INITIALIZE, auth | {"Host": f"localhost:{server.port}"})
+            assert named.status_code == 421, named.text
+        foreign_origin = server.post(
+            INITIALIZE, auth | {"Host": own, "Origin": "http://evil.example"}
+        )
+        assert foreign_origin.status_code == 403, foreign_origin.text
+        good = server.post(INITIALIZE, auth | {"Host": own, "Origin": f"http://{own}"})
+        assert good.status_code == 200, good.text
+    finally:
+        stop_http(server)
+
+
 # -- 10: a corner point does not wedge the session -------------------------------------------------
 
 

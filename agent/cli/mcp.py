@@ -9,7 +9,6 @@ to folders named here: scenario files to the --scenarios roots, run folders to -
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import secrets
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from rich.console import Console
 
 from agent.config import load_settings
 from agent.errors import ConfigError
+from agent.mcp.http import is_loopback
 
 TOKEN_ENV = "DESKPILOT_MCP_TOKEN"
 
@@ -109,7 +109,7 @@ def run_mcp(args: argparse.Namespace, console: Console) -> int:
 
 def _http_token(host: str, token: str | None, console: Console) -> str | None:
     """The token HTTP clients must send; refuses a non-loopback host without one."""
-    if _loopback(host):
+    if is_loopback(host):
         return token
     if token is None:
         token = secrets.token_urlsafe(32)
@@ -126,12 +126,3 @@ def _scenario_roots(given: list[Path]) -> list[Path]:
         if not root.is_dir():
             raise ConfigError(f"--scenarios {root}: no such folder")
     return [root.resolve() for root in given]
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -1,12 +1,73 @@
-"""Streamable HTTP for the MCP server: loopback by default, a bearer token for anything else."""
+"""Streamable HTTP for the MCP server: loopback by default, a bearer token for anything else.
+
+Only exactly 127.0.0.1, ::1 and localhost count as loopback: another 127.x address is often
+picked to be published or forwarded (a container's port, a tunnel), and a short exact list is
+one nobody has to reason about. Every bind address gets the SDK's Host/Origin check against DNS
+rebinding: a request must name the address the server listens on; on loopback, any loopback
+name; on 0.0.0.0 or ::, a loopback name or this machine's host name or its address.
+"""
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
-from typing import Any
+import socket
+from typing import TYPE_CHECKING, Any
 
-from mcp.server.mcpserver import MCPServer
+if TYPE_CHECKING:  # the CLI imports this module to check --host: the SDK loads only to serve
+    from mcp.server.mcpserver import MCPServer
+    from mcp.server.transport_security import TransportSecuritySettings
+
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+# How each loopback host is written in a Host header.
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is exactly one that needs no token: 127.0.0.1, ::1 or localhost."""
+    return host in LOOPBACK_HOSTS
+
+
+def allowed_hosts(host: str) -> list[str]:
+    """The names a request's Host header may give for a server bound to `host` (no port)."""
+    if is_loopback(host):
+        return list(LOOPBACK_NAMES)
+    if host in WILDCARD_HOSTS:
+        # Listening everywhere, loopback included: the loopback names and this machine's own.
+        return list(dict.fromkeys([*LOOPBACK_NAMES, *_own_names()]))
+    return [_header_form(host)]
+
+
+def _own_names() -> list[str]:
+    """This machine's host name and the addresses it resolves to here (/etc/hosts first)."""
+    name = socket.gethostname()
+    try:
+        _, aliases, addresses = socket.gethostbyname_ex(name)
+    except OSError:  # a name that does not resolve: the name alone
+        return [name]
+    return [name, *aliases, *addresses]
+
+
+def transport_security(host: str) -> TransportSecuritySettings:
+    """The SDK's DNS-rebinding check for a server bound to `host`, whatever the address."""
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    names = allowed_hosts(host)
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=[*names, *(f"{name}:*" for name in names)],
+        allowed_origins=[f"http://{name}{port}" for name in names for port in ("", ":*")],
+    )
+
+
+def _header_form(host: str) -> str:
+    """`host` as a Host header writes it: IPv6 addresses in brackets."""
+    try:
+        return f"[{host}]" if ipaddress.ip_address(host).version == 6 else host
+    except ValueError:
+        return host  # a name
 
 
 class BearerGate:
@@ -42,7 +103,7 @@ def serve_http(server: MCPServer, host: str, port: int, token: str | None) -> No
     """Serve `server` over streamable HTTP at http://host:port/mcp until stopped."""
     import uvicorn
 
-    app: Any = server.streamable_http_app(host=host)
+    app: Any = server.streamable_http_app(host=host, transport_security=transport_security(host))
     if token:
         app = BearerGate(app, token)
     uvicorn.run(app, host=host, port=port, log_level="warning")
