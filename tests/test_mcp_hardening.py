@@ -444,3 +444,21 @@ def test_resource_errors_are_one_line_and_links_out_are_not_served(
     assert SECRET not in json.dumps(listed)
     assert {e["name"] for e in listed}.isdisjoint({"linked", "half"}), listed
     assert "Traceback" not in shared.log.read_text()
+
+
+# -- 14: the auth scheme is case-insensitive -------------------------------------------------------
+
+
+def test_the_bearer_scheme_is_case_insensitive(shared: HttpServer) -> None:
+    for scheme in ("bearer", "BEARER", "Bearer"):
+        answer = shared.post(INITIALIZE, {"Authorization": f"{scheme} {TOKEN}"})
+        assert answer.status_code == 200, (scheme, answer.text)
+    for header in (f"bearer {TOKEN}x", "bearer not-the-token-at-all", f"Basic {TOKEN}", TOKEN):
+        assert shared.post(INITIALIZE, {"Authorization": header}).status_code == 401, header
+    assert shared.post(INITIALIZE).status_code == 401
+
+    async def body() -> None:
+        async with http_client(shared, scheme="bearer") as client:
+            assert "screenshot" in {t.name for t in (await client.list_tools()).tools}
+
+    run(body)

@@ -75,17 +75,26 @@ class BearerGate:
 
     def __init__(self, app: Any, token: str) -> None:
         self.app = app
-        self._expected = f"Bearer {token}".encode()
+        self._expected = token.encode()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """Pass the request on only when its Authorization header holds the token."""
         if scope["type"] == "http":
             given = dict(scope.get("headers") or []).get(b"authorization", b"")
             # compare_digest: how much of the token matched must not show in the timing.
-            if not hmac.compare_digest(given, self._expected):
+            if not hmac.compare_digest(bearer_credentials(given), self._expected):
                 await _unauthorized(send)
                 return
         await self.app(scope, receive, send)
+
+
+def bearer_credentials(header: bytes) -> bytes:
+    """The token of an `Authorization: Bearer <token>` header, b"" for any other scheme.
+
+    The scheme is case-insensitive (RFC 9110, 11.1): "bearer" and "BEARER" are "Bearer".
+    """
+    scheme, _, credentials = header.strip().partition(b" ")
+    return credentials.strip(b" ") if scheme.lower() == b"bearer" else b""
 
 
 async def _unauthorized(send: Any) -> None:
