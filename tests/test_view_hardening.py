@@ -234,3 +234,15 @@ def test_bodies_that_are_not_one_json_object_are_400_in_one_line(served: Served,
         one_line_error(answer, 400)
     still_works(served)
     assert "Traceback" not in served.log.read_text()
+
+
+def test_a_loopback_lookalike_needs_the_token_too(desktop: VirtualDisplay) -> None:
+    from agent.view.hosts import is_loopback
+    from agent.view.server import ViewServer
+
+    assert [is_loopback(h) for h in ("127.0.0.1", "::1", "[::1]", "LOCALHOST")] == [True] * 4
+    assert not any(is_loopback(h) for h in ("127.0.0.2", "127.1", "0.0.0.0", "localhost.evil"))
+    with ViewServer(desktop.display, switch=None, host="127.0.0.2") as view:
+        assert view.token and view.url.endswith(f"?token={view.token}")
+        refused = httpx.get(f"http://127.0.0.2:{view.port}/state")
+        assert refused.status_code == 403

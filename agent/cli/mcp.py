@@ -16,7 +16,7 @@ from rich.console import Console
 
 from agent.config import load_settings
 from agent.errors import ConfigError
-from agent.mcp.http import is_loopback
+from agent.view.hosts import is_loopback
 
 TOKEN_ENV = "DESKPILOT_MCP_TOKEN"
 

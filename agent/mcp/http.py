@@ -15,19 +15,15 @@ import json
 import socket
 from typing import TYPE_CHECKING, Any
 
+from agent.view.hosts import is_loopback
+
 if TYPE_CHECKING:  # the CLI imports this module to check --host: the SDK loads only to serve
     from mcp.server.mcpserver import MCPServer
     from mcp.server.transport_security import TransportSecuritySettings
 
-LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 # How each loopback host is written in a Host header.
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
-
-
-def is_loopback(host: str) -> bool:
-    """Whether `host` is exactly one that needs no token: 127.0.0.1, ::1 or localhost."""
-    return host in LOOPBACK_HOSTS
 
 
 def allowed_hosts(host: str) -> list[str]:

@@ -1,32 +1,22 @@
 """Who may use the view: loopback freely, any other address only with the token.
 
-Loopback needs no token. Any other address needs one on every request, as `?token=`; the page
-passes it on. Every POST must say `Content-Type: application/json`: a browser sends that only
-after a CORS preflight the view never answers, so another site open in the person's browser
-cannot post input to a loopback view. On loopback the Host header must name a loopback address
-too, which shuts out DNS rebinding.
+Loopback (exactly 127.0.0.1, ::1 or localhost: hosts.py) needs no token. Any other address
+needs one on every request, as `?token=`; the page passes it on. Every POST must say
+`Content-Type: application/json`: a browser sends that only after a CORS preflight the view
+never answers, so another site open in the person's browser cannot post input to a loopback
+view. On loopback the Host header must name a loopback address too, which shuts out DNS
+rebinding.
 """
 
 from __future__ import annotations
 
 import hmac
-import ipaddress
 from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.responses import JSONResponse, Response
 
-LOOPBACK_NAMES = ("localhost",)
-
-
-def is_loopback(host: str) -> bool:
-    """Whether `host` names this machine only (127.0.0.0/8, ::1, localhost)."""
-    if host.lower() in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+from agent.view.hosts import is_loopback
 
 
 def json_error(status: int, message: str) -> Response:
