@@ -71,8 +71,8 @@ class Terminal:
 
 def _key_chars(keys: list[str]) -> str:
     named = {"enter": "\n", "backspace": "\b", "space": " "}
-    (key,) = keys
-    return named.get(key, key)
+    *held, key = keys  # a capital letter is shift + its letter
+    return key.upper() if held == ["shift"] else named.get(key, key)
 
 
 @dataclass

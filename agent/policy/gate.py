@@ -18,7 +18,16 @@ from PIL import Image, ImageDraw
 from agent.display.windows import WindowInfo, WindowsUnreadable, active_window, window_at
 from agent.perception.screen import Frame
 from agent.policy.lines import Edit, Lines
-from agent.policy.rules import Decision, Policy, Rule, Subject, Unreadable, WindowName, target
+from agent.policy.rules import (
+    Decision,
+    Policy,
+    Rule,
+    Subject,
+    Unreadable,
+    WindowName,
+    target,
+    unreadable_line,
+)
 from agent.policy.secrets import copies_out, secrets_in
 from skills.computer import POINTER_ACTIONS, Key, LeftClickDrag, MouseMove, Type, action_json
 from skills.ocr import OcrError, read_words
@@ -138,6 +147,8 @@ class Gate:
         """Why the gate denies `action` whatever the rules say, or ""."""
         if secret_window and copies_out(action) and not secrets_in(action):
             return "copying or pasting in a window that holds a typed secret is not allowed"
+        if self.policy.checks_lines and any(unreadable_line(line) for line in edit.lines()):
+            return "the typed line nests too deeply or runs too long to be checked"
         key = edit.doubtful_submit
         if key and self.policy.checks_lines and facts.focused_is_terminal():
             return (

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal, Protocol, get_args
 
 from agent.display.windows import WindowInfo
-from agent.policy.commands import command_lines
+from agent.policy.commands import TOO_DEEP, TRUNCATED, command_lines
 from agent.policy.secrets import secrets_in
 from skills.computer import Key, LeftClickDrag
 
@@ -121,7 +122,7 @@ class Rule:
 
     def _text_in(self, line: str) -> bool:
         assert self.text is not None
-        return bool(self.text.search(line) or self.text.search(command_lines(line)))
+        return bool(self.text.search(line) or self.text.search(normalised(line)))
 
     def _holds_combo(self, action: Any) -> bool:
         if not isinstance(action, Key):
@@ -150,6 +151,17 @@ class Rule:
         assert self.windows is not None
         named = [w is not None and any(n.matches(w) for n in self.windows) for w in windows]
         return bool(named) and (all(named) if self.allows else any(named))
+
+
+@lru_cache(maxsize=256)
+def normalised(line: str) -> str:
+    """`line` as a shell reads it (commands.py); kept, as every text rule searches it."""
+    return command_lines(line)
+
+
+def unreadable_line(line: str) -> bool:
+    """Whether `line` nests deeper, or runs longer, than the normalised form reads."""
+    return any(mark in normalised(line) for mark in (TOO_DEEP, TRUNCATED))
 
 
 def target(action: Any) -> tuple[int, int] | None:
