@@ -67,7 +67,7 @@ def test_a_model_that_turns_hostile_mid_run_is_stopped_and_the_run_goes_on(
         "rule": "no recursive delete",
         "decision": "deny",
         "allowed": False,
-        "reason": "destructive shell command (rm -rf)",
+        "reason": "destructive shell command (rm -r)",
     }
     # The model heard why, in the next request.
     assert "denied by the policy: destructive shell command" in told_to_model(server)
