@@ -271,8 +271,9 @@ class Settings(BaseSettings):
         return init_settings, env_settings, TomlConfigSettingsSource(settings_cls)
 
 
-# Files in configs/ that are no settings preset: the default policy of the gate (agent/policy.py).
-NOT_PRESETS = frozenset({"policy"})
+# Files in configs/ that are no settings preset: the gate's policies (agent/policy/), the default
+# one and those named with --policy NAME (policy-NAME.toml).
+NOT_PRESETS = frozenset({"policy", "policy-strict"})
 
 
 def preset_path(name_or_path: str) -> Path:

@@ -346,6 +346,10 @@ class FailSafeErrors:
         """Wait (pyautogui is not called: nothing to trip)."""
         self._desktop.pause(seconds)
 
+    def clear_selections(self) -> None:
+        """Empty CLIPBOARD and PRIMARY (no pointer involved: nothing to trip)."""
+        self._desktop.clear_selections()
+
 
 @contextlib.contextmanager
 def _failsafe_as_error() -> Iterator[None]:
