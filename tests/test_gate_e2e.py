@@ -170,6 +170,17 @@ def test_a_click_is_checked_against_the_window_it_lands_on(
     assert BUTTON_PRESS.findall(log.read_text(errors="replace")) == []
 
 
+def run_with_secret(
+    desktop: VirtualDisplay, tmp_path: Path, replies: list, *, window: str
+) -> subprocess.CompletedProcess[str]:
+    """`deskpilot run --secret PW` with a policy that allows PW in `window` only."""
+    policy = tmp_path / "policy.toml"
+    policy.write_text(f'[[rule]]\ndecision = "allow"\nsecrets = ["PW"]\nwindows = ["{window}"]\n')
+    with ScriptedServer(replies) as server:
+        extra = ("--policy", str(policy), "--secret", "PW")
+        return run(desktop, server, tmp_path, *extra, env_extra={"PW": SECRET_VALUE})
+
+
 @pytest.mark.parametrize(
     ("title", "typed"),
     [
@@ -183,20 +194,8 @@ def test_a_secret_goes_only_to_the_window_named_whole(
 ):
     sink = tmp_path / "typed.txt"
     desktop.launch([*XTERM, "-T", title, "-e", "sh", "-c", f"stty -echo; exec cat > {sink}"])
-    policy = tmp_path / "policy.toml"
-    policy.write_text('[[rule]]\ndecision = "allow"\nsecrets = ["PW"]\nwindows = ["Bank login"]\n')
     replies = [call(action="type", text="{{secret:PW}}\n"), DONE]
-    with ScriptedServer(replies) as server:
-        result = run(
-            desktop,
-            server,
-            tmp_path,
-            "--policy",
-            str(policy),
-            "--secret",
-            "PW",
-            env_extra={"PW": SECRET_VALUE},
-        )
+    result = run_with_secret(desktop, tmp_path, replies, window="Bank login")
     assert result.returncode == 0, result.stderr
     expected = f"{SECRET_VALUE}\n" if typed else ""
     assert wait_for_text(sink, expected, desktop) == expected
@@ -210,8 +209,6 @@ def test_a_typed_secret_cannot_be_copied_out_of_its_window(
     sink = tmp_path / "pasted.txt"
     desktop.launch([*XTERM[:-2], "-geometry", "60x10+700+500", "-e", "sh", "-c", f"cat > {sink}"])
     desktop.launch(["mousepad", str(document)], geometry=(0, 0, 640, 400))
-    policy = tmp_path / "policy.toml"
-    policy.write_text('[[rule]]\ndecision = "allow"\nsecrets = ["PW"]\nwindows = ["Mousepad"]\n')
     replies = [
         call(action="type", text="{{secret:PW}}"),
         call(action="key", keys=["ctrl", "a"]),  # selecting makes it the PRIMARY selection
@@ -223,17 +220,7 @@ def test_a_typed_secret_cannot_be_copied_out_of_its_window(
         call(action="type", text="\n"),
         DONE,
     ]
-    with ScriptedServer(replies) as server:
-        result = run(
-            desktop,
-            server,
-            tmp_path,
-            "--policy",
-            str(policy),
-            "--secret",
-            "PW",
-            env_extra={"PW": SECRET_VALUE},
-        )
+    result = run_with_secret(desktop, tmp_path, replies, window="Mousepad")
     assert result.returncode == 0, result.stderr
     copied, pasted = ["done", "done", "denied", "denied"], ["done"] * 5
     assert statuses(tmp_path / "run") == copied + pasted
