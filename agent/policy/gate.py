@@ -21,7 +21,6 @@ from agent.policy.lines import Edit, Lines
 from agent.policy.rules import (
     Decision,
     Policy,
-    Rule,
     Subject,
     Unreadable,
     WindowName,
@@ -140,12 +139,12 @@ class Gate:
         name = rule.name if rule else None
         if decision != "confirm":
             return Verdict(name, decision, decision == "allow", reason, secret_window)
-        approved, how = self.confirm(self._question(action, facts, rule, reason))
+        approved, how = self.confirm(self._question(action, facts, reason))
         return Verdict(name, "confirm", approved, f"{reason}; {how}", secret_window)
 
     def _refusal(self, action: Any, facts: _Facts, edit: Edit, secret_window: bool) -> str:
         """Why the gate denies `action` whatever the rules say, or ""."""
-        if secret_window and copies_out(action) and not secrets_in(action):
+        if secret_window and copies_out(action):
             return "copying or pasting in a window that holds a typed secret is not allowed"
         if self.policy.checks_lines and any(unreadable_line(line) for line in edit.lines()):
             return "the typed line nests too deeply or runs too long to be checked"
@@ -167,7 +166,7 @@ class Gate:
         if secrets_in(action):
             self.secret_windows.add(facts.line_window())
 
-    def _question(self, action: Any, facts: _Facts, rule: Rule | None, reason: str) -> str:
+    def _question(self, action: Any, facts: _Facts, reason: str) -> str:
         try:
             windows = facts.windows()
         except Unreadable as error:
