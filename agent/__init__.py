@@ -9,6 +9,7 @@ The wings, lowest first; a module imports only from its own wing or lower ones
                                 that die with their owner
     perception/                 capture, settle, encode, coordinate spaces, target evidence,
                                 the element list for --observe a11y
+    desktops/                   the desktop seam (base.py) and one folder per backend
     parse/                      a model reply in any dialect -> canonical actions in screen pixels
     config                      settings: preset, environment, flags
     model/                      the chat-completions client, prompt, budget, a scripted server

@@ -27,6 +27,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("skills",),
     ("agent.display",),
     ("agent.perception",),
+    ("agent.desktops",),
     ("agent.parse",),
     ("agent.config",),
     ("agent.model",),
@@ -112,3 +113,27 @@ def test_no_cycles() -> None:
     for module in sorted(GRAPH):
         if module not in state:
             visit(module, [module])
+
+
+# The desktop seam: the one module that maps a --desktop URL to its backend may import them all.
+SEAM = {"agent.desktops", "agent.desktops.base", "agent.desktops.open"}
+
+
+def backend_of(module: str) -> str | None:
+    """The backend folder a module belongs to (agent.desktops.NAME...), or None."""
+    parts = module.split(".")
+    if parts[:2] != ["agent", "desktops"] or module in SEAM or len(parts) < 3:
+        return None
+    return parts[2]
+
+
+def test_backends_do_not_import_each_other_and_nothing_above_the_seam_imports_one() -> None:
+    crossing = [
+        f"{source} -> {target}"
+        for source, targets in GRAPH.items()
+        for target in targets
+        if backend_of(target) is not None
+        and source != "agent.desktops.open"
+        and backend_of(source) != backend_of(target)
+    ]
+    assert crossing == []
