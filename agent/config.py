@@ -114,6 +114,8 @@ class Prices(_Section):
 
     input: float = Field(default=0.0, ge=0)
     cached_input: float = Field(default=0.0, ge=0)
+    # Prompt tokens written to an explicit cache (DashScope: 125 % of input); None: as input.
+    cache_write: float | None = Field(default=None, ge=0)
     output: float = Field(default=0.0, ge=0)  # reasoning tokens are billed as output
     currency: str = "USD"
 

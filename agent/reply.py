@@ -34,7 +34,8 @@ class Usage(BaseModel):
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    cached_tokens: int = 0
+    cached_tokens: int = 0  # prompt tokens served from the provider's cache
+    cache_creation_tokens: int = 0  # prompt tokens written to an explicit cache (billed more)
     image_tokens: int = 0
     reasoning_tokens: int = 0
 
@@ -42,6 +43,11 @@ class Usage(BaseModel):
         return Usage(
             **{name: getattr(self, name) + getattr(other, name) for name in Usage.model_fields}
         )
+
+    @property
+    def cached_share(self) -> float | None:
+        """The share of prompt tokens served from the cache; None before any prompt."""
+        return self.cached_tokens / self.prompt_tokens if self.prompt_tokens else None
 
 
 class Reply(BaseModel):

@@ -278,8 +278,9 @@ def test_a_token_budget_stops_the_run_before_it_is_overspent(
 ):
     sink = tmp_path / "typed.txt"
     typing_sink(desktop, sink)
-    # The first request is about 2,000 tokens (one 1280x800 image is 1,002) and its reply
-    # reports 1,020; the second request, with two images, would take the run past 3,000.
+    # The first request is about 2,000 tokens (one 1280x800 image is 1,002, the system prompt
+    # and tool about 1,000) and its reply reports them; the second request, with two images,
+    # would take the run past 3,000.
     result, server, folder = run(
         desktop, tmp_path, [TYPE_A, TYPE_B, DONE], env={"DESKPILOT_RUN__MAX_TOKENS": "3000"}
     )
@@ -294,13 +295,19 @@ def test_cost_is_counted_per_step_and_for_the_run(desktop: VirtualDisplay, tmp_p
     sink = tmp_path / "typed.txt"
     typing_sink(desktop, sink)
     prices = {"DESKPILOT_MODEL__PRICES__INPUT": "2.0", "DESKPILOT_MODEL__PRICES__OUTPUT": "10.0"}
-    result, _, folder = run(desktop, tmp_path, [TYPE_A, DONE], env=prices)
+    result, server, folder = run(desktop, tmp_path, [TYPE_A, DONE], env=prices)
     assert result.returncode == 0, result.stderr
     run_json = json.loads((folder / "run.json").read_text())
-    per_step = (1000 * 2.0 + 20 * 10.0) / 1_000_000
-    assert run_json["cost"] == pytest.approx(2 * per_step)
-    assert [r["cost"] for r in read_trajectory(folder)] == pytest.approx([per_step, 2 * per_step])
-    assert "run 0.0044 USD" in result.stderr
+    # What the server reported; cached prompt tokens cost nothing here (no cached_input price).
+    costs = [
+        ((u["prompt_tokens"] - u["prompt_tokens_details"]["cached_tokens"]) * 2.0
+         + u["completion_tokens"] * 10.0) / 1_000_000
+        for u in server.usages
+    ]  # fmt: skip
+    assert server.usages[1]["prompt_tokens_details"]["cached_tokens"] > 0
+    assert run_json["cost"] == pytest.approx(sum(costs))
+    assert [r["cost"] for r in read_trajectory(folder)] == pytest.approx([costs[0], sum(costs)])
+    assert f"run {sum(costs):.4f} USD" in result.stderr
 
 
 def test_the_same_action_on_an_unchanged_screen_gets_a_nudge_then_a_stop(

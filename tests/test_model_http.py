@@ -52,7 +52,8 @@ def test_reply_is_parsed_and_the_key_is_sent_as_bearer():
         "coordinate": [1, 2],
     }
     assert reply.finish_reason == "tool_calls"
-    assert reply.usage.prompt_tokens == 1000
+    # counted as a provider would: the user turn and the start of the reply, in tokens
+    assert reply.usage.prompt_tokens == server.usages[0]["prompt_tokens"] == 10
     assert server.headers[0]["Authorization"] == f"Bearer {KEY}"
     assert server.requests == [BODY]
 
@@ -184,7 +185,11 @@ def test_usage_details_and_reasoning_are_read():
         "usage": {
             "prompt_tokens": 2807,
             "completion_tokens": 31,
-            "prompt_tokens_details": {"image_tokens": 2042, "cached_tokens": 512},
+            "prompt_tokens_details": {
+                "image_tokens": 2042,
+                "cached_tokens": 512,
+                "cache_creation_input_tokens": 1100,
+            },
             "completion_tokens_details": {"reasoning_tokens": 7},
         },
     }
@@ -196,6 +201,7 @@ def test_usage_details_and_reasoning_are_read():
         "prompt_tokens": 2807,
         "completion_tokens": 31,
         "cached_tokens": 512,
+        "cache_creation_tokens": 1100,
         "image_tokens": 2042,
         "reasoning_tokens": 7,
     }

@@ -21,12 +21,15 @@ CHARS_PER_TOKEN = 3  # a deliberately high estimate for JSON-heavy prompt text
 
 
 def cost_of(usage: Usage, prices: Prices) -> float:
-    """What `usage` costs: cached prompt tokens at their own price, reasoning billed as output."""
-    fresh = max(0, usage.prompt_tokens - usage.cached_tokens)
+    """What `usage` costs: cached and cache-writing prompt tokens at their own prices."""
+    written = usage.cache_creation_tokens
+    fresh = max(0, usage.prompt_tokens - usage.cached_tokens - written)
+    write = prices.input if prices.cache_write is None else prices.cache_write
     total = (
         fresh * prices.input
         + usage.cached_tokens * prices.cached_input
-        + usage.completion_tokens * prices.output
+        + written * write
+        + usage.completion_tokens * prices.output  # reasoning is billed as output
     )
     return total / 1_000_000
 

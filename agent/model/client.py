@@ -346,6 +346,10 @@ def usage_from(value: Any) -> Usage:
         prompt_tokens=value.get("prompt_tokens") or 0,
         completion_tokens=value.get("completion_tokens") or 0,
         cached_tokens=prompt.get("cached_tokens") or 0,
+        # DashScope puts it in the details; Anthropic-style gateways at the top.
+        cache_creation_tokens=prompt.get("cache_creation_input_tokens")
+        or value.get("cache_creation_input_tokens")
+        or 0,
         image_tokens=prompt.get("image_tokens") or 0,
         reasoning_tokens=completion.get("reasoning_tokens") or 0,
     )

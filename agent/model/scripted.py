@@ -4,6 +4,11 @@ It serves the demo and the tests, so that they go through exactly the HTTP clien
 uses, streaming or not. Each request consumes the next reply; a request past the end of the
 script gets HTTP 500, and `unused()` tells a test when the script was not used up. Replies can
 also be faults: an HTTP status, a dropped connection, a stream cut short, an error mid-stream.
+
+Usage is reported as a provider would (agent/model/prompt_cache.py): prompt_tokens counted from
+the request, images by the family's rule, and cached_tokens the longest prefix the request
+shares with an earlier one (or, with cache_control markers, what they stored), unless a reply
+gives its own `usage`.
 """
 
 from __future__ import annotations
@@ -19,10 +24,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
+from agent.config import ResizeSettings
 from agent.errors import ConfigError
+from agent.model.prompt_cache import CacheUsage, PromptCache
+from agent.model.tokens import count_text
 from agent.paths import MAX_TEXT_BYTES, read_capped
-
-USAGE = {"prompt_tokens": 1000, "completion_tokens": 20, "total_tokens": 1020}
 
 
 class ScriptedReply(BaseModel):
@@ -35,7 +41,7 @@ class ScriptedReply(BaseModel):
     reasoning: str | None = None  # sent as reasoning_content, before the content when streamed
     finish_reason: str | None = None  # default: tool_calls with an action, else stop
     refusal: str | None = None
-    usage: dict[str, Any] = USAGE
+    usage: dict[str, Any] | None = None  # None: counted from the request, as a provider would
     status: int = 200
     headers: dict[str, str] = {}
     body: Any = None  # sent as is (a string verbatim, anything else as JSON)
@@ -53,7 +59,7 @@ class ScriptedReply(BaseModel):
             raise ValueError("a scripted reply needs action, text, reasoning, body or drop")
         return self
 
-    def completion(self, index: int) -> dict[str, Any]:
+    def completion(self, index: int, usage: dict[str, Any]) -> dict[str, Any]:
         """The whole chat completion, as a non-streaming answer."""
         message: dict[str, Any] = {"role": "assistant", "content": self.text or ""}
         if self.reasoning is not None:
@@ -67,10 +73,16 @@ class ScriptedReply(BaseModel):
             "object": "chat.completion",
             "model": "scripted",
             "choices": [{"index": 0, "message": message, "finish_reason": self._finish()}],
-            "usage": self.usage,
+            "usage": usage,
         }
 
-    def chunks(self, index: int) -> Iterator[dict[str, Any] | None]:
+    def written_tokens(self) -> int:
+        """The reply's own tokens, counted as the prompt's are."""
+        arguments = json.dumps(self.action) if self.action is not None else ""
+        said = (self.reasoning or "") + (self.text or "") + arguments
+        return max(1, count_text(said))
+
+    def chunks(self, index: int, usage: dict[str, Any]) -> Iterator[dict[str, Any] | None]:
         """The same answer as stream chunks; None marks where a cut stream stops."""
         base = {"id": f"chatcmpl-scripted-{index}", "object": "chat.completion.chunk"}
 
@@ -105,7 +117,7 @@ class ScriptedReply(BaseModel):
         if self.stream_cut == "before_finish":
             return
         yield chunk({}, self._finish())
-        yield {**base, "choices": [], "usage": self.usage}
+        yield {**base, "choices": [], "usage": usage}
 
     def _tool_call(self, index: int) -> dict[str, Any]:
         return {
@@ -150,12 +162,21 @@ def _first_line(error: ValueError) -> str:
 
 
 class ScriptedServer:
-    """Serves `replies` in order at http://127.0.0.1:PORT/v1/chat/completions."""
+    """Serves `replies` in order at http://127.0.0.1:PORT/v1/chat/completions.
 
-    def __init__(self, replies: Iterable[ScriptedReply]) -> None:
+    `resize` is the family's image rule the usage counts images by (default: Qwen3's).
+    """
+
+    def __init__(
+        self, replies: Iterable[ScriptedReply], *, resize: ResizeSettings | None = None
+    ) -> None:
         self.replies = list(replies)
         self.requests: list[dict[str, Any]] = []  # every request body received, in order
         self.headers: list[dict[str, str]] = []  # and its headers
+        # The usage each request was answered with (None: not answered with a completion).
+        self.usages: list[dict[str, Any] | None] = []
+        self.cache = PromptCache(resize or ResizeSettings())
+        self._counted: list[CacheUsage] = []
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
@@ -181,6 +202,10 @@ class ScriptedServer:
         """How many scripted replies were never requested."""
         return len(self.replies) - len(self.requests)
 
+    def count_images_as(self, resize: ResizeSettings) -> None:
+        """Count images by this family's rule from now on (before the first request)."""
+        self.cache = PromptCache(resize)
+
     def take(
         self, body: dict[str, Any], headers: dict[str, str]
     ) -> tuple[int, ScriptedReply | None]:
@@ -189,7 +214,25 @@ class ScriptedServer:
             index = len(self.requests)
             self.requests.append(body)
             self.headers.append(headers)
+            # Counted in the order requests came: what each hits depends on those before it.
+            self._counted.append(self.cache.take(body))
+            self.usages.append(None)
         return index, self.replies[index] if index < len(self.replies) else None
+
+    def usage(self, index: int, reply: ScriptedReply) -> dict[str, Any]:
+        """Request `index`'s usage: the reply's own, or counted as a provider would count it."""
+        if reply.usage is not None:
+            usage = reply.usage
+        else:
+            counted, written = self._counted[index], reply.written_tokens()
+            usage = {
+                "prompt_tokens": counted.prompt,
+                "completion_tokens": written,
+                "total_tokens": counted.prompt + written,
+                "prompt_tokens_details": counted.details(),
+            }
+        self.usages[index] = usage
+        return usage
 
 
 def _handler_for(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
@@ -211,9 +254,12 @@ def _handler_for(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
                 message = f"script exhausted after {len(server.replies)} replies"
                 self._send_json(500, {}, {"error": {"message": message, "code": "scripted"}})
                 return
-            self._answer(index, reply, streaming=bool(body.get("stream")))
+            usage = server.usage(index, reply)
+            self._answer(index, reply, usage, streaming=bool(body.get("stream")))
 
-        def _answer(self, index: int, reply: ScriptedReply, *, streaming: bool) -> None:
+        def _answer(
+            self, index: int, reply: ScriptedReply, usage: dict[str, Any], *, streaming: bool
+        ) -> None:
             time.sleep(reply.delay)
             if reply.drop:
                 self.connection.shutdown(socket.SHUT_RDWR)
@@ -227,9 +273,9 @@ def _handler_for(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
                 self._send(reply.status, reply.headers, payload)
             elif streaming:
                 complete = reply.stream_cut is None and reply.stream_error is None
-                self._stream(reply.chunks(index), reply.headers, complete)
+                self._stream(reply.chunks(index, usage), reply.headers, complete)
             else:
-                self._send_json(reply.status, reply.headers, reply.completion(index))
+                self._send_json(reply.status, reply.headers, reply.completion(index, usage))
 
         def _send_json(self, status: int, headers: dict[str, str], value: object) -> None:
             self._send(status, headers, json.dumps(value).encode())

@@ -114,6 +114,7 @@ def run_agent(
     with ScriptedServer(load_replies(scenario.resolve(scenario.replies))) as server:
         model = {"base_url": server.base_url, "api_key_required": False}
         settings = load_settings(preset, model=model, run=run)
+        server.count_images_as(settings.model.resize)  # the preset's family, as its server would
         return run_task(task, settings, run_dir=folder, replace=replace, on_step=on_step)
 
 
