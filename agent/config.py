@@ -42,6 +42,9 @@ from agent.redact import mask_url
 
 DEFAULT_PRESET = "qwen3.7-plus"
 ToolMode = Literal["auto", "native", "text"]
+# cache_control markers: explicit always, off never, auto where the provider does best with
+# them (DashScope); agent/model/cache.py
+CacheMode = Literal["auto", "explicit", "off"]
 # A model family: the prompt, tool description, coordinate space, parser and history policy its
 # own harness uses, as one unit (agent/model/profiles.py holds the texts).
 Profile = Literal["qwen3", "qwen2.5-vl", "ui-tars-1.5", "gui-plus"]
@@ -145,10 +148,15 @@ class ModelSettings(_Section):
     enable_thinking: bool | None = None  # DashScope's switch for hybrid thinking models
     thinking_budget: int | None = Field(default=None, gt=0)  # DashScope: cap on reasoning tokens
     stream: bool = False  # stream the reply (server-sent events); long replies then never time out
+    cache: CacheMode = "auto"  # cache_control markers on the stable prefix (DashScope: auto)
     extra_body: dict[str, Any] = {}  # sent as-is, e.g. enable_thinking, vl_high_resolution_images
-    history_images: int = Field(default=3, ge=1)  # screenshots kept in the conversation
-    history_chunk: int = Field(default=4, ge=1)  # old screenshots and steps go this many at a time,
-    # so the start of the conversation stays the same for several steps (the server's prompt cache)
+    history_images: int = Field(default=3, ge=1)  # screenshots the model always sees (at least)
+    # Older screenshots and steps are dropped this many at a time, so that between two drops
+    # every request extends the last one (a provider's prompt cache serves all but the newest
+    # step); the model sees at most history_images + history_chunk - 1 screenshots. 5 is the
+    # cheapest for every profile in `make bench`; 1 slides the window every step, as the
+    # families' own harnesses do.
+    history_chunk: int = Field(default=5, ge=1)
     history_turns: int = Field(default=12, ge=1)  # steps kept in full; older ones become one line
     history_summary: int = Field(default=30, ge=0)  # one-line summaries kept of older steps
     connect_timeout: float = Field(default=10.0, gt=0)

@@ -71,6 +71,11 @@ class _StepState:
     last_screen: bytes = b""
     repeats: int = 0
     takeovers: int = 0  # the kill switch's take-over count when `frame` was taken
+    # The frame whose screenshot the model was last sent, and its step; and whether the settle
+    # that gave `frame` saw a change (None: no settle said, e.g. a dry run or a take-over).
+    sent: Frame | None = None
+    sent_step: int = 0
+    changed: bool | None = None
 
 
 class Agent:
@@ -136,6 +141,11 @@ class Agent:
         record: dict[str, Any] = {"step": step, "started_at": timestamp()}
         # The tree as the frame shows it, read while the step encodes and waits for the model.
         tree = self._evidence.read_tree(state.frame)
+        unchanged_since = self._unchanged_since(state)
+        if unchanged_since is None:
+            state.sent, state.sent_step = state.frame, step
+        else:
+            record["unchanged_since"] = unchanged_since  # the model was sent a line, no image
         ahead = self._ahead.take(state.frame)  # encoded while the last settle waited
         with _timed(timings, "encode"):
             image = ahead.result() if ahead else None
@@ -161,6 +171,7 @@ class Agent:
                 self.budget,
                 step=step,
                 image=image,
+                unchanged_since=unchanged_since,
                 smaller=lambda sent: self._smaller(state.frame, sent),
                 has_call=lambda reply: _holds_call(reply, mapping, self.settings.model.dialect),
             )
@@ -171,6 +182,7 @@ class Agent:
         record |= {
             "model_output": reply.raw_output(),
             "usage": reply.usage.model_dump(),
+            "cached_share": cached_share(reply.usage),
             "cost": round(self.budget.cost, 6),
             "retries": reply.retries,
             "fixes": asked.fixes,
@@ -180,7 +192,7 @@ class Agent:
             with _timed(timings, "parse"):
                 calls = parse_reply(reply, mapping, self.settings.model.dialect)
         except ModelMistake as mistake:
-            conversation.record(_mistake_turn(step, image, reply, mistake))
+            conversation.record(_mistake_turn(step, image, reply, mistake, unchanged_since))
             self._log_mistake(step, state, mistake, record, reply)
             return None
         state.mistakes = 0
@@ -202,14 +214,16 @@ class Agent:
         # Out of time mid-reply: the rest was skipped; the step is logged whole, then the run stops.
         out_of_time = status is None and self.budget.out_of_time()
         last = status is not None or out_of_time
-        state.frame = self._settle(step, record, timings, last=last, expect=expects_change(ran))
+        state.frame, state.changed = self._settle(
+            step, record, timings, last=last, expect=expects_change(ran)
+        )
         state.answer = _answer(ran) or state.answer
         record["results"] = [o.as_json() for o in outcomes]
         if any(o.secret for o in outcomes):  # the report blurs what was taken after it
             record["contains_secret_input"] = True
         self.trajectory.end_step(record)
 
-        conversation.record(acted_turn(step, image, reply, outcomes, nudge))
+        conversation.record(acted_turn(step, image, reply, outcomes, nudge, unchanged_since))
         messages = [o.message for o in outcomes]
         cost = self.budget.cost
         self.on_step(StepReport(step, messages, None, timings, reply.usage, cost, said(reply)))
@@ -234,11 +248,29 @@ class Agent:
             state.frame = self.screen.capture()
         else:
             state.frame = self.screen.settle(self.settle_rule).frame
+        state.changed = None  # compared with the last screenshot sent, not taken on trust
         state.last_actions = None  # what the model repeats is no loop: the person acted between
         if conversation is not None and conversation.turns:
             last = conversation.turns[-1]
             results = (*last.results[:-1], f"{last.results[-1]}\n{PERSON_USED_THE_DESKTOP}")
             conversation.turns[-1] = replace(last, results=results, problem=True)
+
+    def _unchanged_since(self, state: _StepState) -> int | None:
+        """The step whose screenshot still shows the screen, if it did not change since; else None.
+
+        A settle that saw a change is taken at its word. Otherwise (it saw none, or none was
+        asked: a dry run, a bad reply, a take-over) the frame is compared with the one last sent,
+        so that small changes never add up unseen over several steps.
+        """
+        sent = state.sent
+        if sent is None or state.changed:
+            return None
+        if state.frame is not sent and (
+            state.frame.size != sent.size
+            or changed_pixels(sent.raw, state.frame.raw) > self.settle_rule.tolerance
+        ):
+            return None
+        return state.sent_step
 
     def _watch_for_loops(self, state: _StepState, actions: list[dict[str, object]]) -> str:
         """Count the same actions on an unchanged screen: a nudge first, then a stop."""
@@ -292,11 +324,11 @@ class Agent:
         *,
         last: bool,
         expect: bool,
-    ) -> Frame:
-        """Wait for the screen to be still; the settled frame is the next step's screenshot."""
+    ) -> tuple[Frame, bool | None]:
+        """Wait for the screen to be still: the next step's frame, and whether it changed."""
         if self.executor.dry_run:
             timings["settle"] = 0.0  # nothing moved, nothing to wait for
-            return self.screen.capture()
+            return self.screen.capture(), None
         settled = self.screen.settle(
             self.settle_rule, expect_change=expect, on_still=self._ahead.start
         )
@@ -312,7 +344,7 @@ class Agent:
             after = self._encode(settled.frame, settled.frame.size)
             name = f"step-{step:03d}-after.{after.format}"
             record["screenshot_after"] = self.trajectory.save_screenshot(name, after.data)
-        return settled.frame
+        return settled.frame, settled.changed
 
     def _log_mistake(
         self,
@@ -443,6 +475,12 @@ def said(reply: Reply) -> str:
     return "\n".join(part for part in (reply.content.strip(), *calls) if part)
 
 
+def cached_share(usage: Usage) -> float | None:
+    """The share of the prompt served from the provider's cache, as the run folder keeps it."""
+    share = usage.cached_share
+    return None if share is None else round(share, 4)
+
+
 def _final_status(calls: list[ParsedCall]) -> RunStatus | None:
     for call in calls:
         if isinstance(call.action, Terminate):
@@ -466,10 +504,13 @@ def _answer(calls: list[ParsedCall]) -> str | None:
     return answers[-1] if answers else None
 
 
-def _mistake_turn(step: int, image: EncodedImage, reply: Reply, mistake: ModelMistake) -> Turn:
+def _mistake_turn(
+    step: int, image: EncodedImage, reply: Reply, mistake: ModelMistake, since: int | None
+) -> Turn:
     """The turn that tells the model what was wrong; every native call id gets a result."""
     results = mistake_results(step, mistake, len(reply.tool_calls))
-    return Turn(step, image, reply, _call_ids(step, reply), results, problem=True)
+    ids = _call_ids(step, reply)
+    return Turn(step, image, reply, ids, results, problem=True, unchanged_since=since)
 
 
 def _call_ids(step: int, reply: Reply) -> tuple[str, ...]:
@@ -478,7 +519,12 @@ def _call_ids(step: int, reply: Reply) -> tuple[str, ...]:
 
 
 def acted_turn(
-    step: int, image: EncodedImage, reply: Reply, outcomes: list[Outcome], nudge: str = ""
+    step: int,
+    image: EncodedImage,
+    reply: Reply,
+    outcomes: list[Outcome],
+    nudge: str = "",
+    unchanged_since: int | None = None,
 ) -> Turn:
     """The turn a step that acted leaves in the conversation (also `deskpilot request`'s).
 
@@ -489,4 +535,5 @@ def acted_turn(
     if nudge:
         texts = (*texts[:-1], f"{texts[-1]}. {nudge}")
     problem = bool(nudge) or any(o.status == "error" for o in outcomes)
-    return Turn(step, image, reply, _call_ids(step, reply), texts, problem)
+    ids = _call_ids(step, reply)
+    return Turn(step, image, reply, ids, texts, problem, unchanged_since=unchanged_since)

@@ -33,9 +33,9 @@ def text_call(**arguments: object) -> ScriptedReply:
 DONE = call(action="terminate", status="success")
 # In auto mode a first reply with no call switches the run to text mode (test_gateways.py).
 TEXT_MODE = {"tool_mode": "text"}
-# The pruning tests below were written for 3 screenshots and 12 full steps, set explicitly so
+# The pruning tests below were written for 3 screenshots, 12 full steps and chunks of 4, set so
 # they keep testing the mechanics whatever the profile's defaults (test_profiles.py has those).
-HISTORY = {"history_images": 3, "history_turns": 12}
+HISTORY = {"history_images": 3, "history_turns": 12, "history_chunk": 4}
 
 
 def run_agent(

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from agent.cli.main import main
+from agent.model.prompt import UNCHANGED
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -111,9 +112,11 @@ def test_step_n_carries_the_earlier_steps_through_the_real_conversation(capsys):
         "step 1: left_click done",
         "step 2: typed 5 characters",
         "step 3: pressed enter",
-        "step 4: left_click done",
+        "step 4: waited 1 s",
     ]
     assert "Instruction: find 42" in json.dumps(body)
+    # the wait changed nothing: step 5 says so instead of sending step 4's screenshot again
+    assert body["messages"][-1]["content"] == [{"type": "text", "text": UNCHANGED}]
 
 
 @pytest.mark.parametrize(

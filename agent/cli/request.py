@@ -1,11 +1,11 @@
 """`deskpilot request`: the exact body deskpilot would send at a step, with images shown by size.
 
 No network, no display and no API key. The screen is a blank frame of the given size; the
-earlier steps are made up (a click in the middle of the screen, typing, Enter, in turn), written
-as the family writes replies, and go through the code a run uses: parse_reply, an Executor on a
-desktop that does nothing, the loop's acted_turn and Conversation.request. So the body is the
-one a run with these settings sends at that step, except that each image is replaced by
-"<image WxH format>".
+earlier steps are made up (a click in the middle of the screen, typing, Enter, a wait after
+which the screen has not changed, in turn), written as the family writes replies, and go
+through the code a run uses: parse_reply, an Executor on a desktop that does nothing, the
+loop's acted_turn and Conversation.request. So the body is the one a run with these settings
+sends at that step, except that each image is replaced by "<image WxH format>".
 """
 
 from __future__ import annotations
@@ -48,8 +48,16 @@ def request_body(
     for earlier in range(1, step):
         reply = _earlier_reply(conversation, earlier, mapping)
         calls = parse_reply(reply, mapping, settings.model.dialect)
-        conversation.record(acted_turn(earlier, image, reply, executor.run(calls)))
-    return _images_by_size(conversation.request(step, image), image)
+        since = _unchanged_since(earlier)
+        conversation.record(acted_turn(earlier, image, reply, executor.run(calls), "", since))
+    body = conversation.request(step, image, unchanged_since=_unchanged_since(step))
+    return _images_by_size(body, image)
+
+
+def _unchanged_since(step: int) -> int | None:
+    """After the made-up wait the screen is as before it: the step before the wait's shows it."""
+    waited = step > 1 and _STEPS[(step - 2) % len(_STEPS)][1]["action"] == "wait"
+    return step - 1 if waited else None
 
 
 def request_json(
@@ -78,6 +86,7 @@ _STEPS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("Click the middle of the screen.", {"action": "left_click", "coordinate": "@"}),
     ("Type a greeting.", {"action": "type", "text": "hello"}),
     ("Press Enter.", {"action": "key", "keys": ["enter"]}),
+    ("Wait for the editor.", {"action": "wait", "time": 1}),  # the screen stays as it is
 )
 
 
@@ -114,6 +123,8 @@ def _uitars(conversation: Conversation, step: int, said: str, arguments: dict[st
         call = f"click(start_box='<|box_start|>({x},{y})<|box_end|>')"
     elif action == "type":
         call = f"type(content='{arguments['text']}')"
+    elif action == "wait":
+        call = "wait()"
     else:
         call = f"hotkey(key='{' '.join(arguments['keys'])}')"
     return Reply(content=f"Thought: {said}\nAction: {call}", finish_reason="stop")
@@ -128,6 +139,9 @@ def _gui_plus(conversation: Conversation, step: int, said: str, arguments: dict[
     elif action == "type":
         parameters = {"text": arguments["text"], "needs_enter": False}
         reply = {"thought": said, "action": "TYPE", "parameters": parameters}
+    elif action == "wait":  # gui-plus has no wait: it scrolls a page already at its end
+        parameters = {"direction": "down", "amount": "small"}
+        reply = {"thought": "Scroll down a little.", "action": "SCROLL", "parameters": parameters}
     else:
         reply = {"thought": said, "action": "KEY_PRESS", "parameters": {"key": "enter"}}
     return Reply(content=json.dumps(reply, ensure_ascii=False), finish_reason="stop")
@@ -172,7 +186,8 @@ def add_request_command(commands: argparse._SubParsersAction) -> None:
         description="Prints, as JSON, the exact chat-completions body deskpilot would send at "
         "step N of a run on a screen of WxH with these settings, so you can compare it with "
         "your provider's documentation. The N-1 earlier steps are made up (a click in the "
-        "middle of the screen, typing, Enter) and go through the same code as a run. Each "
+        "middle of the screen, typing, Enter, a wait that changes nothing) and go through the "
+        "same code as a run. Each "
         'screenshot is shown by its size instead of its data, e.g. "<image 1920x1088 png>": '
         "the size the model is sent. Needs no network, display or API key.",
     )
@@ -182,6 +197,11 @@ def add_request_command(commands: argparse._SubParsersAction) -> None:
     request.add_argument("--profile", choices=PROFILES, help="the model family")
     request.add_argument(
         "--tool-mode", choices=["auto", "native", "text"], help="how the tool is offered"
+    )
+    request.add_argument(
+        "--cache",
+        choices=["auto", "explicit", "off"],
+        help="cache_control markers: auto puts them where the provider takes them (DashScope)",
     )
     request.add_argument(
         "--screen", type=size, required=True, metavar="WxH", help="the monitor, logical pixels"
@@ -194,7 +214,9 @@ def add_request_command(commands: argparse._SubParsersAction) -> None:
 
 def run_request(args: argparse.Namespace) -> int:
     """Print the body of the asked step; nothing is sent."""
-    overrides = {"model": {"profile": args.profile, "tool_mode": args.tool_mode}}
+    overrides = {
+        "model": {"profile": args.profile, "tool_mode": args.tool_mode, "cache": args.cache}
+    }
     settings = load_settings(args.config, **overrides)
     body = request_json(settings, args.screen, step=args.step, task=args.task or DEFAULT_TASK)
     sys.stdout.write(body)

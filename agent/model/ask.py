@@ -55,6 +55,7 @@ def ask(
     *,
     step: int,
     image: EncodedImage,
+    unchanged_since: int | None = None,
     smaller: Callable[[EncodedImage], EncodedImage],
     has_call: Callable[[Reply], bool],
 ) -> Asked:
@@ -62,24 +63,29 @@ def ask(
 
     `has_call` tells whether a reply holds a call in any dialect (valid or not); a reply without
     one, while the tool was only sent natively, means the server may have dropped `tools`.
+    With `unchanged_since` the step sends no screenshot of its own (Conversation.request).
     """
     asked = Asked(Reply(), image)
     room = reply_room(conversation.settings)
     widened = False
     while True:
         started = time.monotonic()
-        body = conversation.request(step, asked.image, max_tokens=room)
+        body = conversation.request(
+            step, asked.image, max_tokens=room, unchanged_since=unchanged_since
+        )
         budget.check_before(body, (asked.image.width, asked.image.height))
         asked.building += time.monotonic() - started
         try:
             reply = model.complete(body)
         except ImageTooLarge as error:
+            if unchanged_since is not None:
+                raise  # this step sends no image to re-encode
             _once(asked, "re-encoded the screenshot smaller", error)
             asked.image = smaller(asked.image)
             continue
         except ContextTooLong as error:
             _once(asked, "dropped older screenshots (context too long)", error)
-            conversation.drop_older_screenshots(step)
+            conversation.drop_older_screenshots(step, unchanged_since=unchanged_since)
             continue
         except ToolsNotSupported:
             if conversation.text_mode:
@@ -89,7 +95,7 @@ def ask(
         except ContentFiltered as error:
             # Moderation may object to an older screenshot; the current one alone may pass.
             _once(asked, "retried without older screenshots (content filter)", error)
-            conversation.drop_older_screenshots(step)
+            conversation.drop_older_screenshots(step, unchanged_since=unchanged_since)
             continue
         budget.add(reply.usage)
         if reply.finish_reason == "length" and not widened:  # a cut-off call never runs

@@ -4,9 +4,11 @@ What goes where is the model family's (agent/model/profiles.py): the system text
 its description, where the task sits, and how results come back. Each step adds a user message
 (the screenshot), the assistant's reply, and its results: one tool message per native call, or
 in text mode a <tool_response> in the next user message (UI-TARS: only when something went
-wrong). Only the newest `history_images` screenshots are sent, and only the newest
-`history_turns` steps in full; older steps become one "Step i: ..." line each under the task,
-so the request stays bounded while the model still reads what it did before.
+wrong). Which screenshots and steps are sent is agent/model/history.py's window: it moves a
+chunk at a time, so consecutive requests share all but the newest step (a provider's prompt
+cache), and older steps become one "Step i: ..." line each under the task. A step whose screen
+did not change since the last screenshot sends a line saying so instead of the same image.
+With explicit caching, agent/model/cache.py marks where the stable prefix ends.
 
 A result never gives a screen position: the model answers in its own space (a 0..1000 grid,
 pixels of a resized image), and like its harness it is told what was done, not where.
@@ -20,6 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.config import ModelSettings
+from agent.model.cache import mark, marks
+from agent.model.history import window
 from agent.model.profiles import TOOLS_BLOCK, profile_of
 from agent.model.thinking import reply_room
 from agent.parse.text import strip_thinking
@@ -28,6 +32,8 @@ from agent.reply import Reply
 from skills.computer import tool_schema, tool_schema_json
 
 SUMMARY_CHARS = 200  # a "Step i: ..." line is cut to this length
+# What a step whose screen did not change sends in place of the same screenshot again.
+UNCHANGED = "No new screenshot: the screen has not changed since the last one."
 _ACTION_LINE = re.compile(r"^\s*Action\s*[:：]\s*(\S.*?)\s*$", re.MULTILINE)
 
 
@@ -43,6 +49,9 @@ class Turn:
     # Something went wrong (a bad reply, a failed action, a loop nudge): families whose harness
     # sends no results still hear of it.
     problem: bool = False
+    # The screen had not changed since this earlier step's screenshot: `image` is that one, and
+    # this step sends a line saying so instead.
+    unchanged_since: int | None = None
 
 
 class Conversation:
@@ -60,51 +69,61 @@ class Conversation:
         self.folded: list[str] = []  # one line per step no longer sent in full
         # Text sent beside a step's screenshot (--observe a11y), and dropped with it.
         self.observations: dict[int, str] = {}
+        self.shots: dict[int, bool] = {}  # per step: whether it sent a screenshot of its own
+        self.floors: dict[int, int] = {}  # older screenshots dropped at once (history.py)
 
     def request(
-        self, step: int, image: EncodedImage, *, max_tokens: int | None = None
+        self,
+        step: int,
+        image: EncodedImage,
+        *,
+        max_tokens: int | None = None,
+        unchanged_since: int | None = None,
     ) -> dict[str, Any]:
-        """The chat-completions body for `step`, whose screen is `image`."""
-        self._prune(step)
+        """The chat-completions body for `step`, whose screen is `image`.
+
+        With `unchanged_since`, the screen is as that earlier step's screenshot showed it: the
+        step sends a line saying so, not the image again.
+        """
+        own = unchanged_since is None
+        self._prune(step, own)
         messages: list[dict[str, Any]] = [{"role": "system", "content": self._system()}]
         if self.profile.instruction_alone:
             messages.append({"role": "user", "content": [_text(self._task_text())]})
         pending = ""  # a text-mode result, delivered with the next user message
         first = self.turns[0].step if self.turns else step  # the task goes with the oldest turn
         for turn in self.turns:
-            user = self._user(turn.step, turn.image, pending, with_task=turn.step == first)
+            own_shot = self.shots[turn.step]
+            user = self._user(
+                turn.step, turn.image, pending, with_task=turn.step == first, own=own_shot
+            )
             if user["content"]:
                 messages.append(user)
             messages.append(self._assistant(turn))
             pending = self._results(turn, messages)
-        messages.append(self._user(step, image, pending, with_task=step == first))
+        messages.append(self._user(step, image, pending, with_task=step == first, own=own))
         return self._body(messages, max_tokens or reply_room(self.settings))
 
     def record(self, turn: Turn) -> None:
         """Remember a finished step."""
         self.turns.append(turn)
+        self.shots[turn.step] = turn.unchanged_since is None
 
     def use_text_mode(self) -> None:
         """Describe the tool in the prompt from now on (for servers that refuse `tools`)."""
         self.text_mode = True
 
-    def drop_older_screenshots(self, step: int) -> None:
-        """Send only the current screenshot from now on, until the window has grown again."""
-        self.images_from = step
+    def drop_older_screenshots(self, step: int, *, unchanged_since: int | None = None) -> None:
+        """Send only the newest screenshot from now on, until the window has grown again."""
+        self.floors[step] = unchanged_since or step
 
-    def _prune(self, step: int) -> None:
-        """Drop old screenshots and fold old steps, a chunk at a time.
-
-        Removing a little every step would change the start of the conversation every step and
-        defeat the server's prompt cache; removing a chunk keeps it stable for several steps.
-        """
-        s = self.settings
-        if step - self.images_from + 1 >= s.history_images + s.history_chunk:
-            self.images_from = step - s.history_images + 1
-        if len(self.turns) >= s.history_turns + s.history_chunk:
-            cut = len(self.turns) - s.history_turns
-            self.folded += [_summary(turn) for turn in self.turns[:cut]]
-            self.turns = self.turns[cut:]
+    def _prune(self, step: int, own_screenshot: bool) -> None:
+        """Move the window (history.py) and fold the steps it no longer sends in full."""
+        current = window(self.shots | {step: own_screenshot}, self.settings, self.floors)
+        self.images_from = current.images_from
+        folding = [turn for turn in self.turns if turn.step < current.full_from]
+        self.folded += [_summary(turn) for turn in folding]
+        self.turns = self.turns[len(folding) :]
 
     def _system(self) -> str:
         """The family's system text; in text mode its tool block; then how to reply."""
@@ -118,14 +137,16 @@ class Conversation:
         return "\n\n".join(parts)
 
     def _user(
-        self, step: int, image: EncodedImage, pending: str, *, with_task: bool
+        self, step: int, image: EncodedImage, pending: str, *, with_task: bool, own: bool
     ) -> dict[str, Any]:
-        """A step's user message: results still owed, the screenshot, and maybe the task."""
+        """A step's user message: results owed, its screenshot (or `own` false: a line), task."""
         parts: list[dict[str, Any]] = []
         if pending:
             parts.append(_text(pending))
         shown = step >= self.images_from
-        if shown:
+        if shown and not own:
+            parts.append(_text(UNCHANGED))
+        elif shown:
             parts.append({"type": "image_url", "image_url": {"url": image.data_url()}})
             if step in self.observations:
                 parts.append(_text(self.observations[step]))
@@ -185,6 +206,8 @@ class Conversation:
 
     def _body(self, messages: list[dict[str, Any]], max_tokens: int) -> dict[str, Any]:
         s = self.settings
+        if marks(s.cache, s.base_url):
+            mark(messages)
         body: dict[str, Any] = {"model": s.name, "messages": messages, "max_tokens": max_tokens}
         if not self.text_mode and self.profile.tool is not None:
             body["tools"] = [tool_schema(*self.announced_size, self.profile.tool)]
