@@ -33,7 +33,7 @@ from agent.killswitch import (
     hotkeys_text,
     start_hotkeys,
 )
-from agent.loop import Agent, RunResult, StepReport
+from agent.loop import Agent, RunResult, StepReport, cached_share
 from agent.model.client import ChatCompletionsModel, Model
 from agent.model.prompt import secrets_note
 from agent.perception.screen import MssScreen
@@ -186,6 +186,8 @@ def _run(
             error=error,
             steps=count,
             usage=usage.model_dump(),
+            # the share of prompt tokens the provider served from its cache (None: no prompt)
+            cached_share=cached_share(usage),
             cost=cost,
             currency=agent.settings.model.prices.currency,
             seconds=round(time.monotonic() - started, 3),

@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from agent.loop import StepReport
+from agent.reply import Usage
 from agent.runner import RunOutcome
 
 
@@ -22,10 +23,19 @@ def step_printer(console: Console, currency: str = "USD") -> Callable[[StepRepor
             what = f"[yellow]mistake:[/] {escape(report.error)}"
         timing = " ".join(f"{name} {t.get(name, 0):.2f}s" for name in ("model", "act", "settle"))
         tokens = report.usage.prompt_tokens + report.usage.completion_tokens
-        spent = f"{tokens} tokens" + (f", run {report.cost:.4f} {currency}" if report.cost else "")
+        spent = f"{tokens} tokens{cached(report.usage)}"
+        spent += f", run {report.cost:.4f} {currency}" if report.cost else ""
         console.print(f"step {report.step:>3}  {what}  [dim]{timing}  {spent}[/]")
 
     return show
+
+
+def cached(usage: Usage) -> str:
+    """ ", N cached (S %)": the prompt tokens the provider served from its cache, if it said."""
+    share = usage.cached_share
+    if share is None or not usage.cached_tokens:
+        return ""
+    return f", {usage.cached_tokens} cached ({share:.0%})"
 
 
 def print_outcome(console: Console, outcome: RunOutcome) -> None:
@@ -34,7 +44,8 @@ def print_outcome(console: Console, outcome: RunOutcome) -> None:
     tokens = outcome.usage.prompt_tokens + outcome.usage.completion_tokens
     cost = f", cost {outcome.cost:.4f}" if outcome.cost else ""
     console.print(
-        f"[bold {style}]{outcome.status}[/] after {outcome.steps} steps, {tokens} tokens{cost}"
+        f"[bold {style}]{outcome.status}[/] after {outcome.steps} steps, "
+        f"{tokens} tokens{cached(outcome.usage)}{cost}"
     )
     if outcome.answer:
         console.print(f"answer: {escape(outcome.answer)}")

@@ -36,6 +36,8 @@ STEP_FIELDS = (
     "results",
     "timings",
     "usage",
+    "cached_share",
+    "unchanged_since",
     "cost",
     "retries",
     "fixes",
@@ -140,9 +142,9 @@ def checked_actions(record: dict[str, Any], where: str) -> list[dict[str, Any]]:
 
 def _run_summary(run: dict[str, Any]) -> dict[str, Any]:
     keys = (
-        "kind", "task", "status", "exit_code", "answer", "error", "steps", "usage", "cost",
-        "currency", "seconds", "started_at", "finished_at", "source", "mode", "dry_run", "policy",
-        "interventions",
+        "kind", "task", "status", "exit_code", "answer", "error", "steps", "usage", "cached_share",
+        "cost", "currency", "seconds", "started_at", "finished_at", "source", "mode", "dry_run",
+        "policy", "interventions",
     )  # fmt: skip
     summary = {k: run[k] for k in keys if k in run}
     summary.setdefault("kind", "agent")
