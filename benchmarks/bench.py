@@ -19,12 +19,18 @@ display per process):
                  every target moved. Per action: the gap between the application's own presses;
                  landed: presses on the button the recording pressed, in order.
 
+    cost         what a 30-step run costs per profile, in prompt tokens, the share a provider's
+                 prompt cache serves, and dollars with implicit and explicit caching, against
+                 the families' own harness history and no history (benchmarks/cost.py; no
+                 display, a synthetic screen; it runs first)
+
 A table goes to stdout and every figure to benchmarks/results/bench-<UTC time>.json (a new file
 each run). It is a benchmark, not a test: the goals are reported, never enforced. On a machine
 shared with other work the absolute figures are noisy; the ratios, measured in one run, less so.
 
     python benchmarks/bench.py              # 1280x800 and 1920x1080, 30 steps, 30 clicks
     python benchmarks/bench.py --quick      # 1280x800, a few steps and clicks (CI's check)
+    python benchmarks/bench.py --cost-only  # the cost table alone (about 2 minutes)
 """
 
 from __future__ import annotations
@@ -50,9 +56,11 @@ from unittest import mock
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 # pyautogui binds the display it is first imported on; none of these imports it (the desktop
 # imports it when built, after the child has pointed DISPLAY at its own virtual desktop).
+import cost  # noqa: E402  (benchmarks/cost.py, beside this file)
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image, ImageGrab  # noqa: E402
@@ -83,6 +91,7 @@ GOALS = {
     "replay_unchanged_p50_ms": 100.0,
     "replay_moved_p50_ms": 300.0,
 }
+COST_QUICK_STEPS = 10  # steps of each run in the cost table with --quick
 WARMUP = 2  # first gaps dropped: they pay for imports, the first OCR and the first tree read
 # Pointer targets on the Qwen 0..1000 grid, all over the editor's text; each step differs from
 # the last, so the loop detector never sees a repeat.
@@ -100,6 +109,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, help="agent steps measured per pipeline")
     parser.add_argument("--clicks", type=int, help="clicks in the replayed recording (max 30)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the JSON")
+    parser.add_argument("--cost-only", action="store_true", help="only the cost table")
     parser.add_argument("--child", help=argparse.SUPPRESS)  # SIZE: measure one size
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)  # where a child writes
     args = parser.parse_args()
@@ -110,9 +120,15 @@ def main() -> None:
     if args.child:
         args.result.write_text(json.dumps(measure_size(args.child, steps, clicks)))
         return
+    _say("cost of a run, per profile and history")
+    spent = cost.measure(steps=COST_QUICK_STEPS if args.quick else cost.STEPS)
+    if args.cost_only:
+        report = {"created": _now(), "quick": args.quick, "code": _code_state(), "cost": spent}
+        _finish(report, args.out)
+        return
     sizes = (QUICK_SIZE,) if args.quick else SIZES
     report = {
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "created": _now(),
         "quick": args.quick,
         "steps": steps,
         "warmup_steps_dropped": WARMUP,
@@ -122,11 +138,22 @@ def main() -> None:
         "goals": GOALS,
         "peers": [{"name": name, "sleep_ms": seconds * 1000} for name, seconds in PEERS],
         "sizes": [_with_ratios(_child(size, steps, clicks)) for size in sizes],
+        "cost": spent,
     }
     report["machine"]["load_1min_end"] = round(os.getloadavg()[0], 2)
-    path = write_results(report, args.out)
     print_table(report)
+    _finish(report, args.out)
+
+
+def _finish(report: dict[str, Any], out: Path = RESULTS) -> None:
+    """Print the cost table, write the JSON, and say where."""
+    cost.print_cost_table(report["cost"])
+    path = write_results(report, out)
     print(f"\nwritten to {path}")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _code_state() -> dict[str, Any]:

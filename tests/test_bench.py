@@ -71,6 +71,37 @@ def test_quick_bench_measures_every_figure(tmp_path: Path):
     for row in ("deskpilot (mss + OpenCV PNG)", "pyautogui.screenshot + Pillow PNG", "(cua)"):
         assert row in table
     assert "moved" in table and "5/5" in table
+    assert_cost_figures(report["cost"], steps=10, profiles=4)
+    assert "Cost of a 10-step run at 1920x1080" in table
+
+
+def test_the_cost_table_measures_every_figure_without_a_display():
+    bench = load_bench()
+    spent = bench.cost.measure(steps=8, profiles=("qwen3", "gui-plus"))
+    assert_cost_figures(spent, steps=8, profiles=2)
+
+
+def assert_cost_figures(spent: dict, *, steps: int, profiles: int) -> None:
+    """Every row of the cost table measured, and every goal reported (met or not)."""
+    assert spent["steps"] == steps and spent["screen"] == "1920x1080"
+    histories = {"deskpilot", "harness", "chunks of 4", "no history"}
+    assert len(spent["rows"]) == 4 * profiles
+    assert {row["history"] for row in spent["rows"]} == histories
+    for row in spent["rows"]:
+        assert row["prompt_tokens_per_step"] > 1000, row  # a 1920x1080 screenshot at least
+        assert 0 < row["cacheable_share_steps_2_on"] < 1, row
+        usd = row["cost_usd"]
+        assert 0 < usd["implicit"] < usd["no_cache"], row  # some prefix is always reused
+        assert usd["explicit"] > 0
+        shots = row["screenshots_per_request"]
+        assert 1 <= shots["mean"] <= shots["max"]
+    for row in spent["rows"]:
+        if row["history"] == "no history":
+            assert row["screenshots_per_request"]["max"] == 1
+    assert len(spent["verdicts"]) == profiles
+    for verdict in spent["verdicts"]:
+        assert isinstance(verdict["share_met"], bool) and isinstance(verdict["cost_met"], bool)
+        assert verdict["implicit_vs_harness"] > 0
 
 
 def test_results_never_overwrite_an_earlier_run(tmp_path: Path):

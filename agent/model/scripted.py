@@ -219,6 +219,10 @@ class ScriptedServer:
             self.usages.append(None)
         return index, self.replies[index] if index < len(self.replies) else None
 
+    def counted(self, index: int) -> CacheUsage:
+        """Request `index` as the server's prompt cache counted it (whatever the reply said)."""
+        return self._counted[index]
+
     def usage(self, index: int, reply: ScriptedReply) -> dict[str, Any]:
         """Request `index`'s usage: the reply's own, or counted as a provider would count it."""
         if reply.usage is not None:
