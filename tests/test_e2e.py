@@ -312,3 +312,44 @@ def test_demo_runs_end_to_end_without_a_display_or_key(tmp_path: Path):
     assert "checks passed" in result.stderr
     assert "The model was scripted" in result.stderr
     assert_complete_run_folder(tmp_path / "run", "success", 4)
+
+
+def test_cached_tokens_reach_run_json_the_report_and_the_console(
+    desktop: VirtualDisplay, tmp_path: Path
+):
+    """Waits on a still screen send no screenshot again; what the cache served is shown."""
+    sink = tmp_path / "typed.txt"
+    sink.write_text("")
+    desktop.launch([*XTERM, "-e", "sh", "-c", f"exec cat > {sink}"])  # typing shows
+    replies = [
+        call(action="left_click", coordinate=[500, 500]),
+        call(action="type", text="ab\n"),
+        call(action="wait", time=0.2),
+        call(action="wait", time=0.2),
+        DONE,
+    ]
+    folder = tmp_path / "run"
+    with ScriptedServer(replies) as server:
+        args = ["run", "type ab", "--base-url", server.base_url, "--run-dir", str(folder)]
+        result = deskpilot(desktop, *args, "--report")
+    assert result.returncode == 0, result.stderr
+    assert wait_for_text(sink, "ab\n", desktop) == "ab\n"
+    records = assert_complete_run_folder(folder, "success", 5)
+    # Clicking into the xterm changed nothing, nor did the waits after typing: those steps
+    # sent a line saying the screen is as the last screenshot showed it, not that image again.
+    assert [r.get("unchanged_since") for r in records] == [None, 1, None, 3, 3]
+    last = server.requests[-1]
+    images = [p for m in last["messages"] if isinstance(m["content"], list) for p in m["content"]]
+    urls = [p["image_url"]["url"] for p in images if p["type"] == "image_url"]
+    assert len(urls) == len(set(urls)) == 2
+    run = json.loads((folder / "run.json").read_text())
+    reported = [u["prompt_tokens_details"]["cached_tokens"] for u in server.usages]
+    assert run["usage"]["cached_tokens"] == sum(reported) > 0
+    share_of_run = sum(reported) / run["usage"]["prompt_tokens"]
+    assert run["cached_share"] == pytest.approx(share_of_run, abs=1e-4)
+    assert [r["usage"]["cached_tokens"] for r in records] == reported
+    page = (folder / "report.html").read_text()
+    assert f'"cached_share": {run["cached_share"]}' in page
+    assert "prompt tokens cached" in page and '"unchanged_since": 3' in page
+    share = round(records[-1]["cached_share"] * 100)
+    assert f"{reported[-1]} cached ({share}%)" in " ".join(result.stderr.split())

@@ -13,7 +13,9 @@ from agent.config import load_settings
 from agent.errors import StepLimitReached, TooManyMistakes
 from agent.loop import Agent, RunResult
 from agent.model.client import ChatCompletionsModel
+from agent.model.prompt import UNCHANGED
 from agent.model.scripted import ScriptedReply, ScriptedServer
+from agent.perception.screen import Settled
 from agent.records import read_trajectory
 from agent.trajectory import Trajectory
 
@@ -225,3 +227,60 @@ def test_older_screenshots_are_dropped_in_chunks_so_prefixes_repeat(tmp_path: Pa
     )
     counts = [json.dumps(b).count('"type": "image_url"') for b in server.requests]
     assert counts == [1, 2, 3, 4, 5, 6, 3, 4, 5, 6, 3, 4, 5]
+
+
+class StillScreen(FakeScreen):
+    """Changes only after an action expected to change it: a wait leaves it as it was."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._frame = super().capture()
+
+    def capture(self):  # noqa: ANN201 (a Frame, as FakeScreen's)
+        return self._frame
+
+    def settle(self, rule, *, expect_change=False, **_):  # noqa: ANN001, ANN201
+        self.settles += 1
+        if expect_change:
+            self._frame = FakeScreen.capture(self)
+        return Settled(self._frame, 0.0, timed_out=False, changed=expect_change)
+
+
+def test_waits_that_change_nothing_send_no_screenshot_again(tmp_path: Path):
+    replies = [
+        call(action="left_click", coordinate=[10, 10]),
+        call(action="wait", time=0),
+        call(action="wait", time=0),
+        call(action="type", text="x"),
+        call(action="wait", time=0),
+        DONE,
+    ]
+    _, server, _ = run_agent(tmp_path, replies, desktop=RecordingDesktop(), screen=StillScreen())
+    sent = [_image_urls(body) for body in server.requests]
+    for urls in sent:
+        assert len(urls) == len(set(urls))  # no screenshot twice in one request
+    # steps 1, 2 (after the click) and 5 (after typing) send one; 3, 4 and 6 follow a wait
+    assert [len(set(urls)) for urls in sent] == [1, 2, 2, 2, 3, 3]
+    for step in (3, 4, 6):
+        newest = server.requests[step - 1]["messages"][-1]["content"]
+        assert newest == [{"type": "text", "text": UNCHANGED}]
+    steps = read_trajectory(tmp_path / "run")
+    assert [s.get("unchanged_since") for s in steps] == [None, None, 2, 2, None, 5]
+    assert all(s["screenshot"] for s in steps)  # the run folder keeps every screen all the same
+    # each request extends the last: the scripted server serves all of it from its cache
+    prompts = [usage["prompt_tokens"] for usage in server.usages]
+    cached = [usage["prompt_tokens_details"]["cached_tokens"] for usage in server.usages]
+    assert cached[1:] == prompts[:-1]
+    assert [s["cached_share"] for s in steps[1:]] == pytest.approx(
+        [c / p for c, p in zip(cached[1:], prompts[1:], strict=True)], abs=1e-4
+    )
+
+
+def _image_urls(body: dict) -> list[str]:
+    return [
+        part["image_url"]["url"]
+        for message in body["messages"]
+        if isinstance(message["content"], list)
+        for part in message["content"]
+        if part["type"] == "image_url"
+    ]
