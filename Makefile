@@ -1,6 +1,7 @@
 # make demo   install what is missing, then run the bundled demo on a virtual desktop
 # make test   install what is missing, then run the whole test suite (CI runs exactly this)
-# make bench  agent step and replay on Xvfb against a naive pipeline (benchmarks/results/)
+# make bench  agent step and replay on Xvfb against a naive pipeline, and what a run costs
+#             per profile with prompt caching (benchmarks/results/)
 
 PYTHON ?= python3
 VENV := .venv

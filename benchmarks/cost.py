@@ -227,7 +227,7 @@ def print_cost_table(cost: dict[str, Any]) -> None:
         usd, shots = row["cost_usd"], row["screenshots_per_request"]
         print(
             f"{row['profile']:<12} {row['history']:<12} {row['prompt_tokens_per_step']:>11} "
-            f"{row['cacheable_share_steps_2_on']:>9.0%} {shots['mean']:>5.1f}/{shots['max']:<3} "
+            f"{row['cacheable_share_steps_2_on']:>9.1%} {shots['mean']:>5.1f}/{shots['max']:<3} "
             f"{usd['no_cache']:>9.4f} {usd['implicit']:>9.4f} {usd['explicit']:>9.4f}"
         )
     print("(cacheable: mean share of prompt tokens an implicit cache serves, steps 2 on;")
@@ -237,7 +237,7 @@ def print_cost_table(cost: dict[str, Any]) -> None:
         share = "met" if v["share_met"] else "missed"
         spent = "met" if v["cost_met"] else "missed"
         print(
-            f"  {v['profile']:<12} cacheable {v['cacheable_share']:.0%} (>= 80 %: {share}); "
+            f"  {v['profile']:<12} cacheable {v['cacheable_share']:.1%} (>= 80 %: {share}); "
             f"implicit cost {v['implicit_vs_harness']:.0%} of the harness's (<= 45 %: {spent}), "
             f"{v['implicit_vs_chunks_of_4']:.0%} of chunks of 4; explicit "
             f"{v['explicit_vs_harness_implicit']:.0%} of the harness's implicit"
