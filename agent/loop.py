@@ -175,6 +175,10 @@ class Agent:
                 smaller=lambda sent: self._smaller(state.frame, sent),
                 has_call=lambda reply: _holds_call(reply, mapping, self.settings.model.dialect),
             )
+        if asked.unchanged_since is None and unchanged_since is not None:
+            # Sent after all (a fix re-encoded the screen smaller): it is this step's own now.
+            unchanged_since, state.sent, state.sent_step = None, state.frame, step
+            del record["unchanged_since"]
         # The body's building apart: the model's time is what the server (and the wire) took.
         timings["request"] = round(asked.building, 4)
         timings["model"] = round(max(0.0, timings["model"] - asked.building), 4)

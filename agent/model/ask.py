@@ -43,6 +43,8 @@ class Asked:
     reply: Reply
     image: EncodedImage
     fixes: list[str] = field(default_factory=list)
+    # The earlier step whose screenshot still shows the screen (None: this step sent its own).
+    unchanged_since: int | None = None
     # Seconds spent building request bodies (the conversation, the budget's check), apart from
     # the time the model took: the step's "request" and "model" timings.
     building: float = 0.0
@@ -65,27 +67,26 @@ def ask(
     one, while the tool was only sent natively, means the server may have dropped `tools`.
     With `unchanged_since` the step sends no screenshot of its own (Conversation.request).
     """
-    asked = Asked(Reply(), image)
+    asked = Asked(Reply(), image, unchanged_since=unchanged_since)
     room = reply_room(conversation.settings)
     widened = False
     while True:
         started = time.monotonic()
         body = conversation.request(
-            step, asked.image, max_tokens=room, unchanged_since=unchanged_since
+            step, asked.image, max_tokens=room, unchanged_since=asked.unchanged_since
         )
         budget.check_before(body, (asked.image.width, asked.image.height))
         asked.building += time.monotonic() - started
         try:
             reply = model.complete(body)
         except ImageTooLarge as error:
-            if unchanged_since is not None:
-                raise  # this step sends no image to re-encode
             _once(asked, "re-encoded the screenshot smaller", error)
             asked.image = smaller(asked.image)
+            asked.unchanged_since = None  # the screen is sent again, smaller, as this step's own
             continue
         except ContextTooLong as error:
             _once(asked, "dropped older screenshots (context too long)", error)
-            conversation.drop_older_screenshots(step, unchanged_since=unchanged_since)
+            conversation.drop_older_screenshots(step, unchanged_since=asked.unchanged_since)
             continue
         except ToolsNotSupported:
             if conversation.text_mode:
@@ -95,7 +96,7 @@ def ask(
         except ContentFiltered as error:
             # Moderation may object to an older screenshot; the current one alone may pass.
             _once(asked, "retried without older screenshots (content filter)", error)
-            conversation.drop_older_screenshots(step, unchanged_since=unchanged_since)
+            conversation.drop_older_screenshots(step, unchanged_since=asked.unchanged_since)
             continue
         budget.add(reply.usage)
         if reply.finish_reason == "length" and not widened:  # a cut-off call never runs
