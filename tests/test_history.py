@@ -130,6 +130,7 @@ def test_any_run_keeps_its_prefix_and_its_screenshots_within_bounds(
     own = breaks = version = 0  # screenshots taken, requests that did not extend the last one
     since: int | None = None
     previous: dict[str, Any] | None = None
+    last_tokens = 0  # the prompt tokens of `previous`
     for step in range(1, len(still) + 2):
         own += since is None
         image = screenshot(version, (1280, 800))

@@ -236,10 +236,10 @@ class StillScreen(FakeScreen):
         super().__init__()
         self._frame = super().capture()
 
-    def capture(self):  # noqa: ANN201 (a Frame, as FakeScreen's)
+    def capture(self):
         return self._frame
 
-    def settle(self, rule, *, expect_change=False, **_):  # noqa: ANN001, ANN201
+    def settle(self, rule, *, expect_change=False, **_):
         self.settles += 1
         if expect_change:
             self._frame = FakeScreen.capture(self)
