@@ -9,7 +9,6 @@ Timing assertions are generous bounds only: the machine running the tests may be
 
 from __future__ import annotations
 
-import base64
 import sys
 import time
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from agent.config import load_settings
 from agent.display.virtual import App, VirtualDisplay, Window
 from agent.loop import Agent
 from agent.model.client import ChatCompletionsModel
+from agent.model.prompt import UNCHANGED
 from agent.model.scripted import ScriptedReply, ScriptedServer
 from agent.perception.screen import Frame, MssScreen, SettleRule
 from agent.records import read_trajectory
@@ -286,10 +286,12 @@ def test_the_next_screenshot_is_encoded_while_the_settle_waits(desktop, tmp_path
     steps = read_trajectory(tmp_path / "run")
     # The first screenshot is taken before any settle; every later one was encoded ahead.
     assert ["encode_background" in s["timings"] for s in steps] == [False, True, True, True]
-    # And it is the screen as it was: the same pixels as a grab now (nothing moved).
-    for request in server.requests[1:]:
-        url = request["messages"][-1]["content"][0]["image_url"]["url"]
-        png = base64.b64decode(url.partition(",")[2])
-        sent = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
-        grabbed = np.frombuffer(now.raw, np.uint8).reshape(now.size[1], now.size[0], 4)
-        assert np.array_equal(sent, grabbed[:, :, :3])
+    # And it is the screen as it was: the same pixels as a grab now (nothing moved), kept in
+    # the run folder; the model is sent a line instead of the same picture again.
+    grabbed = np.frombuffer(now.raw, np.uint8).reshape(now.size[1], now.size[0], 4)
+    for step, request in zip(steps[1:], server.requests[1:], strict=True):
+        png = (tmp_path / "run" / step["screenshot"]).read_bytes()
+        kept = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+        assert np.array_equal(kept, grabbed[:, :, :3])
+        newest = request["messages"][-1]["content"]
+        assert UNCHANGED in [part.get("text") for part in newest]
