@@ -1,0 +1,5 @@
+"""deskpilot's Wayland backend for wlroots compositors (sway): see backend.py."""
+
+from agent.desktops.wayland.backend import WaylandBackend
+
+__all__ = ["WaylandBackend"]
