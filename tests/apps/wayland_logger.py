@@ -1,0 +1,82 @@
+"""A GTK 3 window that logs what reaches it, for the Wayland backend's tests.
+
+Usage (Debian's /usr/bin/python3, GDK_BACKEND=wayland): wayland_logger.py LOG_FILE
+
+The window (app_id deskpilot-logger) is a pure red 400x240 area above a text field that holds
+the keyboard focus; its caret does not blink, so the screen stays still between inputs.
+One line per event is appended to LOG_FILE, flushed at once:
+  ready
+  press BUTTON X Y KIND       button press in window coordinates; KIND 1 single, 2 double
+  scroll DX DY                smooth scroll deltas, + is right/down (GTK 3 turns discrete
+                              horizontal clicks the wrong way round on Wayland, deltas not)
+  key KEYNAME STATE           key press with its GDK keyval name and modifier bits
+  text REPR                   the field's whole text after each change, as a Python repr
+"""
+
+from __future__ import annotations
+
+import sys
+
+import gi
+
+gi.require_version("Gtk", "3.0")
+gi.require_version("Gdk", "3.0")
+from gi.repository import Gdk, GLib, Gtk  # noqa: E402
+
+KINDS = {Gdk.EventType.BUTTON_PRESS: 1, Gdk.EventType._2BUTTON_PRESS: 2}
+
+
+def main(path: str) -> None:
+    """Show the window until it is closed."""
+    out = open(path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 (open for the app's life)
+
+    def log(line: str) -> None:
+        out.write(line + "\n")
+
+    GLib.set_prgname("deskpilot-logger")
+    # A blinking caret repaints twice a second: the repaint tests need a still screen.
+    Gtk.Settings.get_default().set_property("gtk-cursor-blink", False)
+    window = Gtk.Window(title="deskpilot logger")
+    window.set_default_size(400, 300)
+    box = Gtk.Box(orientation=Gtk.Orientation.VERTICAL)
+    area = Gtk.EventBox()  # paints its CSS background, unlike a DrawingArea
+    area.set_size_request(400, 240)
+    area.add_events(Gdk.EventMask.BUTTON_PRESS_MASK | Gdk.EventMask.SMOOTH_SCROLL_MASK)
+
+    css = Gtk.CssProvider()
+    css.load_from_data(b"#area { background-color: #ff0000; }")
+    Gtk.StyleContext.add_provider_for_screen(
+        Gdk.Screen.get_default(), css, Gtk.STYLE_PROVIDER_PRIORITY_APPLICATION
+    )
+    area.set_name("area")
+
+    def press(widget: Gtk.Widget, event: Gdk.EventButton) -> bool:
+        x, y = widget.translate_coordinates(window, int(event.x), int(event.y))
+        log(f"press {event.button} {x} {y} {KINDS.get(event.type, 0)}")
+        return True
+
+    def scroll(_widget: Gtk.Widget, event: Gdk.EventScroll) -> bool:
+        _, dx, dy = event.get_scroll_deltas()
+        log(f"scroll {dx:g} {dy:g}")
+        return True
+
+    area.connect("button-press-event", press)
+    area.connect("scroll-event", scroll)
+    entry = Gtk.Entry()
+    entry.connect("changed", lambda e: log(f"text {e.get_text()!r}"))
+    window.connect(
+        "key-press-event",
+        lambda _w, e: log(f"key {Gdk.keyval_name(e.keyval)} {int(e.state)}") and False,
+    )
+    box.pack_start(area, False, False, 0)
+    box.pack_start(entry, False, False, 0)
+    window.add(box)
+    window.connect("destroy", Gtk.main_quit)
+    window.show_all()
+    entry.grab_focus()
+    GLib.idle_add(lambda: log("ready") and False)
+    Gtk.main()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

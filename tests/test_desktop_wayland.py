@@ -1,0 +1,368 @@
+"""The Wayland backend on a real headless sway: frames, input, repaints, windows, bad input.
+
+One sway per module (per xdist worker) with the GTK logger (tests/apps/wayland_logger.py,
+Debian's python3-gi) floating at a known place; the logger writes what reached it to a file.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from wayland_desktop import WaylandDesktop
+
+pytest.importorskip("pywayland")
+from agent.desktops.base import Capability, MissingCapability
+from agent.desktops.wayland import WaylandBackend
+from agent.desktops.wayland.connection import MissingProtocol, NotACompositor
+from agent.desktops.wayland.keymap import SPARE_KEYS, Keymap, text_keymaps
+from agent.desktops.wayland.sway import SwayIpc, views
+from agent.errors import DisplayError
+from skills.keys import UnknownKey
+
+APPS = Path(__file__).parent / "apps"
+SYSTEM_PYTHON = "/usr/bin/python3"
+WIN_X, WIN_Y, WIN_W, WIN_H = 100, 120, 400, 300  # where the logger floats
+AREA_H = 240  # its red area's height; the text field is below
+
+pytestmark = pytest.mark.skipif(
+    subprocess.run(
+        [SYSTEM_PYTHON, "-c", "import gi; gi.require_version('Gtk', '3.0')"],
+        capture_output=True,
+        check=False,
+    ).returncode
+    != 0
+    or not os.path.exists("/usr/bin/sway"),
+    reason="needs sway and python3-gi with gir1.2-gtk-3.0",
+)
+
+
+class Logger:
+    """The GTK logger's file, read line by line."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.seen = 0
+
+    def lines(self) -> list[str]:
+        return self.path.read_text("utf-8").splitlines() if self.path.exists() else []
+
+    def new(self, *, count: int = 1, prefix: str = "", timeout: float = 5.0) -> list[str]:
+        """Wait for `count` new lines starting with `prefix`; return all new matching lines."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [line for line in self.lines()[self.seen :] if line.startswith(prefix)]
+            if len(found) >= count or time.monotonic() > deadline:
+                time.sleep(0.1)  # anything more (a duplicate) would arrive at once
+                fresh = self.lines()[self.seen :]
+                self.seen += len(fresh)
+                return [line for line in fresh if line.startswith(prefix)]
+            time.sleep(0.01)
+
+
+@pytest.fixture(scope="module")
+def desk() -> Iterator[WaylandDesktop]:
+    # Placed as it maps: moving it later races GTK's first configure, which can keep the old size.
+    rule = (
+        f'for_window [app_id="deskpilot-logger"] floating enable, '
+        f"resize set {WIN_W} {WIN_H}, move position {WIN_X} {WIN_Y}\n"
+    )
+    with WaylandDesktop(1280, 800, config=rule) as desk:
+        yield desk
+
+
+@pytest.fixture(scope="module")
+def logger(desk: WaylandDesktop) -> Logger:
+    path = desk.writable("logger.txt")
+    desk.launch([SYSTEM_PYTHON, str(APPS / "wayland_logger.py"), str(path)])
+    ipc = SwayIpc(desk.swaysock)
+    try:
+        deadline = time.monotonic() + 15
+        while not ("ready" in Logger(path).lines() and _logger_node(ipc)):
+            assert time.monotonic() < deadline, "the GTK logger did not show up"
+            time.sleep(0.02)
+        while _rect(_logger_node(ipc)) != (WIN_X, WIN_Y, WIN_W, WIN_H):
+            assert time.monotonic() < deadline, "the GTK logger did not move"
+            time.sleep(0.02)
+    finally:
+        ipc.close()
+    log = Logger(path)
+    log.seen = len(log.lines())
+    return log
+
+
+@pytest.fixture(scope="module")
+def backend(desk: WaylandDesktop, logger: Logger) -> Iterator[WaylandBackend]:
+    backend = WaylandBackend(desk.socket, swaysock=desk.swaysock)
+    deadline = time.monotonic() + 5
+    while _pixel(backend.grab(), WIN_X + WIN_W, WIN_Y + 10) == (255, 0, 0):  # not redrawn yet
+        assert time.monotonic() < deadline, "the GTK logger did not redraw at its new size"
+        time.sleep(0.02)
+    yield backend
+    backend.close()
+
+
+def _logger_node(ipc: SwayIpc) -> dict:
+    return next((n for n in views(ipc.tree()) if n.get("app_id") == "deskpilot-logger"), {})
+
+
+def _rect(node: dict) -> tuple[int, int, int, int]:
+    return tuple(node["rect"][key] for key in ("x", "y", "width", "height"))
+
+
+def _pixel(frame, x: int, y: int) -> tuple[int, int, int]:
+    """(r, g, b) at logical (x, y) of a BGRX frame."""
+    offset = (y * frame.size[0] + x) * 4
+    b, g, r = frame.raw[offset : offset + 3]
+    return r, g, b
+
+
+def test_the_backend_declares_what_it_has(backend: WaylandBackend) -> None:
+    assert backend.name == "wayland"
+    assert backend.capabilities == {
+        Capability.CHANGE_EVENTS,
+        Capability.WINDOWS,
+        Capability.UNICODE_TEXT,
+    }
+    assert (backend.screen().width, backend.screen().height) == (1280, 800)
+
+
+def test_a_frame_shows_the_window_where_sway_put_it(backend: WaylandBackend) -> None:
+    frame = backend.grab()
+    assert frame.size == (1280, 800)
+    assert frame.region == backend.screen()
+    assert len(frame.raw) == 1280 * 800 * 4
+    # inside the red area (corners and middle), and just outside it
+    for x, y in [(WIN_X, WIN_Y), (WIN_X + WIN_W - 1, WIN_Y + AREA_H - 1), (300, 240)]:
+        assert _pixel(frame, x, y) == (255, 0, 0), (x, y)
+    for x, y in [(WIN_X - 1, WIN_Y), (WIN_X, WIN_Y - 1), (WIN_X + WIN_W, WIN_Y + 10)]:
+        assert _pixel(frame, x, y) != (255, 0, 0), (x, y)
+
+
+def test_clicks_land_within_two_pixels(backend: WaylandBackend, logger: Logger) -> None:
+    desktop = backend.input()
+    targets = [(WIN_X + 5 + 37 * i, WIN_Y + 8 + 22 * i) for i in range(10)]
+    for x, y in targets:
+        desktop.click(x, y, button="left", clicks=1)
+    presses = logger.new(count=10, prefix="press")
+    assert len(presses) == 10, presses
+    for (x, y), line in zip(targets, presses, strict=True):
+        _, button, wx, wy, kind = line.split()
+        assert (button, kind) == ("1", "1"), line  # ten single clicks, no double click
+        assert abs(WIN_X + int(wx) - x) <= 2 and abs(WIN_Y + int(wy) - y) <= 2, (x, y, line)
+
+
+def test_a_double_click_is_one_and_two_single_clicks_stay_single(
+    backend: WaylandBackend, logger: Logger
+) -> None:
+    desktop = backend.input()
+    desktop.click(200, 200, button="right", clicks=2)
+    assert [line.split()[-1] for line in logger.new(count=3, prefix="press")] == ["1", "1", "2"]
+    desktop.click(250, 200, button="left", clicks=1)
+    desktop.click(251, 201, button="left", clicks=1)  # a person's two clicks on one spot
+    assert [line.split()[-1] for line in logger.new(count=2, prefix="press")] == ["1", "1"]
+
+
+def test_unicode_text_arrives_exactly_once(backend: WaylandBackend, logger: Logger) -> None:
+    desktop = backend.input()
+    desktop.press(["ctrl", "a"])
+    text = "Grüße, ÆØÅ — 日本語 ☺ 😀 naïve: a+b=c; «x» \\ ~ aa"
+    desktop.type_text(text)
+    lines = logger.new(count=len(text), prefix="text")
+    assert lines[-1] == f"text {text!r}"
+    assert len([line for line in lines if line != "text ''"]) == len(text)  # each char once
+
+
+def test_text_with_more_distinct_characters_than_one_keymap_holds(
+    backend: WaylandBackend, logger: Logger
+) -> None:
+    text = "".join(chr(0x4E00 + i) for i in range(SPARE_KEYS + 20))
+    assert len(text_keymaps(text, Keymap())) == 2
+    desktop = backend.input()
+    desktop.press(["ctrl", "a"])
+    desktop.type_text(text)
+    assert logger.new(count=len(text), prefix="text", timeout=15)[-1] == f"text {text!r}"
+
+
+def test_key_chords_work(backend: WaylandBackend, logger: Logger) -> None:
+    desktop = backend.input()
+    desktop.type_text("gone")
+    desktop.press(["ctrl", "a"])  # select all: the next key replaces the text
+    desktop.press(["shift", "b"])
+    desktop.press(["x"])
+    desktop.press(["left"])
+    desktop.press(["backspace"])
+    assert logger.new(count=9, prefix="text")[-1] == "text 'x'"
+    with pytest.raises(UnknownKey):
+        desktop.press(["ctrl", "nosuchkey"])
+
+
+def test_scrolling_arrives_in_all_four_directions(backend: WaylandBackend, logger: Logger) -> None:
+    desktop = backend.input()
+    desktop.scroll(2, x=300, y=200, horizontal=False)  # up
+    desktop.scroll(-1, x=300, y=200, horizontal=False)  # down
+    desktop.scroll(1, x=300, y=200, horizontal=True)  # right
+    desktop.scroll(-3, x=300, y=200, horizontal=True)  # left
+    deltas = [
+        tuple(float(v) for v in line.split()[1:]) for line in logger.new(count=7, prefix="scroll")
+    ]
+    signs = [(int(dx > 0) - int(dx < 0), int(dy > 0) - int(dy < 0)) for dx, dy in deltas]
+    assert signs == [(0, -1)] * 2 + [(0, 1)] + [(1, 0)] + [(-1, 0)] * 3
+
+
+def test_the_change_watch_wakes_on_a_repaint_and_times_out_on_a_still_screen(
+    backend: WaylandBackend, logger: Logger
+) -> None:
+    watch = backend.change_watch()
+    try:
+        time.sleep(0.3)  # whatever earlier tests repainted is over
+        watch.reset()
+        started = time.monotonic()
+        assert watch.wait(0.4) is False
+        assert time.monotonic() - started >= 0.39
+        backend.input().type_text("z")
+        started = time.monotonic()
+        assert watch.wait(2.0) is True
+        assert time.monotonic() - started < 0.5
+        backend.input().type_text("y")
+        quiet = backend.change_watch()  # a second watch tells when the repaints are over
+        try:
+            deadline = time.monotonic() + 5
+            while quiet.wait(0.5):
+                assert time.monotonic() < deadline, "the screen never became still"
+        finally:
+            quiet.close()
+        watch.reset()  # the first watch has not seen them: reset forgets them
+        assert watch.wait(0.3) is False, watch.damage
+    finally:
+        watch.close()
+    logger.new(prefix="text")
+
+
+def test_windows_match_sways_tree(desk: WaylandDesktop, backend: WaylandBackend) -> None:
+    ipc = SwayIpc(desk.swaysock)
+    try:
+        node = _logger_node(ipc)
+    finally:
+        ipc.close()
+    (window,) = backend.windows()
+    assert window.id == node["id"]
+    assert (window.title, window.instance, window.wm_class) == (
+        "deskpilot logger",
+        "deskpilot-logger",
+        "deskpilot-logger",
+    )
+    assert (window.x, window.y, window.width, window.height) == (WIN_X, WIN_Y, WIN_W, WIN_H)
+    assert backend.focused_window() == window
+    assert backend.window_at((WIN_X + 10, WIN_Y + 10)) == window
+    assert backend.window_at((WIN_X - 1, WIN_Y)) is None
+    backend.input().move(WIN_X + WIN_W - 1, WIN_Y + WIN_H - 1)
+    assert backend.window_at(None) == window
+    backend.input().move(1200, 700)
+    assert backend.window_at(None) is None
+
+
+def test_input_outside_the_screen_is_refused(backend: WaylandBackend) -> None:
+    with pytest.raises(DisplayError, match="outside the screen"):
+        backend.input().click(1280, 10, button="left", clicks=1)
+
+
+def test_clearing_the_selections_says_it_is_missing(backend: WaylandBackend) -> None:
+    with pytest.raises(DisplayError, match="not supported on Wayland"):
+        backend.input().clear_selections()
+
+
+# -- bad input: one clear line each, nothing left open
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_a_missing_socket_is_no_compositor(tmp_path: Path) -> None:
+    with pytest.raises(NotACompositor, match="does not exist"):
+        WaylandBackend(str(tmp_path / "wayland-9"))
+
+
+def test_a_socket_that_never_answers_is_no_compositor(tmp_path: Path) -> None:
+    path = str(tmp_path / "silent")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(1)
+    before = _open_fds()
+    try:
+        with pytest.raises(NotACompositor, match="did not answer"):
+            WaylandBackend(path)
+    finally:
+        server.close()
+    assert _open_fds() == before - 1  # the listening socket only
+
+
+def test_a_socket_that_hangs_up_is_no_compositor(tmp_path: Path) -> None:
+    path = str(tmp_path / "rude")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(1)
+
+    def hang_up() -> None:
+        conn, _ = server.accept()
+        conn.recv(100)
+        conn.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\n")
+        conn.close()
+
+    thread = threading.Thread(target=hang_up)
+    thread.start()
+    try:
+        with pytest.raises(NotACompositor):
+            WaylandBackend(path)
+    finally:
+        thread.join(5)
+        server.close()
+
+
+def test_a_compositor_without_the_wlroots_protocols_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "wayland-bare"
+    server = subprocess.Popen(
+        [sys.executable, str(APPS / "bare_wayland_server.py"), str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None and server.stdout.readline() == "ready\n"
+        before = _open_fds()
+        with pytest.raises(MissingProtocol) as caught:
+            WaylandBackend(str(path))
+        assert "zwlr_screencopy_manager_v1" in str(caught.value)
+        assert "\n" not in str(caught.value)
+        assert _open_fds() == before
+    finally:
+        server.kill()
+        server.wait()
+        server.stdout.close()
+
+
+def test_without_sway_there_are_no_windows(desk: WaylandDesktop, tmp_path: Path) -> None:
+    plain = WaylandBackend(desk.socket, swaysock=None)  # sway is found next to the socket
+    assert Capability.WINDOWS in plain.capabilities
+    plain.close()
+    old = os.environ.pop("SWAYSOCK", None)
+    link = tmp_path / "wayland-1"
+    link.symlink_to(desk.socket)  # a directory with no sway-ipc socket beside it
+    try:
+        blind = WaylandBackend(str(link))
+        try:
+            assert Capability.WINDOWS not in blind.capabilities
+            with pytest.raises(MissingCapability, match="needs windows"):
+                blind.windows()
+        finally:
+            blind.close()
+    finally:
+        if old is not None:
+            os.environ["SWAYSOCK"] = old
