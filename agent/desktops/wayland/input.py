@@ -18,6 +18,7 @@ from agent.desktops.wayland.keymap import (
     Keymap,
     text_keymaps,
 )
+from agent.desktops.wayland.protocols.data_control import ZwlrDataControlManagerV1
 from agent.desktops.wayland.protocols.virtual_keyboard import ZwpVirtualKeyboardManagerV1
 from agent.desktops.wayland.protocols.virtual_pointer import ZwlrVirtualPointerManagerV1
 from agent.errors import DisplayError
@@ -218,8 +219,21 @@ class WaylandDesktop:
         time.sleep(seconds)
 
     def clear_selections(self) -> None:
-        """Leave CLIPBOARD and PRIMARY empty (not yet on Wayland: says so)."""
-        raise DisplayError("clearing the clipboard is not supported on Wayland yet")
+        """Leave CLIPBOARD and PRIMARY empty: whatever was selected or copied is gone."""
+        with self._lock:
+            manager = self.conn.bind(ZwlrDataControlManagerV1, 2, "clearing the selections")
+            device = manager.get_data_device(self.conn.seat())
+            offers: list = []
+            device.dispatcher["data_offer"] = lambda _device, offer: offers.append(offer)
+            device.set_selection(None)
+            if self.conn.versions[ZwlrDataControlManagerV1.name] >= 2:
+                device.set_primary_selection(None)
+            self.conn.roundtrip(what="clear the selections")
+            for offer in offers:  # the selections as they were when the device was made
+                offer.destroy()
+            device.destroy()
+            manager.destroy()
+            self.conn.flush()
 
     def close(self) -> None:
         """Remove the virtual devices."""
