@@ -18,6 +18,7 @@ pytest_plugins = ["pytester"]
 # Programs that must not outlive the test session (compared by /proc/PID/comm).
 GUI_PROCESS_NAMES = frozenset(
     {"Xvfb", "openbox", "xterm", "mousepad", "galculator", "featherpad", "pcmanfm", "chromium"}
+    | {"sway", "Xwayland", "foot"}  # tests/wayland_desktop.py's compositor and its programs
     # each desktop's own session bus and AT-SPI bus (comm is cut to 15 characters)
     | {"dbus-daemon", "at-spi-bus-laun", "at-spi2-registr"}
 )

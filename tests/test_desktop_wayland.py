@@ -274,9 +274,19 @@ def test_input_outside_the_screen_is_refused(backend: WaylandBackend) -> None:
         backend.input().click(1280, 10, button="left", clicks=1)
 
 
-def test_clearing_the_selections_says_it_is_missing(backend: WaylandBackend) -> None:
-    with pytest.raises(DisplayError, match="not supported on Wayland"):
-        backend.input().clear_selections()
+def test_clearing_the_selections_empties_the_clipboard(
+    backend: WaylandBackend, logger: Logger
+) -> None:
+    desktop = backend.input()
+    desktop.press(["ctrl", "a"])
+    desktop.type_text("secret")
+    for keys in (["ctrl", "a"], ["ctrl", "c"], ["end"], ["ctrl", "v"]):
+        desktop.press(keys)
+    assert logger.new(count=8, prefix="text")[-1] == "text 'secretsecret'"  # the copy works
+    desktop.clear_selections()
+    desktop.press(["ctrl", "v"])
+    desktop.type_text("!")
+    assert logger.new(prefix="text")[-1] == "text 'secretsecret!'"  # and nothing is pasted
 
 
 # -- bad input: one clear line each, nothing left open
