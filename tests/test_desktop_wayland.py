@@ -154,7 +154,7 @@ def test_clicks_land_within_two_pixels(backend: WaylandBackend, logger: Logger) 
     presses = logger.new(count=10, prefix="press")
     assert len(presses) == 10, presses
     for (x, y), line in zip(targets, presses, strict=True):
-        _, button, wx, wy, kind = line.split()
+        _, button, wx, wy, kind = line.split()[:5]
         assert (button, kind) == ("1", "1"), line  # ten single clicks, no double click
         assert abs(WIN_X + int(wx) - x) <= 2 and abs(WIN_Y + int(wy) - y) <= 2, (x, y, line)
 
@@ -164,10 +164,10 @@ def test_a_double_click_is_one_and_two_single_clicks_stay_single(
 ) -> None:
     desktop = backend.input()
     desktop.click(200, 200, button="right", clicks=2)
-    assert [line.split()[-1] for line in logger.new(count=3, prefix="press")] == ["1", "1", "2"]
+    assert [line.split()[4] for line in logger.new(count=3, prefix="press")] == ["1", "1", "2"]
     desktop.click(250, 200, button="left", clicks=1)
     desktop.click(251, 201, button="left", clicks=1)  # a person's two clicks on one spot
-    assert [line.split()[-1] for line in logger.new(count=2, prefix="press")] == ["1", "1"]
+    assert [line.split()[4] for line in logger.new(count=2, prefix="press")] == ["1", "1"]
 
 
 def test_unicode_text_arrives_exactly_once(backend: WaylandBackend, logger: Logger) -> None:

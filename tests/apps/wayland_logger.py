@@ -6,7 +6,8 @@ The window (app_id deskpilot-logger) is a pure red 400x240 area above a text fie
 the keyboard focus; its caret does not blink, so the screen stays still between inputs.
 One line per event is appended to LOG_FILE, flushed at once:
   ready
-  press BUTTON X Y KIND       button press in window coordinates; KIND 1 single, 2 double
+  press BUTTON X Y KIND T     button press in window coordinates; KIND 1 single, 2 double;
+                              T: when GTK handled it (time.monotonic, shared by processes)
   scroll DX DY                smooth scroll deltas, + is right/down (GTK 3 turns discrete
                               horizontal clicks the wrong way round on Wayland, deltas not)
   key KEYNAME STATE           key press with its GDK keyval name and modifier bits
@@ -16,6 +17,7 @@ One line per event is appended to LOG_FILE, flushed at once:
 from __future__ import annotations
 
 import sys
+import time
 
 import gi
 
@@ -52,7 +54,7 @@ def main(path: str) -> None:
 
     def press(widget: Gtk.Widget, event: Gdk.EventButton) -> bool:
         x, y = widget.translate_coordinates(window, int(event.x), int(event.y))
-        log(f"press {event.button} {x} {y} {KINDS.get(event.type, 0)}")
+        log(f"press {event.button} {x} {y} {KINDS.get(event.type, 0)} {time.monotonic():.6f}")
         return True
 
     def scroll(_widget: Gtk.Widget, event: Gdk.EventScroll) -> bool:

@@ -1,0 +1,83 @@
+"""How fast the Wayland backend grabs a frame and how soon a click reaches an application.
+
+A headless sway is started per output size and refresh rate, with the GTK logger of the tests
+(tests/apps/wayland_logger.py); grab() runs `--rounds` times on a still screen, then clicks
+go to the logger, which notes when GTK handled each. Medians and 90th percentiles are printed.
+
+    python benchmarks/wayland.py
+    python benchmarks/wayland.py --rounds 100 --sizes 1280x800 --refresh 60 240
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from wayland_desktop import WaylandDesktop  # noqa: E402
+
+from agent.desktops.wayland import WaylandBackend  # noqa: E402
+
+LOGGER = ROOT / "tests/apps/wayland_logger.py"
+RULE = 'for_window [app_id="deskpilot-logger"] floating enable, move position 0 0\n'
+
+
+def percentiles(samples: list[float]) -> str:
+    """Median and 90th percentile in milliseconds."""
+    ordered = sorted(samples)
+    p90 = ordered[int(len(ordered) * 0.9) - 1]
+    return f"median {statistics.median(ordered) * 1000:6.1f} ms, p90 {p90 * 1000:6.1f} ms"
+
+
+def measure(width: int, height: int, refresh: int, rounds: int) -> None:
+    """Print grab and click timings for one output."""
+    with WaylandDesktop(width, height, refresh=refresh, config=RULE) as desk:
+        log = desk.writable("logger.txt")
+        desk.launch(["/usr/bin/python3", str(LOGGER), str(log)])
+        deadline = time.monotonic() + 15
+        while not (log.exists() and "ready" in log.read_text()):
+            if time.monotonic() > deadline:
+                raise SystemExit("the GTK logger did not start")
+            time.sleep(0.02)
+        backend = WaylandBackend(desk.socket, swaysock=desk.swaysock)
+        try:
+            time.sleep(0.5)
+            backend.grab()
+            grabs = [backend.grab().grab_seconds for _ in range(rounds)]
+            desktop = backend.input()
+            desktop.move(5, 5)  # creates the pointer and waits out its warm-up
+            clicks = []
+            for i in range(min(rounds, 20)):
+                seen = len(log.read_text().splitlines())
+                started = time.monotonic()
+                desktop.click(20 + 9 * i, 20 + 5 * i, button="left", clicks=1)
+                while len(lines := log.read_text().splitlines()) == seen:
+                    time.sleep(0.0005)
+                clicks.append(float(lines[-1].split()[5]) - started)
+            print(f"{width}x{height}@{refresh}Hz  grab: {percentiles(grabs)}")
+            print(f"{width}x{height}@{refresh}Hz  click to GTK event: {percentiles(clicks)}")
+        finally:
+            backend.close()
+
+
+def main() -> None:
+    """Parse the options and measure each output."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=50)
+    parser.add_argument("--sizes", nargs="+", default=["1280x800", "1920x1080"])
+    parser.add_argument("--refresh", nargs="+", type=int, default=[60, 240])
+    args = parser.parse_args()
+    for size in args.sizes:
+        width, height = (int(n) for n in size.split("x"))
+        for refresh in args.refresh:
+            measure(width, height, refresh, args.rounds)
+
+
+if __name__ == "__main__":
+    main()
