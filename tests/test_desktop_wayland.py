@@ -25,6 +25,7 @@ from agent.desktops.wayland.connection import MissingProtocol, NotACompositor
 from agent.desktops.wayland.keymap import SPARE_KEYS, Keymap, text_keymaps
 from agent.desktops.wayland.sway import SwayIpc, views
 from agent.errors import DisplayError
+from agent.perception.screen import Region
 from skills.keys import UnknownKey
 
 APPS = Path(__file__).parent / "apps"
@@ -376,3 +377,32 @@ def test_without_sway_there_are_no_windows(desk: WaylandDesktop, tmp_path: Path)
     finally:
         if old is not None:
             os.environ["SWAYSOCK"] = old
+
+
+def test_a_scaled_output_gives_physical_pixels_and_takes_logical_input(tmp_path: Path) -> None:
+    rule = (
+        "output HEADLESS-1 scale 2\n"
+        'for_window [app_id="deskpilot-logger"] floating enable, move position 100 120\n'
+    )
+    with WaylandDesktop(1280, 800, config=rule) as desk:
+        path = desk.writable("logger.txt")
+        desk.launch([SYSTEM_PYTHON, str(APPS / "wayland_logger.py"), str(path)])
+        log = Logger(path)
+        backend = WaylandBackend(desk.socket, swaysock=desk.swaysock)
+        try:
+            deadline = time.monotonic() + 15
+            while not (backend.windows() and "ready" in log.lines()):
+                assert time.monotonic() < deadline, "the GTK logger did not show up"
+                time.sleep(0.02)
+            (window,) = backend.windows()
+            assert (window.x, window.y) == (100, 120)
+            assert backend.screen() == Region(0, 0, 640, 400)
+            frame = backend.grab()
+            assert (frame.size, frame.scale) == ((1280, 800), 2.0)
+            log.seen = len(log.lines())
+            backend.input().click(150, 170, button="left", clicks=1)
+            (press,) = log.new(prefix="press")
+            assert press.split()[2:4] == ["50", "50"]  # GTK reports logical pixels too
+            assert _pixel(frame, 2 * 150, 2 * 170) == (255, 0, 0)
+        finally:
+            backend.close()
