@@ -192,6 +192,21 @@ def test_text_with_more_distinct_characters_than_one_keymap_holds(
     assert logger.new(count=len(text), prefix="text", timeout=15)[-1] == f"text {text!r}"
 
 
+def test_every_keymap_keeps_the_key_names_at_their_codes() -> None:
+    plain, other = Keymap(), Keymap("日本語ü")
+    assert {name: other.codes[name] for name in plain.codes} == plain.codes
+    assert other.code("ü") not in plain.codes.values()
+    assert other.code(" ") == plain.code("space")
+
+
+def test_a_control_character_is_refused_before_anything_is_typed(
+    backend: WaylandBackend, logger: Logger
+) -> None:
+    with pytest.raises(UnknownKey, match="control character"):
+        backend.input().type_text("ab\x07c")
+    assert logger.new(prefix="text", timeout=0.3) == []
+
+
 def test_key_chords_work(backend: WaylandBackend, logger: Logger) -> None:
     desktop = backend.input()
     desktop.type_text("gone")
