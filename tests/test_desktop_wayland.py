@@ -171,6 +171,17 @@ def test_a_double_click_is_one_and_two_single_clicks_stay_single(
     assert [line.split()[4] for line in logger.new(count=2, prefix="press")] == ["1", "1"]
 
 
+def test_a_drag_presses_at_the_start_and_releases_at_the_end(
+    backend: WaylandBackend, logger: Logger
+) -> None:
+    backend.input().drag(WIN_X + 300, WIN_Y + 200, start=(WIN_X + 20, WIN_Y + 30))
+    lines = logger.new(count=2)
+    (press,) = [line for line in lines if line.startswith("press")]
+    (release,) = [line for line in lines if line.startswith("release")]
+    assert press.split()[1:4] == ["1", "20", "30"]
+    assert release.split()[1:4] == ["1", "300", "200"]
+
+
 def test_unicode_text_arrives_exactly_once(backend: WaylandBackend, logger: Logger) -> None:
     desktop = backend.input()
     desktop.press(["ctrl", "a"])

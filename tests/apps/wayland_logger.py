@@ -8,6 +8,7 @@ One line per event is appended to LOG_FILE, flushed at once:
   ready
   press BUTTON X Y KIND T     button press in window coordinates; KIND 1 single, 2 double;
                               T: when GTK handled it (time.monotonic, shared by processes)
+  release BUTTON X Y          button release in window coordinates (after a drag: where it ended)
   scroll DX DY                smooth scroll deltas, + is right/down (GTK 3 turns discrete
                               horizontal clicks the wrong way round on Wayland, deltas not)
   key KEYNAME STATE           key press with its GDK keyval name and modifier bits
@@ -43,7 +44,11 @@ def main(path: str) -> None:
     box = Gtk.Box(orientation=Gtk.Orientation.VERTICAL)
     area = Gtk.EventBox()  # paints its CSS background, unlike a DrawingArea
     area.set_size_request(400, 240)
-    area.add_events(Gdk.EventMask.BUTTON_PRESS_MASK | Gdk.EventMask.SMOOTH_SCROLL_MASK)
+    area.add_events(
+        Gdk.EventMask.BUTTON_PRESS_MASK
+        | Gdk.EventMask.BUTTON_RELEASE_MASK
+        | Gdk.EventMask.SMOOTH_SCROLL_MASK
+    )
 
     css = Gtk.CssProvider()
     css.load_from_data(b"#area { background-color: #ff0000; }")
@@ -57,12 +62,18 @@ def main(path: str) -> None:
         log(f"press {event.button} {x} {y} {KINDS.get(event.type, 0)} {time.monotonic():.6f}")
         return True
 
+    def release(widget: Gtk.Widget, event: Gdk.EventButton) -> bool:
+        x, y = widget.translate_coordinates(window, int(event.x), int(event.y))
+        log(f"release {event.button} {x} {y}")
+        return True
+
     def scroll(_widget: Gtk.Widget, event: Gdk.EventScroll) -> bool:
         _, dx, dy = event.get_scroll_deltas()
         log(f"scroll {dx:g} {dy:g}")
         return True
 
     area.connect("button-press-event", press)
+    area.connect("button-release-event", release)
     area.connect("scroll-event", scroll)
     entry = Gtk.Entry()
     entry.connect("changed", lambda e: log(f"text {e.get_text()!r}"))

@@ -100,8 +100,7 @@ class WaylandBackend:
             point = self._input.position if self._input else None
             if point is None:
                 return None  # Wayland tells no client where a pointer it did not move is
-        region = self._output.region()
-        return sway.window_at(tree, point[0] + region.left, point[1] + region.top)
+        return sway.window_at(tree, *point)
 
     def _tree(self, feature: str) -> dict:
         if self._sway is None:

@@ -39,7 +39,11 @@ KEYMAP_FORMAT_XKB_V1 = 1
 
 
 class WaylandDesktop:
-    """skills.desktop.Desktop on a wlroots compositor, in the output's logical pixels."""
+    """skills.desktop.Desktop on one output of a wlroots compositor.
+
+    Coordinates are logical pixels of the output layout, as frames' regions and sway's window
+    rectangles are: on an output at (1280, 0), its top-left pixel is (1280, 0).
+    """
 
     def __init__(self, conn: Connection, output: OutputState) -> None:
         self.conn = conn
@@ -120,11 +124,13 @@ class WaylandDesktop:
             self.conn.roundtrip(what="take the scroll")
 
     def _move(self, x: int, y: int) -> None:
+        """Move to (x, y) in layout coordinates, which must be on this desktop's output."""
         region = self.output.region()
-        if not (0 <= x < region.width and 0 <= y < region.height):
-            raise DisplayError(f"({x}, {y}) is outside the screen ({region.width}x{region.height})")
+        dx, dy = x - region.left, y - region.top
+        if not (0 <= dx < region.width and 0 <= dy < region.height):
+            raise DisplayError(f"({x}, {y}) is outside the screen {region}")
         assert self._pointer is not None
-        self._pointer.motion_absolute(_now(), x, y, region.width, region.height)
+        self._pointer.motion_absolute(_now(), dx, dy, region.width, region.height)
         self._pointer.frame()
         self.conn.flush()
         self.position = (x, y)
