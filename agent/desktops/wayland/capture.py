@@ -45,7 +45,7 @@ class _Request:
 class ShmBuffer:
     """A wl_shm buffer of one size and format, mapped into this process."""
 
-    def __init__(self, conn: Connection, shm: Any, spec: tuple[int, int, int, int]) -> None:
+    def __init__(self, shm: Any, spec: tuple[int, int, int, int]) -> None:
         self.spec = spec
         fmt, width, height, stride = spec
         size = stride * height
@@ -117,22 +117,24 @@ class Screencopy:
         frame.dispatcher["ready"] = lambda *_: setattr(request, "ready", True)
         frame.dispatcher["failed"] = lambda *_: setattr(request, "failed", True)
         frame.dispatcher["damage"] = lambda _f, *box: request.damage.append(box)
-        if not self.conn.pump(lambda: request.announced or request.failed, FRAME_SECONDS):
+        try:
+            if not self.conn.pump(lambda: request.announced or request.failed, FRAME_SECONDS):
+                raise CompositorGone("the compositor did not describe a screenshot buffer in time")
+            if request.failed:
+                raise DisplayError("the compositor refused to capture the output")
+            spec = pick_format(request.formats)
+            if self._buffer is None or self._buffer.spec != spec:
+                if self._buffer is not None:
+                    self._buffer.destroy()
+                self._buffer = ShmBuffer(self.shm, spec)
+            if damage:
+                frame.copy_with_damage(self._buffer.buffer)
+            else:
+                frame.copy(self._buffer.buffer)
+            self.conn.flush()
+        except BaseException:
             frame.destroy()
-            raise CompositorGone("the compositor did not describe a screenshot buffer in time")
-        if request.failed:
-            frame.destroy()
-            raise DisplayError("the compositor refused to capture the output")
-        spec = pick_format(request.formats)
-        if self._buffer is None or self._buffer.spec != spec:
-            if self._buffer is not None:
-                self._buffer.destroy()
-            self._buffer = ShmBuffer(self.conn, self.shm, spec)
-        if damage:
-            frame.copy_with_damage(self._buffer.buffer)
-        else:
-            frame.copy(self._buffer.buffer)
-        self.conn.flush()
+            raise
         return frame, request
 
     def grab(self) -> Frame:
