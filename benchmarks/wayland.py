@@ -2,7 +2,8 @@
 
 A headless sway is started per output size and refresh rate, with the GTK logger of the tests
 (tests/apps/wayland_logger.py); grab() runs `--rounds` times on a still screen, then clicks
-go to the logger, which notes when GTK handled each. Medians and 90th percentiles are printed.
+go to the logger, which notes when GTK handled each, and keys to its text field, timed until
+the change watch reports the repaint. Medians and 90th percentiles are printed.
 
     python benchmarks/wayland.py
     python benchmarks/wayland.py --rounds 100 --sizes 1280x800 --refresh 60 240
@@ -57,11 +58,36 @@ def measure(width: int, height: int, refresh: int, rounds: int) -> None:
                 seen = len(log.read_text().splitlines())
                 started = time.monotonic()
                 desktop.click(20 + 9 * i, 20 + 5 * i, button="left", clicks=1)
-                while len(lines := log.read_text().splitlines()) == seen:
+                while not (
+                    new := [
+                        line
+                        for line in log.read_text().splitlines()[seen:]
+                        if line.startswith("press")
+                    ]
+                ):
                     time.sleep(0.0005)
-                clicks.append(float(lines[-1].split()[5]) - started)
-            print(f"{width}x{height}@{refresh}Hz  grab: {percentiles(grabs)}")
-            print(f"{width}x{height}@{refresh}Hz  click to GTK event: {percentiles(clicks)}")
+                clicks.append(float(new[0].split()[5]) - started)
+            watch = backend.change_watch()
+            wakes, resets = [], []
+            try:
+                desktop.type_text("w")  # creates the keyboard and waits out its warm-up
+                for _ in range(min(rounds, 20)):
+                    time.sleep(0.1)
+                    started = time.monotonic()
+                    watch.reset()
+                    resets.append(time.monotonic() - started)
+                    started = time.monotonic()
+                    desktop.type_text("x")
+                    if not watch.wait(2.0):
+                        raise SystemExit("typing repainted nothing")
+                    wakes.append(time.monotonic() - started)
+            finally:
+                watch.close()
+            name = f"{width}x{height}@{refresh}Hz"
+            print(f"{name}  grab: {percentiles(grabs)}")
+            print(f"{name}  click to GTK event: {percentiles(clicks)}")
+            print(f"{name}  key to repaint signal: {percentiles(wakes)}")
+            print(f"{name}  change watch reset: {percentiles(resets)}")
         finally:
             backend.close()
 
