@@ -82,7 +82,7 @@ def desk() -> Iterator[WaylandDesktop]:
 @pytest.fixture(scope="module")
 def logger(desk: WaylandDesktop) -> Logger:
     path = desk.writable("logger.txt")
-    desk.launch([SYSTEM_PYTHON, str(APPS / "wayland_logger.py"), str(path)])
+    desk.launch([SYSTEM_PYTHON, str(desk.installed(APPS / "wayland_logger.py")), str(path)])
     ipc = SwayIpc(desk.swaysock)
     try:
         deadline = time.monotonic() + 15
@@ -412,7 +412,7 @@ def test_a_scaled_output_gives_physical_pixels_and_takes_logical_input(tmp_path:
     )
     with WaylandDesktop(1280, 800, config=rule) as desk:
         path = desk.writable("logger.txt")
-        desk.launch([SYSTEM_PYTHON, str(APPS / "wayland_logger.py"), str(path)])
+        desk.launch([SYSTEM_PYTHON, str(desk.installed(APPS / "wayland_logger.py")), str(path)])
         log = Logger(path)
         backend = WaylandBackend(desk.socket, swaysock=desk.swaysock)
         try:

@@ -119,6 +119,13 @@ class WaylandDesktop:
         self._apps.append(app)
         return app
 
+    def installed(self, script: Path) -> Path:
+        """A copy of `script` the compositor's uid can read, wherever the checkout lives."""
+        copy = self.runtime / script.name
+        shutil.copyfile(script, copy)
+        os.chown(copy, self.uid, self.uid)
+        return copy
+
     def writable(self, name: str) -> Path:
         """A path in the runtime directory that the compositor's uid may write."""
         return self.runtime / name
