@@ -14,12 +14,14 @@ BIN := $(VENV)/bin
 # dbus-daemon, at-spi2-core and libatk-adaptor: each desktop's accessibility bus, and the
 # bridge GTK 2 apps (pcmanfm) publish their tree through; FILES are checked like PROGRAMS.
 # python3-tk: the Tk windows that log their own presses (benchmarks/, tests/apps/).
+# sway: a headless wlroots compositor for the Wayland backend's tests; python3-gi and GTK 3 for
+# the window that logs its presses there (run by the system python3, /usr/bin/python3).
 PROGRAMS := Xvfb openbox xdotool xclip xprop xwininfo xterm mousepad galculator pcmanfm tesseract chromium \
-	ip unshare dbus-daemon
+	ip unshare dbus-daemon sway
 FILES := /usr/libexec/at-spi-bus-launcher /usr/lib/*/gtk-2.0/modules/libatk-bridge.so
 APT_PACKAGES := xvfb openbox xdotool xclip x11-utils xterm mousepad galculator fonts-dejavu-core \
 	pcmanfm tesseract-ocr chromium iproute2 util-linux dbus-daemon at-spi2-core libatk-adaptor \
-	python3-tk
+	python3-tk sway python3-gi gir1.2-gtk-3.0
 
 .PHONY: demo test bench lint system-deps venv venv-dev clean
 
@@ -39,6 +41,7 @@ system-deps:
 	@missing=""; for p in $(PROGRAMS); do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	for f in $(FILES); do [ -e "$$f" ] || missing="$$missing $$f"; done; \
 	$(PYTHON) -c 'import tkinter' 2>/dev/null || missing="$$missing tkinter"; \
+	/usr/bin/python3 -c 'import gi; gi.require_version("Gtk", "3.0")' 2>/dev/null || missing="$$missing python3-gi"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing desktop packages (missing:$$missing)"; \
 		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
