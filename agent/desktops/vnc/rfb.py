@@ -97,6 +97,8 @@ class RfbClient:
             self._sock.settimeout(CONNECT_TIMEOUT)
             try:
                 self.info, width, height = self._handshake(password)
+            except VncError:
+                raise
             except TimeoutError:
                 raise VncUnreachable(
                     f"the VNC server at {self.address} stopped answering during the handshake"
@@ -207,8 +209,16 @@ class RfbClient:
         if self._error is not None:
             raise type(self._error)(str(self._error))
 
-    def _read(self, count: int, what: str = "a message") -> bytes:
-        data = self._file.read(count)
+    def _read(self, count: int, what: str = "between messages") -> bytes:
+        try:
+            data = self._file.read(count)
+        except TimeoutError:
+            raise
+        except OSError as error:  # a reset: the server went away with our requests unread
+            raise VncConnectionLost(
+                f"the VNC server at {self.address} closed the connection {what} "
+                f"({error.strerror or error})"
+            ) from None
         if data is None or len(data) < count:
             raise VncConnectionLost(
                 f"the VNC server at {self.address} closed the connection {what}"
@@ -287,12 +297,7 @@ class RfbClient:
     def _read_loop(self) -> None:
         try:
             while True:
-                head = self._file.read(1)
-                if not head:
-                    raise VncConnectionLost(
-                        f"the VNC server at {self.address} closed the connection"
-                    )
-                kind = head[0]
+                (kind,) = self._read(1)
                 if kind == 0:
                     self._update()
                 elif kind == 1:  # SetColourMapEntries: never sent for true colour, skipped
