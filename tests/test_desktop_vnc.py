@@ -374,6 +374,17 @@ def test_clicks_land_on_the_exact_pixel(server: Server, backend: VncBackend) -> 
         assert abs(gx - wx) <= 2 and abs(gy - wy) <= 2 and gb == wb, (got, want)
 
 
+def test_a_drag_presses_at_the_start_and_releases_at_the_end(server: Server, backend: VncBackend):
+    start, end = server.at(100, 100), server.at(400, 300)
+    before = log_of(server)
+    backend.input().drag(*end, start=start)
+    got = new_events(server, before, BUTTON.findall, 2)
+    assert [(kind, int(x), int(y), int(b)) for kind, x, y, b in got] == [
+        ("ButtonPress", *start, 1),
+        ("ButtonRelease", *end, 1),
+    ]
+
+
 def test_scrolling_arrives_as_wheel_buttons(server: Server, backend: VncBackend) -> None:
     before = log_of(server)
     backend.input().scroll(2, x=700, y=500, horizontal=False)

@@ -116,6 +116,7 @@ class RfbClient:
             self._send(encodings)
             self._request(incremental=False)
         except BaseException:
+            self._file.close()  # the file holds the socket open until it is closed too
             self._sock.close()
             raise
         log.debug(
