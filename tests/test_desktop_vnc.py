@@ -495,8 +495,18 @@ def assert_no_secret(*texts: str) -> None:
             assert secret not in text, f"a password shows in: {text[:300]!r}"
 
 
-def error_texts(error: BaseException) -> list[str]:
+def error_texts(error: BaseException, *, frames: bool = False) -> list[str]:
+    """What an error may show: message, repr, chain, and with `frames` its traceback's locals.
+
+    Locals are checked for the password from the environment, which must live in no variable
+    (rich and pytest print them with show_locals / --showlocals); a URL with a password in it
+    is the caller's own argument, in the caller's frames whatever the backend does.
+    """
     texts = [str(error), repr(error), *(str(a) for a in error.args)]
+    frame = error.__traceback__ if frames else None
+    while frame is not None:
+        texts += [f"{name}={value!r}" for name, value in frame.tb_frame.f_locals.items()]
+        frame = frame.tb_next
     cause = error.__cause__ or error.__context__
     while cause is not None:
         texts += [str(cause), repr(cause)]
@@ -533,7 +543,7 @@ def test_a_refused_password_is_one_line_without_it(
     assert "$DESKPILOT_VNC_PASSWORD" in str(caught.value) and "\n" not in str(caught.value)
     assert isinstance(caught.value, DisplayError)
     out, err = capfd.readouterr()
-    assert_no_secret(*error_texts(caught.value), caplog.text, out, err)
+    assert_no_secret(*error_texts(caught.value, frames=True), caplog.text, out, err)
 
 
 def test_a_missing_password_names_the_variable(

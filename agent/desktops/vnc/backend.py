@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import time
 
 from agent.desktops.base import Capability, MissingCapability
 from agent.desktops.vnc.desktop import VncDesktop
 from agent.desktops.vnc.errors import VncAuthFailed, VncError
-from agent.desktops.vnc.rfb import RfbClient
+from agent.desktops.vnc.rfb import Password, RfbClient
 from agent.desktops.vnc.url import parse_url
 from agent.desktops.vnc.watch import VncChangeWatch
 from agent.display.windows import WindowInfo
@@ -32,13 +31,13 @@ class VncBackend:
         self.host, self.port = parse_url(url)
         self.url = f"vnc://{self.host}:{self.port}"
         try:
-            self._client = RfbClient(self.host, self.port, os.environ.get(password_env) or None)
+            self._client = RfbClient(self.host, self.port, Password.from_env(password_env))
         except VncAuthFailed as error:
             raise VncAuthFailed(f"{error} (the password is read from ${password_env})") from None
         self._input = VncDesktop(self._client)
 
     def __repr__(self) -> str:
-        return f"VncBackend({self.url})"
+        return f"VncBackend({getattr(self, 'url', 'not connected')})"  # also mid-__init__
 
     def screen(self) -> Region:
         """The remote screen: the framebuffer's size, at (0, 0)."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import socket
 import struct
 import threading
@@ -70,6 +71,33 @@ BGRX = struct.pack(">BBBBHHHBBB3x", 32, 24, 0, 1, 255, 255, 255, 16, 8, 0)
 BUTTON_MASKS = {"left": 1, "middle": 2, "right": 4}
 
 
+class Password:
+    """A password that never shows: its repr and str are a mask, in logs and in tracebacks.
+
+    Frames of a traceback keep their locals, which rich and pytest can print; the plain string
+    therefore lives only inside this object, never in a local variable of the handshake.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    @classmethod
+    def from_env(cls, name: str) -> Password | None:
+        """The password in the environment variable `name`, or None when it is unset or empty."""
+        return cls(os.environ[name]) if os.environ.get(name) else None
+
+    def reveal(self) -> str:
+        """The password itself, for the one place that needs it."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Password(***)"
+
+    __str__ = __repr__
+
+
 @dataclass(frozen=True, slots=True)
 class ServerInfo:
     """What the handshake learnt: the protocol version, security type and desktop name."""
@@ -82,7 +110,7 @@ class ServerInfo:
 class RfbClient:
     """One connection to one VNC server; thread-safe for one reader and many senders."""
 
-    def __init__(self, host: str, port: int, password: str | None) -> None:
+    def __init__(self, host: str, port: int, password: Password | None) -> None:
         """Connect, authenticate and ask for the first frame (VncError if any of it fails)."""
         self.address = f"{host}:{port}"
         self._sock = _connect(host, port, self.address)
@@ -92,7 +120,6 @@ class RfbClient:
         self._error: VncError | None = None
         self._closed = False
         self.updates = 0  # framebuffer updates with a non-empty rectangle, since the connect
-        self.updated_at = 0.0
         try:
             self._sock.settimeout(CONNECT_TIMEOUT)
             try:
@@ -226,7 +253,7 @@ class RfbClient:
             )
         return data
 
-    def _handshake(self, password: str | None) -> tuple[ServerInfo, int, int]:
+    def _handshake(self, password: Password | None) -> tuple[ServerInfo, int, int]:
         hello = self._file.read(12)
         if not hello or not hello.startswith(b"RFB ") or len(hello) < 12:
             raise VncUnreachable(f"{self.address} is not a VNC server (no RFB greeting)")
@@ -252,7 +279,7 @@ class RfbClient:
         info = ServerInfo(f"{version[0]}.{version[1]}", SECURITY_NAMES[security], name)
         return info, width, height
 
-    def _security(self, version: tuple[int, int], password: str | None) -> int:
+    def _security(self, version: tuple[int, int], password: Password | None) -> int:
         if version == (3, 3):
             (chosen,) = struct.unpack(">I", self._read(4, "during the handshake"))
             if chosen == 0:
@@ -345,7 +372,6 @@ class RfbClient:
         with self._fb_lock:
             if changed:
                 self.updates += 1
-                self.updated_at = time.monotonic()
                 self._fb_lock.notify_all()
         if not self._closed:
             try:
@@ -404,13 +430,18 @@ def _connect(host: str, port: int, address: str) -> socket.socket:
         raise VncUnreachable(f"cannot connect to {address}: {error.strerror or error}") from None
 
 
-def vnc_auth_response(password: str, challenge: bytes) -> bytes:
-    """The challenge DES-encrypted with the password (8 Latin-1 bytes, each bit-reversed)."""
+def vnc_auth_response(password: Password, challenge: bytes) -> bytes:
+    """The challenge DES-encrypted with the password (8 Latin-1 bytes, each bit-reversed).
+
+    VNC Authentication reads only the first 8 characters of a password.
+    """
     from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
     from cryptography.hazmat.primitives.ciphers import Cipher, modes
 
-    key = password.encode("latin-1", "replace")[:8].ljust(8, b"\0")
-    key = bytes(int(f"{byte:08b}"[::-1], 2) for byte in key)
+    key = bytes(
+        int(f"{byte:08b}"[::-1], 2)
+        for byte in password.reveal().encode("latin-1", "replace")[:8].ljust(8, b"\0")
+    )
     # Triple DES with three equal keys is single DES (an 8-byte key alone is deprecated).
     encryptor = Cipher(TripleDES(key * 3), modes.ECB()).encryptor()
     return encryptor.update(challenge) + encryptor.finalize()
