@@ -19,6 +19,7 @@ import signal
 import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -56,6 +57,7 @@ BUTTON = re.compile(
     r"(ButtonPress|ButtonRelease) event.*?root:\((-?\d+),(-?\d+)\).*?button (\d+)", re.S
 )
 KEY = re.compile(r"(KeyPress|KeyRelease) event.*?keysym 0x[0-9a-f]+, (\w+)\)", re.S)
+XROOT = Path(__file__).resolve().parent / "apps" / "xroot.py"
 TEXT = re.compile(r'XmbLookupString gives \d+ bytes: (?:\([0-9a-f ]+\) )?"(.*)"')
 
 
@@ -195,6 +197,16 @@ def show_xev(server: Server, folder: Path) -> None:
     assert wait_until(found, 10), "xev never showed its window"
 
 
+def xroot(command: str, server: Server, *args: str) -> None:
+    """Run tests/apps/xroot.py: X requests from a process of their own (see its docstring)."""
+    subprocess.run(
+        [sys.executable, str(XROOT), command, server.display, *args],
+        env=server.env,
+        check=True,
+        timeout=15,
+    )
+
+
 def wait_until(condition: Callable[[], object], timeout: float = 5) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -288,15 +300,10 @@ def x_server_pixels(server: Server) -> np.ndarray:
         with mss.MSS(display=server.display) as grabber:
             raw = bytes(grabber.grab(grabber.monitors[1]).raw)
     else:  # mss fails on Xvnc ("drawable's visual not found"): ask X itself
-        from Xlib import X
-        from Xlib.display import Display
-
-        conn = Display(server.display)
-        try:
-            image = conn.screen().root.get_image(0, 0, 1280, 800, X.ZPixmap, 0xFFFFFFFF)
-            raw = image.data
-        finally:
-            conn.close()
+        out = Path(server.env.get("TMPDIR", "/tmp")) / f"xvnc-{server.port}.raw"
+        xroot("grab", server, str(out))
+        raw = out.read_bytes()
+        out.unlink()
     return np.frombuffer(raw, np.uint8).reshape(800, 1280, 4)[:, :, :3]
 
 
@@ -318,8 +325,6 @@ def test_a_frame_is_what_the_x_server_shows(server: Server, backend: VncBackend)
 def test_the_change_watch_wakes_on_a_repaint_and_times_out_on_a_still_screen(
     server: Server, backend: VncBackend
 ) -> None:
-    from Xlib.display import Display
-
     watch = backend.change_watch()
     deadline = time.monotonic() + 5
     while watch.wait(0.3) and time.monotonic() < deadline:
@@ -328,15 +333,15 @@ def test_the_change_watch_wakes_on_a_repaint_and_times_out_on_a_still_screen(
     started = time.monotonic()
     assert watch.wait(0.5) is False
     assert 0.45 < time.monotonic() - started < 1.5
-    conn = Display(server.display)
-    try:
-        screen = conn.screen()
-        window = screen.root.create_window(
-            20, 20, 200, 150, 0, screen.root_depth, background_pixel=0x3366CC
-        )
-        window.change_attributes(override_redirect=True)
-        window.map()
-        conn.sync()
+    with subprocess.Popen(
+        [sys.executable, str(XROOT), "paint", server.display, "3366CC"],
+        env=server.env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as painter:
+        assert painter.stdin is not None and painter.stdout is not None
+        assert painter.stdout.readline().strip() == "shown"
         assert watch.wait(5) is True
         frame = np.frombuffer(backend.grab().raw, np.uint8).reshape(800, 1280, 4)
         assert wait_until(
@@ -347,10 +352,8 @@ def test_the_change_watch_wakes_on_a_repaint_and_times_out_on_a_still_screen(
                 == [0xCC, 0x66, 0x33]
             )
         ), frame[90, 100]
-        window.destroy()
-        conn.sync()
-    finally:
-        conn.close()
+        painter.stdin.close()  # the window goes
+        painter.wait(5)
     watch.close()
 
 
@@ -636,6 +639,18 @@ def test_a_server_that_closes_in_the_middle_of_a_frame_is_one_line() -> None:
             opened.input().click(10, 10, button="left", clicks=1)
 
 
+def test_a_rectangle_off_the_screen_is_refused_before_its_pixels_are_read() -> None:
+    def huge(conn: socket.socket) -> None:
+        rfb_none_handshake(conn, 640, 480)
+        header = struct.pack(">BxH", 0, 1) + struct.pack(">HHHHi", 0, 0, 65535, 65535, 0)
+        conn.sendall(header)  # 17 GB of pixels announced, none sent
+        time.sleep(1)
+
+    refused = pytest.raises(VncConnectionLost, match="sent a rectangle off its 640x480 screen")
+    with scripted_server(huge) as port, VncBackend(f"vnc://127.0.0.1:{port}") as opened, refused:
+        opened.grab()
+
+
 def test_no_vnc_server_at_the_address_is_one_line() -> None:
     def http(conn: socket.socket) -> None:
         conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
@@ -704,3 +719,17 @@ def test_the_programs_are_installed() -> None:
         f"missing {missing}: apt-get install -y --no-install-recommends x11vnc "
         "tigervnc-standalone-server tigervnc-tools x11-utils xclip"
     )
+
+
+def test_a_resized_desktop_gives_frames_of_the_new_size(folder: Path) -> None:
+    served = start_xvnc(folder, None)
+    try:
+        with VncBackend(served.url) as opened:
+            assert opened.grab().size == (1280, 800)
+            xroot("resize", served, "1024", "768")
+            assert wait_until(lambda: opened.screen().width == 1024)
+            assert opened.screen().height == 768
+            assert opened.grab().size == (1024, 768)
+            opened.input().click(1000, 700, button="left", clicks=1)  # inside the new screen
+    finally:
+        served.stop()

@@ -146,9 +146,7 @@ def test_commands_typed_in_pieces_are_checked_as_whole_lines(
     assert statuses(tmp_path / "run").count("denied") == 6
 
 
-def test_a_click_is_checked_against_the_window_it_lands_on(
-    desktop: VirtualDisplay, tmp_path: Path
-):
+def test_a_click_is_checked_against_the_window_it_lands_on(desktop: VirtualDisplay, tmp_path: Path):
     log = xev(desktop, "500x300+0+0", "Payments")
     sink = tmp_path / "typed.txt"
     desktop.launch([*XTERM[:-2], "-geometry", "60x20+650+0", "-e", "sh", "-c", f"cat > {sink}"])
@@ -201,9 +199,7 @@ def test_a_secret_goes_only_to_the_window_named_whole(
     assert wait_for_text(sink, expected, desktop) == expected
 
 
-def test_a_typed_secret_cannot_be_copied_out_of_its_window(
-    desktop: VirtualDisplay, tmp_path: Path
-):
+def test_a_typed_secret_cannot_be_copied_out_of_its_window(desktop: VirtualDisplay, tmp_path: Path):
     document = tmp_path / "login.txt"
     document.write_text("")
     sink = tmp_path / "pasted.txt"

@@ -61,7 +61,7 @@ def test_each_spelling_reads_as_the_shell_reads_it(line: str, expected: str):
         "env -i FOO=1 rm -rf x",
         "true || rm -rf x",
         "echo y | rm -rf x",
-        "sh -c \"$(echo rm) -rf x; rm -rf y\"",
+        'sh -c "$(echo rm) -rf x; rm -rf y"',
         "nohup rm -rf x &",
         "timeout 5 rm -rf x",
     ],

@@ -39,6 +39,8 @@ log = logging.getLogger("deskpilot.vnc")
 
 CONNECT_TIMEOUT = 5.0  # seconds for TCP connect and each step of the handshake
 CLOSE_TIMEOUT = 2.0  # how long close() waits for the server to take the last input
+MAX_SIDE = 16384  # a larger screen is a broken or hostile server, not a desktop
+NAME_LIMIT = 256  # characters of the desktop name kept
 
 SECURITY_NAMES = {
     0: "Invalid",
@@ -273,10 +275,13 @@ class RfbClient:
         security = self._security(version, password)
         self._sock.sendall(b"\x01")  # ClientInit: shared, other clients stay connected
         width, height = struct.unpack(">HH", self._read(4, "during the handshake"))
+        self._check_size(width, height)
         self._read(16, "during the handshake")  # the server's pixel format: ours replaces it
         (length,) = struct.unpack(">I", self._read(4, "during the handshake"))
-        name = self._read(length, "during the handshake").decode("utf-8", "replace")
-        info = ServerInfo(f"{version[0]}.{version[1]}", SECURITY_NAMES[security], name)
+        name = self._read(min(length, NAME_LIMIT), "during the handshake")
+        self._skip(length - len(name), "during the handshake")
+        shown = name.decode("utf-8", "replace")
+        info = ServerInfo(f"{version[0]}.{version[1]}", SECURITY_NAMES[security], shown)
         return info, width, height
 
     def _security(self, version: tuple[int, int], password: Password | None) -> int:
@@ -335,7 +340,7 @@ class RfbClient:
                     pass
                 elif kind == 3:  # ServerCutText: the server's clipboard, not needed here
                     (length,) = struct.unpack(">3xI", self._read(7))
-                    self._read(length)
+                    self._skip(length)
                 else:
                     raise VncConnectionLost(
                         f"the VNC server at {self.address} sent an unknown message (type {kind})"
@@ -384,9 +389,9 @@ class RfbClient:
         """Read one rectangle into the framebuffer; whether it changed any pixel."""
         mid = "in the middle of a frame update"
         if encoding == RAW:
+            self._check_bounds(x, y, w, h)  # before reading: w * h * 4 bytes may be gigabytes
             data = self._read(w * h * 4, mid)
             with self._fb_lock:
-                self._check_bounds(x, y, w, h)
                 self._fb[y : y + h, x : x + w] = np.frombuffer(data, np.uint8).reshape(h, w, 4)
         elif encoding == COPY_RECT:
             sx, sy = struct.unpack(">HH", self._read(4, mid))
@@ -395,9 +400,10 @@ class RfbClient:
                 self._check_bounds(sx, sy, w, h)
                 self._fb[y : y + h, x : x + w] = self._fb[sy : sy + h, sx : sx + w].copy()
         elif encoding == CURSOR:  # the pointer's shape: asked for so it is not drawn in frames
-            self._read(w * h * 4 + (w + 7) // 8 * h, mid)
+            self._skip(w * h * 4 + (w + 7) // 8 * h, mid)
             return False
         elif encoding == DESKTOP_SIZE:
+            self._check_size(w, h)
             with self._fb_lock:
                 self._fb = np.zeros((h, w, 4), np.uint8)
             log.debug("the desktop at %s is now %dx%d", self.address, w, h)
@@ -406,6 +412,17 @@ class RfbClient:
                 f"the VNC server at {self.address} sent encoding {encoding}, not asked for"
             )
         return w > 0 and h > 0
+
+    def _skip(self, count: int, what: str = "between messages") -> None:
+        """Read and drop `count` bytes, a piece at a time (a length may be a lie of gigabytes)."""
+        while count > 0:
+            count -= len(self._read(min(count, 1 << 16), what))
+
+    def _check_size(self, width: int, height: int) -> None:
+        if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE):
+            raise VncConnectionLost(
+                f"the VNC server at {self.address} announced a {width}x{height} screen"
+            )
 
     def _check_bounds(self, x: int, y: int, w: int, h: int) -> None:
         height, width = self._fb.shape[:2]
