@@ -81,7 +81,12 @@ class VncDesktop:
         self._client.pointer(self._x, self._y, buttons)
 
     def type_text(self, text: str) -> None:
-        """Type `text`: Latin-1 as its own keysyms, other characters as Unicode keysyms."""
+        """Type `text`: Latin-1 as its own keysyms, other characters as Unicode keysyms.
+
+        x11vnc 0.9.16 and Xvnc 1.12 put a keysym missing from the keymap on a spare keycode
+        and type it, each character exactly once (tests/test_desktop_vnc.py). A server that
+        cannot (some Windows and macOS servers) drops such characters without saying so.
+        """
         keysyms = [char_keysym(char) for char in text]  # all or nothing: check before sending
         for keysym in keysyms:
             self._client.key(keysym, True)
