@@ -13,7 +13,6 @@ import json
 import os
 import sys
 
-from agent.display.a11y import read_elements
 from agent.errors import ConfigError
 
 
@@ -35,6 +34,8 @@ def add_elements_command(commands: argparse._SubParsersAction) -> None:  # type:
 
 def print_elements(args: argparse.Namespace) -> int:
     """Print the matching elements, one JSON object per line; exit 0 even when none match."""
+    from agent.display.a11y import read_elements
+
     env = dict(os.environ)
     if args.display:
         env["DISPLAY"] = args.display

@@ -13,36 +13,24 @@ import os
 import sys
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
-from rich.markup import escape
+from typing import TYPE_CHECKING, Any
 
 from agent import __version__
 from agent.cli.args import size
-from agent.cli.elements import add_elements_command, print_elements
-from agent.cli.mcp import add_mcp_command, run_mcp
-from agent.cli.progress import print_outcome, step_printer
-from agent.cli.replay import REPLAY_COMMANDS, add_replace_option, add_replay_commands
-from agent.cli.request import add_request_command, run_request
-from agent.cli.testing import add_test_command, run_tests
-from agent.cli.virtual import (
-    add_view_options,
-    check_view_options,
-    fan_out,
-    run_desktop,
-    start_desktop,
-    start_view,
-)
-from agent.config import PROFILES, load_settings, read_api_key
+from agent.cli.choices import COORD_SPACES, DIALECTS, PROFILES, TOOL_MODES
+from agent.cli.elements import add_elements_command
+from agent.cli.mcp import add_mcp_command
+from agent.cli.replay import add_replace_option, add_replay_commands
+from agent.cli.request import add_request_command
+from agent.cli.testing import add_test_command
+from agent.cli.virtual import add_view_options
 from agent.errors import ConfigError, DeskpilotError
-from agent.killswitch import KillSwitch
-from agent.parse.dialects import DIALECTS
-from agent.perception.coords import COORD_SPACES
-from agent.policy import read_secrets, run_policy
-from agent.redact import mask_url, mask_urls
-from agent.report.page import write_report
-from agent.runner import EXIT_INTERRUPTED, resolve_display, run_task
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+# Ctrl+C: the shell's convention, 128 + SIGINT (agent/killswitch.py has the same value).
+EXIT_INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -133,9 +121,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api-key-env", help="environment variable that holds the API key")
     parser.add_argument("--coords", choices=COORD_SPACES, help="the model's coordinate space")
     parser.add_argument("--dialect", choices=DIALECTS, help="the model's action syntax")
-    parser.add_argument(
-        "--tool-mode", choices=["auto", "native", "text"], help="how the tool is offered"
-    )
+    parser.add_argument("--tool-mode", choices=TOOL_MODES, help="how the tool is offered")
     parser.add_argument("--max-steps", type=int, help="stop after this many steps")
     parser.add_argument("--run-dir", type=Path, help="write the run folder exactly here")
     add_replace_option(parser)
@@ -194,39 +180,74 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `deskpilot` console script."""
     args = build_parser().parse_args(argv)
-    console = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
-        if args.command == "run":
-            return _run(args, console)
-        if args.command in REPLAY_COMMANDS:
-            return REPLAY_COMMANDS[args.command](args, console)
-        if args.command == "test":
-            return run_tests(args, console)
-        if args.command == "parse":
-            return _parse(args)
-        if args.command == "request":
-            return run_request(args)
-        if args.command == "elements":
-            return print_elements(args)
-        if args.command == "mcp":
-            return run_mcp(args, console)
-        if args.command == "desktop":
-            return run_desktop(args, console)
-        from agent.cli.demo import run_demo
-
-        return run_demo(
-            console, run_dir=args.run_dir, keep_open=args.keep_open, replace=args.replace
-        )
+        return _dispatch(args)
     except DeskpilotError as error:
+        from rich.markup import escape
+
+        from agent.redact import mask_urls
+
         # A message may quote a URL the user gave (a bad --base-url): never its password.
-        console.print(f"[bold red]error:[/] {escape(mask_urls(str(error)))}")
+        _console().print(f"[bold red]error:[/] {escape(mask_urls(str(error)))}")
         return error.exit_code
     except KeyboardInterrupt:
-        console.print("[yellow]interrupted[/]")
+        _console().print("[yellow]interrupted[/]")
         return EXIT_INTERRUPTED
 
 
+def _dispatch(args: argparse.Namespace) -> int:
+    """Run the chosen subcommand; its modules are imported only now (startup stays short)."""
+    command = args.command
+    if command == "parse":
+        return _parse(args)
+    if command == "request":
+        from agent.cli.request import run_request
+
+        return run_request(args)
+    if command == "elements":
+        from agent.cli.elements import print_elements
+
+        return print_elements(args)
+    console = _console()
+    if command == "run":
+        return _run(args, console)
+    if command in {"record", "replay", "report"}:
+        from agent.cli.replay import REPLAY_COMMANDS
+
+        return REPLAY_COMMANDS[command](args, console)
+    if command == "test":
+        from agent.cli.testing import run_tests
+
+        return run_tests(args, console)
+    if command == "mcp":
+        from agent.cli.mcp import run_mcp
+
+        return run_mcp(args, console)
+    if command == "desktop":
+        from agent.cli.virtual import run_desktop
+
+        return run_desktop(args, console)
+    from agent.cli.demo import run_demo
+
+    return run_demo(console, run_dir=args.run_dir, keep_open=args.keep_open, replace=args.replace)
+
+
+def _console() -> Console:
+    """The console every subcommand writes to: stderr, so stdout stays the command's output."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
 def _run(args: argparse.Namespace, console: Console) -> int:
+    from agent.cli.progress import print_outcome, step_printer
+    from agent.cli.virtual import check_view_options, fan_out, start_desktop, start_view
+    from agent.config import load_settings, read_api_key
+    from agent.killswitch import KillSwitch
+    from agent.policy import read_secrets, run_policy
+    from agent.redact import mask_url
+    from agent.runner import resolve_display, run_task
+
     if args.max_steps is not None and args.max_steps < 1:
         raise ConfigError("--max-steps must be at least 1")
     check_view_options(args)
@@ -262,6 +283,8 @@ def _run(args: argparse.Namespace, console: Console) -> int:
             view.update(status=f"finished: {outcome.status}")
     print_outcome(console, outcome)
     if args.report:
+        from agent.report.page import write_report
+
         console.print(f"report: {write_report(outcome.folder)}")
     return outcome.exit_code
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 import argparse
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-
-from agent.config import load_settings
 from agent.errors import ConfigError
-from agent.view.hosts import is_loopback
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 TOKEN_ENV = "DESKPILOT_MCP_TOKEN"
 
@@ -71,6 +71,7 @@ def run_mcp(args: argparse.Namespace, console: Console) -> int:
     """Serve until the client goes away (stdio) or the process is stopped (HTTP)."""
     import os
 
+    from agent.config import load_settings
     from agent.mcp.server import build_server
     from agent.mcp.session import Session
 
@@ -109,6 +110,8 @@ def run_mcp(args: argparse.Namespace, console: Console) -> int:
 
 def _http_token(host: str, token: str | None, console: Console) -> str | None:
     """The token HTTP clients must send; refuses a non-loopback host without one."""
+    from agent.view.hosts import is_loopback
+
     if is_loopback(host):
         return token
     if token is None:

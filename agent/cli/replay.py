@@ -5,16 +5,12 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.markup import escape
-
-from agent.config import load_settings
 from agent.errors import ConfigError
-from agent.records import read_trajectory
-from agent.run_folder import default_run_dir
-from agent.runner import resolve_display
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def add_replay_commands(commands: Any) -> None:
@@ -79,7 +75,11 @@ def add_replace_option(parser: argparse.ArgumentParser) -> None:
 
 def run_record(args: argparse.Namespace, console: Console) -> int:
     """`deskpilot record`."""
+    from agent.config import load_settings
+    from agent.records import read_trajectory
     from agent.replay.record import record_session
+    from agent.run_folder import default_run_dir
+    from agent.runner import resolve_display
 
     display = resolve_display(load_settings(None, run={"display": args.display}))
     folder = args.run_dir or default_run_dir(Path("runs"), "recording")
@@ -91,6 +91,9 @@ def run_record(args: argparse.Namespace, console: Console) -> int:
 
 def run_replay(args: argparse.Namespace, console: Console) -> int:
     """`deskpilot replay`."""
+    from rich.markup import escape
+
+    from agent.config import load_settings
     from agent.replay.player import ReplayOptions, replay
 
     run = {"display": args.display, "policy": args.policy, "yes": args.yes}

@@ -14,19 +14,19 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agent.act import Executor
 from agent.cli.args import positive, size
-from agent.config import PROFILES, Settings, load_settings
-from agent.loop import acted_turn, mapping_for
-from agent.model.prompt import Conversation
-from agent.parse import parse_reply
-from agent.perception.coords import Mapping
-from agent.perception.imaging import EncodedImage, encode_bgra
-from agent.perception.screen import Frame, Region
-from agent.reply import Reply, ToolCall
-from skills.desktop import Button
+from agent.cli.choices import PROFILES
+
+# What builds the body is imported when a body is built: `deskpilot request --help` stays quick.
+if TYPE_CHECKING:
+    from agent.config import Settings
+    from agent.model.prompt import Conversation
+    from agent.perception.coords import Mapping
+    from agent.perception.imaging import EncodedImage
+    from agent.reply import Reply
+    from skills.desktop import Button
 
 __all__ = ["add_request_command", "request_body", "request_json", "run_request"]
 
@@ -37,6 +37,13 @@ def request_body(
     settings: Settings, screen: tuple[int, int], *, step: int = 1, task: str = DEFAULT_TASK
 ) -> dict[str, Any]:
     """The body of step `step` on a `screen` (logical WxH), after step - 1 made-up steps."""
+    from agent.act import Executor
+    from agent.loop import acted_turn, mapping_for
+    from agent.model.prompt import Conversation
+    from agent.parse import parse_reply
+    from agent.perception.imaging import encode_bgra
+    from agent.perception.screen import Frame, Region
+
     width, height = screen
     frame = Frame(bytes(width * height * 4), screen, Region(0, 0, width, height), 0.0)
     mapping = mapping_for(frame, settings.model)
@@ -102,6 +109,8 @@ def _earlier_reply(conversation: Conversation, step: int, mapping: Mapping) -> R
 
 def _qwen(conversation: Conversation, step: int, said: str, arguments: dict[str, Any]) -> Reply:
     """An Action line and a computer_use call: native, or a <tool_call> block in text mode."""
+    from agent.reply import Reply, ToolCall
+
     tool = conversation.profile.tool
     if tool is not None and not tool.clicks_take_a_point and arguments["action"] == "left_click":
         # Its clicks act where the cursor is: the step moves the cursor there instead.
@@ -117,6 +126,8 @@ def _qwen(conversation: Conversation, step: int, said: str, arguments: dict[str,
 
 def _uitars(conversation: Conversation, step: int, said: str, arguments: dict[str, Any]) -> Reply:
     """Thought and Action lines in UI-TARS's call syntax."""
+    from agent.reply import Reply
+
     action = arguments["action"]
     if action == "left_click":
         x, y = arguments["coordinate"]
@@ -132,6 +143,8 @@ def _uitars(conversation: Conversation, step: int, said: str, arguments: dict[st
 
 def _gui_plus(conversation: Conversation, step: int, said: str, arguments: dict[str, Any]) -> Reply:
     """gui-plus's JSON object: thought, an uppercase action, its parameters."""
+    from agent.reply import Reply
+
     action = arguments["action"]
     if action == "left_click":
         x, y = arguments["coordinate"]
@@ -214,6 +227,8 @@ def add_request_command(commands: argparse._SubParsersAction) -> None:
 
 def run_request(args: argparse.Namespace) -> int:
     """Print the body of the asked step; nothing is sent."""
+    from agent.config import load_settings
+
     overrides = {
         "model": {"profile": args.profile, "tool_mode": args.tool_mode, "cache": args.cache}
     }

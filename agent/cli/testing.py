@@ -6,17 +6,18 @@ import argparse
 import html
 import time
 from pathlib import Path
-
-from rich.console import Console
-from rich.live import Live
-from rich.markup import escape
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from agent.errors import ConfigError
-from agent.scenarios.backend import Backend, LocalBackend
-from agent.scenarios.job import Job, ScenarioResult
-from agent.scenarios.junit import write_junit
-from agent.scenarios.suite import SuiteResult, discover, run_suite, select
+
+# The scenario runner is imported when scenarios run: the options parse without it.
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from agent.scenarios.backend import Backend
+    from agent.scenarios.job import Job, ScenarioResult
+    from agent.scenarios.suite import SuiteResult
 
 STYLE = {"passed": "green", "failed": "red", "error": "red", "timeout": "red", "running": "yellow"}
 
@@ -73,6 +74,11 @@ def add_test_command(commands: argparse._SubParsersAction) -> None:  # type: ign
 
 def run_tests(args: argparse.Namespace, console: Console) -> int:
     """Run the selected scenarios; exit code 0 only when every run passed, if need be on a retry."""
+    from rich.live import Live
+
+    from agent.scenarios.junit import write_junit
+    from agent.scenarios.suite import discover, run_suite, select
+
     if args.workers < 1 or args.repeat < 1:
         raise ConfigError("--workers and --repeat must be at least 1")
     tags = [t.strip() for t in (args.tags or "").split(",") if t.strip()]
@@ -105,6 +111,8 @@ def run_tests(args: argparse.Namespace, console: Console) -> int:
 
 def _backend(args: argparse.Namespace) -> Backend:
     """The backend the options ask for; Ray is imported only when it is chosen."""
+    from agent.scenarios.backend import LocalBackend
+
     if args.backend == "local":
         if args.ray_address or args.artifacts_dir:
             raise ConfigError("--ray-address and --artifacts-dir need --backend ray")
@@ -132,6 +140,8 @@ class _Table:
         return self.render()
 
     def finish(self, result: ScenarioResult) -> Table:
+        from rich.markup import escape
+
         key = (result.folder.name, result.run)
         detail = f"{result.seconds:.1f}s" + (
             f"  {escape(result.error or '')[:90]}" if not result.passed else ""
@@ -140,6 +150,8 @@ class _Table:
         return self.render()
 
     def render(self) -> Table:
+        from rich.table import Table
+
         table = Table(show_header=True, header_style="bold", box=None)
         table.add_column("scenario")
         table.add_column("status")
@@ -150,6 +162,8 @@ class _Table:
 
 
 def _summary(console: Console, suite: SuiteResult, seconds: float, repeat: int) -> None:
+    from rich.markup import escape
+
     counts = {
         s: sum(r.status == s for r in suite.results)
         for s in ("passed", "failed", "error", "timeout")

@@ -15,15 +15,19 @@ import shutil
 import threading
 from collections.abc import Callable
 from contextlib import ExitStack
-
-from rich.console import Console
+from typing import TYPE_CHECKING
 
 from agent.cli.args import size
-from agent.display.virtual import VirtualDisplay
 from agent.errors import ConfigError, DisplayError
-from agent.killswitch import KillSwitch
-from agent.loop import StepReport
-from agent.view.server import ViewServer
+
+# The desktop and the view are imported when started: the options parse without them.
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from agent.display.virtual import VirtualDisplay
+    from agent.killswitch import KillSwitch
+    from agent.loop import StepReport
+    from agent.view.server import ViewServer
 
 DEFAULT_SIZE = (1280, 800)
 LAUNCH_TIMEOUT = 20.0  # seconds for a launched program's first window
@@ -101,6 +105,8 @@ def start_desktop(
     stack: ExitStack, width: int, height: int, commands: list[str], console: Console
 ) -> VirtualDisplay:
     """A fresh virtual desktop with each command launched in order, its window up."""
+    from agent.display.virtual import VirtualDisplay
+
     desk = stack.enter_context(VirtualDisplay(width, height))
     console.print(f"virtual desktop {desk.display} ({width}x{height}) is ready")
     for command in commands:
@@ -122,6 +128,8 @@ def start_view(
     switch: KillSwitch | None,
 ) -> ViewServer:
     """Serve the live view of `display` until the stack closes; prints its URL once."""
+    from agent.view.server import ViewServer
+
     view = ViewServer(
         display,
         switch=switch,
