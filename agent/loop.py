@@ -78,7 +78,7 @@ class _StepState:
     changed: bool | None = None
 
 
-class Agent:
+class Loop:
     """Runs a task on a screen through a model, logging every step to a trajectory."""
 
     def __init__(

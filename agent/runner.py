@@ -10,6 +10,9 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
+
+from pydantic import SecretStr
 
 from agent import __version__
 from agent.act import Executor
@@ -33,16 +36,31 @@ from agent.killswitch import (
     hotkeys_text,
     start_hotkeys,
 )
-from agent.loop import Agent, RunResult, StepReport, cached_share
+from agent.loop import Loop, RunResult, StepReport, cached_share
 from agent.model.client import ChatCompletionsModel, Model
 from agent.model.prompt import secrets_note
 from agent.perception.screen import MssScreen
-from agent.policy import desktop_gate, read_secrets, run_policy
+from agent.policy import Ask, desktop_gate, read_secrets, run_policy
 from agent.redact import Redactor, mask_url, url_password
 from agent.reply import Usage
 from agent.run_folder import claim_run_dir, default_run_dir
 from agent.trajectory import Trajectory, timestamp
 from skills.desktop import PyAutoGuiDesktop
+
+# How a run ended (run.json's "status"): the model finished (success or failure), or the run
+# stopped without it: out of steps or budget, stuck, denied by the policy, stopped by a person
+# or a program, an API error, Ctrl+C.
+Status = Literal[
+    "success",
+    "failure",
+    "max_steps",
+    "budget_exceeded",
+    "stuck",
+    "denied",
+    "stopped",
+    "error",
+    "interrupted",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +68,7 @@ class RunOutcome:
     """How a run ended, for the CLI and for callers that run tasks themselves."""
 
     exit_code: int
-    # success, failure, max_steps, budget_exceeded, stuck, denied, stopped, error, interrupted
-    status: str
+    status: Status
     folder: Path
     steps: int
     answer: str | None
@@ -80,13 +97,18 @@ def run_task(
     on_step: Callable[[StepReport], None] = lambda report: None,
     model: Model | None = None,
     switch: KillSwitch | None = None,
+    confirm: Ask | None = None,
+    api_key: SecretStr | None = None,
 ) -> RunOutcome:
     """Run `task` with `settings` and return how it ended; the run folder is always complete.
 
     `run_dir` must be new or empty; with `replace`, an earlier run in it is replaced. `switch`
-    lets a caller pause, stop or take over the run from elsewhere (the live view).
+    lets a caller pause, stop or take over the run from elsewhere (the live view). `confirm`
+    answers what the policy says to confirm, in place of the terminal (agent.Agent's on_confirm).
+    `api_key`, when given, is used instead of the environment variable the settings name.
     """
-    api_key = read_api_key(settings) if model is None else None
+    if api_key is None and model is None:
+        api_key = read_api_key(settings)
     secrets = read_secrets(settings.run.secrets, os.environ)
     # The run's secrets, masked in all it shows, stores and sends back to the model.
     redactor = Redactor(
@@ -131,8 +153,9 @@ def run_task(
             screen.capture,
             yes=settings.run.yes,
             shots=folder / "screenshots",
+            confirm=confirm,
         )
-        agent = Agent(
+        agent = Loop(
             settings=settings,
             model=model,
             screen=screen,
@@ -161,7 +184,7 @@ def _redacted_report(report: StepReport, redactor: Redactor) -> StepReport:
 
 
 def _run(
-    agent: Agent,
+    agent: Loop,
     task: str,
     trajectory: Trajectory,
     redactor: Redactor,
@@ -171,7 +194,7 @@ def _run(
     started = time.monotonic()
 
     def finish(
-        code: int, status: str, result: RunResult | None = None, error: str | None = None
+        code: int, status: Status, result: RunResult | None = None, error: str | None = None
     ) -> RunOutcome:
         usage, cost = agent.budget.usage, round(agent.budget.cost, 6)
         # The answer and the error are shown too (print_outcome), not only stored.

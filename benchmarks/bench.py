@@ -68,7 +68,7 @@ from PIL import Image, ImageGrab  # noqa: E402
 from agent import runner  # noqa: E402
 from agent.config import Settings, load_settings  # noqa: E402
 from agent.display.virtual import App, VirtualDisplay  # noqa: E402
-from agent.loop import Agent  # noqa: E402
+from agent.loop import Loop  # noqa: E402
 from agent.model.scripted import ScriptedReply, ScriptedServer  # noqa: E402
 from agent.perception.imaging import EncodedImage  # noqa: E402
 from agent.perception.screen import Frame, MssScreen, Settled, SettleRule  # noqa: E402
@@ -397,8 +397,8 @@ class PilScreen:
         self._mss.close()
 
 
-class PilAgent(Agent):
-    """The agent, encoding as the naive pipeline does: Pillow's resize and default PNG."""
+class PilLoop(Loop):
+    """The loop, encoding as the naive pipeline does: Pillow's resize and default PNG."""
 
     screen: PilScreen
 
@@ -413,10 +413,10 @@ class PilAgent(Agent):
 
 @contextlib.contextmanager
 def naive_pipeline() -> Iterator[None]:
-    """run_task as it is, building PilScreen and PilAgent where it builds MssScreen and Agent."""
+    """run_task as it is, building PilScreen and PilLoop where it builds MssScreen and Loop."""
     with (
         mock.patch.object(runner, "MssScreen", PilScreen),
-        mock.patch.object(runner, "Agent", PilAgent),
+        mock.patch.object(runner, "Loop", PilLoop),
     ):
         yield
 

@@ -38,7 +38,7 @@ import numpy as np
 
 from agent.act import Executor
 from agent.config import load_settings
-from agent.loop import Agent
+from agent.loop import Loop
 from agent.model.client import ChatCompletionsModel
 from agent.model.prompt_cache import CacheUsage, PromptCache
 from agent.model.scripted import ScriptedReply, ScriptedServer
@@ -115,7 +115,7 @@ def _run(profile: str, preset: str, model: dict[str, Any], resend: bool, steps: 
         server.count_images_as(settings.model.resize)
         client = ChatCompletionsModel(settings.model, None)
         trajectory = Trajectory(Path(folder) / "run", {"task": "cost"})
-        agent = Agent(
+        agent = Loop(
             settings=settings,
             model=client,
             screen=SyntheticScreen([changes for _, changes in _plan(steps)], resend=resend),

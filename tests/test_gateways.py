@@ -19,7 +19,7 @@ from test_e2e import CANARY, assert_complete_run_folder, deskpilot, typing_sink,
 from agent.act import Executor
 from agent.config import load_settings
 from agent.display.virtual import VirtualDisplay
-from agent.loop import Agent, RunResult, image_size
+from agent.loop import Loop, RunResult, image_size
 from agent.model.client import ChatCompletionsModel
 from agent.model.prompt import Conversation
 from agent.model.scripted import ScriptedReply, ScriptedServer
@@ -83,7 +83,7 @@ def run_agent(
     settings = load_settings("demo", model={"base_url": server.base_url, **model})
     client = ChatCompletionsModel(settings.model, None)
     trajectory = Trajectory(tmp_path / "run", {"task": "type hi"})
-    agent = Agent(
+    agent = Loop(
         settings=settings,
         model=client,
         screen=FakeScreen(),

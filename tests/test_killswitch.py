@@ -151,7 +151,7 @@ def test_after_a_take_over_the_loop_asks_again_on_a_fresh_screenshot(tmp_path: P
     from fakes import FakeScreen
 
     from agent.config import load_settings
-    from agent.loop import PERSON_USED_THE_DESKTOP, Agent
+    from agent.loop import PERSON_USED_THE_DESKTOP, Loop
     from agent.model.client import ChatCompletionsModel
     from agent.trajectory import Trajectory
 
@@ -170,7 +170,7 @@ def test_after_a_take_over_the_loop_asks_again_on_a_fresh_screenshot(tmp_path: P
         settings = load_settings("demo", model={"base_url": server.base_url})
         model = ChatCompletionsModel(settings.model, None)
         trajectory = Trajectory(tmp_path / "run", {"task": "t"})
-        agent = Agent(
+        agent = Loop(
             settings=settings,
             model=model,
             screen=screen,

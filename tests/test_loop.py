@@ -11,7 +11,7 @@ from fakes import FakeScreen, RecordingDesktop
 from agent.act import Executor
 from agent.config import load_settings
 from agent.errors import StepLimitReached, TooManyMistakes
-from agent.loop import Agent, RunResult
+from agent.loop import Loop, RunResult
 from agent.model.client import ChatCompletionsModel
 from agent.model.prompt import UNCHANGED
 from agent.model.scripted import ScriptedReply, ScriptedServer
@@ -54,7 +54,7 @@ def run_agent(
         settings = load_settings("demo", model=model_settings, run=run)
         model = ChatCompletionsModel(settings.model, None)
         trajectory = Trajectory(tmp_path / "run", {"task": "do the thing"})
-        agent = Agent(
+        agent = Loop(
             settings=settings,
             model=model,
             screen=screen or FakeScreen(),

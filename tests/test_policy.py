@@ -22,7 +22,14 @@ from agent.act import Executor, told
 from agent.display.windows import WindowInfo
 from agent.errors import ConfigError, PolicyStopped
 from agent.parse import ParsedCall
-from agent.policy import Gate, Policy, TerminalConfirm, load_policy, run_policy
+from agent.policy import (
+    Confirmation,
+    Gate,
+    Policy,
+    TerminalConfirm,
+    load_policy,
+    run_policy,
+)
 from skills.computer import Answer, Key, LeftClick, Terminate, Type, Wait
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -210,9 +217,9 @@ def test_no_matching_rule_allows(tmp_path: Path):
 
 def test_confirm_asks_with_the_action_and_window_and_follows_the_answer(tmp_path: Path):
     pol = policy(tmp_path, '[[rule]]\ndecision = "confirm"\nwords = ["Send"]\nreason = "sends"\n')
-    asked: list[str] = []
+    asked: list[Confirmation] = []
 
-    def answer(question: str) -> tuple[bool, str]:
+    def answer(question: Confirmation) -> tuple[bool, str]:
         asked.append(question)
         return len(asked) == 1, "test"
 
@@ -220,7 +227,11 @@ def test_confirm_asks_with_the_action_and_window_and_follows_the_answer(tmp_path
     assert g.check(LeftClick(x=5, y=6)).allowed
     second = g.check(LeftClick(x=5, y=6))
     assert (second.allowed, second.decision) == (False, "confirm")
-    assert "sends" in asked[0] and "left_click" in asked[0] and "Chromium 'mail'" in asked[0]
+    first = asked[0]
+    assert (first.reason, first.rule, first.windows) == ("sends", "rule 1", ("Chromium 'mail'",))
+    assert first.action == {"action": "left_click", "x": 5, "y": 6}
+    text = first.question()  # what the terminal shows
+    assert "sends" in text and "left_click" in text and "Chromium 'mail'" in text
 
 
 # --- the file format -------------------------------------------------------------------------

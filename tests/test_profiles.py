@@ -26,7 +26,7 @@ from agent.config import (
     load_settings,
 )
 from agent.errors import ConfigError
-from agent.loop import Agent, RunResult
+from agent.loop import Loop, RunResult
 from agent.model.client import ChatCompletionsModel
 from agent.model.profiles import PROFILE_SPECS, UITARS_ACTIONS
 from agent.model.prompt import Conversation, Turn
@@ -285,7 +285,7 @@ def run(
         settings = load_settings("demo", model={"base_url": server.base_url, **model})
         client = ChatCompletionsModel(settings.model, None)
         trajectory = Trajectory(tmp_path / "run", {"task": "do the thing"})
-        agent = Agent(
+        agent = Loop(
             settings=settings,
             model=client,
             screen=screen,

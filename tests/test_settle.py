@@ -26,7 +26,7 @@ from Xlib.ext import xtest
 from agent.act import Executor
 from agent.config import load_settings
 from agent.display.virtual import App, VirtualDisplay, Window
-from agent.loop import Agent
+from agent.loop import Loop
 from agent.model.client import ChatCompletionsModel
 from agent.model.prompt import UNCHANGED
 from agent.model.scripted import ScriptedReply, ScriptedServer
@@ -241,7 +241,7 @@ def test_the_loop_waits_for_a_change_after_clicks_and_keys_only(tmp_path: Path):
         settings = load_settings("demo", model={"base_url": server.base_url}, run={})
         model = ChatCompletionsModel(settings.model, None)
         trajectory = Trajectory(tmp_path / "run", {"task": "t"})
-        agent = Agent(
+        agent = Loop(
             settings=settings,
             model=model,
             screen=screen,
@@ -270,7 +270,7 @@ def test_the_next_screenshot_is_encoded_while_the_settle_waits(desktop, tmp_path
         settings = load_settings("demo", model={"base_url": server.base_url}, run={})
         model = ChatCompletionsModel(settings.model, None)
         trajectory = Trajectory(tmp_path / "run", {"task": "t"})
-        agent = Agent(
+        agent = Loop(
             settings=settings,
             model=model,
             screen=screen,

@@ -15,6 +15,8 @@ a matching allow rule that names it, and cannot be copied out of the window it w
 """
 
 from agent.policy.gate import (
+    Ask,
+    Confirmation,
     DesktopSurroundings,
     Gate,
     Surroundings,
@@ -30,6 +32,8 @@ from agent.policy.secrets import fill_secrets, read_secrets, secret_names, secre
 
 __all__ = [
     "DECISIONS",
+    "Ask",
+    "Confirmation",
     "Decision",
     "DesktopSurroundings",
     "Gate",

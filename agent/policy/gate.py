@@ -69,7 +69,30 @@ class Surroundings(Protocol):
         """The OCR words around (x, y)."""
 
 
-Ask = Callable[[str], tuple[bool, str]]
+@dataclass(frozen=True, slots=True)
+class Confirmation:
+    """An action a `confirm` rule stopped, waiting for a yes or a no: what, where and why."""
+
+    action: dict[str, object]  # its canonical JSON, e.g. {"action": "left_click", "x": 5, ...}
+    reason: str  # the rule's reason
+    rule: str | None  # the rule's name
+    windows: tuple[str, ...]  # "class 'title'" of each window that would receive it
+    screenshot: str | None = None  # the screen now, the target ringed in red (a PNG's path)
+
+    def question(self) -> str:
+        """The question as a terminal shows it."""
+        lines = [f"deskpilot policy: {self.reason}", f"  action: {self.action}"]
+        lines.append(f"  window: {', '.join(self.windows) or 'none'}")
+        if self.screenshot:
+            lines.append(f"  screenshot: {self.screenshot}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.question()
+
+
+# Who answers a confirmation: whether it was approved, and how (for the log and the model).
+Ask = Callable[[Confirmation], tuple[bool, str]]
 
 
 class TerminalConfirm:
@@ -82,7 +105,7 @@ class TerminalConfirm:
         self.stdin = stdin or sys.stdin
         self.out = out or sys.stderr
 
-    def __call__(self, question: str) -> tuple[bool, str]:
+    def __call__(self, question: Confirmation | str) -> tuple[bool, str]:
         """Ask `question`; returns whether it was approved and how."""
         if self.yes:
             return True, "approved by --yes"
@@ -139,7 +162,7 @@ class Gate:
         name = rule.name if rule else None
         if decision != "confirm":
             return Verdict(name, decision, decision == "allow", reason, secret_window)
-        approved, how = self.confirm(self._question(action, facts, reason))
+        approved, how = self.confirm(self._confirmation(action, facts, name, reason))
         return Verdict(name, "confirm", approved, f"{reason}; {how}", secret_window)
 
     def _refusal(self, action: Any, facts: _Facts, edit: Edit, secret_window: bool) -> str:
@@ -166,20 +189,17 @@ class Gate:
         if secrets_in(action):
             self.secret_windows.add(facts.line_window())
 
-    def _question(self, action: Any, facts: _Facts, reason: str) -> str:
+    def _confirmation(
+        self, action: Any, facts: _Facts, rule: str | None, reason: str
+    ) -> Confirmation:
         try:
             windows = facts.windows()
         except Unreadable as error:
-            where = f"unreadable ({error})"
+            named = (f"unreadable ({error})",)
         else:
-            named = [f"{w.wm_class} {w.title!r}" for w in windows if w is not None]
-            where = ", ".join(named) or "none"
-        lines = [f"deskpilot policy: {reason}", f"  action: {action_json(action)}"]
-        lines.append(f"  window: {where}")
+            named = tuple(f"{w.wm_class} {w.title!r}" for w in windows if w is not None)
         shot = self.snapshot(target(action))
-        if shot:
-            lines.append(f"  screenshot: {shot}")
-        return "\n".join(lines)
+        return Confirmation(action_json(action), reason, rule, named, shot or None)
 
 
 @dataclass
@@ -293,9 +313,19 @@ def marked_screenshot(frame: Frame, point: tuple[int, int] | None, path: Path) -
 
 
 def desktop_gate(
-    policy: Policy, display: str | None, capture: Callable[[], Frame], *, yes: bool, shots: Path
+    policy: Policy,
+    display: str | None,
+    capture: Callable[[], Frame],
+    *,
+    yes: bool,
+    shots: Path,
+    confirm: Ask | None = None,
 ) -> Gate:
-    """The gate of a run on `display`: confirm screenshots go into `shots`."""
+    """The gate of a run on `display`: confirm screenshots go into `shots`.
+
+    `confirm` answers what a rule says to confirm (a program's own hook); by default the
+    terminal is asked, and with `yes` everything is approved without asking.
+    """
     taken: list[str] = []
 
     def snapshot(point: tuple[int, int] | None) -> str:
@@ -305,7 +335,8 @@ def desktop_gate(
         return str(path.resolve())
 
     around = DesktopSurroundings(display, capture)
-    return Gate(policy, around, TerminalConfirm(yes=yes), snapshot=snapshot)
+    ask = confirm if confirm is not None and not yes else TerminalConfirm(yes=yes)
+    return Gate(policy, around, ask, snapshot=snapshot)
 
 
 def _kinds(action: Any, edit: Edit) -> frozenset[str]:
