@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import os
 import shutil
 import subprocess
-import sys
+import threading
 import time
 from collections.abc import Sequence
+from types import ModuleType
 from typing import Literal, Protocol
 
 from skills.keys import UnknownKey
 
 Button = Literal["left", "right", "middle"]
+_BINDING = threading.Lock()  # pyautogui's display connection is one per process
 
 
 class Desktop(Protocol):
@@ -51,16 +54,7 @@ class PyAutoGuiDesktop:
     DRAG_SECONDS = 0.3
 
     def __init__(self, display: str, *, failsafe: bool) -> None:
-        # pyautogui binds the display at import, so DISPLAY must be right before the first import.
-        current = os.environ.get("DISPLAY")
-        if current and current != display and "pyautogui" in sys.modules:
-            raise RuntimeError(f"pyautogui is already bound to {current}, not {display}")
-        os.environ["DISPLAY"] = display
-        # python-xlib prints an xauthority warning to stdout on displays without a cookie
-        # (Xvfb); stdout belongs to the command's own output.
-        with contextlib.redirect_stdout(io.StringIO()):
-            import pyautogui
-
+        pyautogui = _pyautogui_on(display)
         pyautogui.PAUSE = 0  # the default 0.1 s after every call is pure waiting
         pyautogui.FAILSAFE = failsafe
         _fix_less_than(pyautogui)
@@ -123,6 +117,38 @@ class PyAutoGuiDesktop:
         for name in ("CLIPBOARD", "PRIMARY"):
             nobody.set_selection_owner(conn.intern_atom(name), X.CurrentTime)
         conn.sync()
+
+
+def _pyautogui_on(display: str) -> ModuleType:
+    """pyautogui, driving `display`: one desktop at a time per process, any number in turn.
+
+    pyautogui opens the display named by DISPLAY when its X module is imported, and keeps it
+    for good; a program that runs agents on two desktops one after the other (deskpilot as a
+    library) needs it on the second one, so the module is loaded again on that display, or
+    on the same name once the connection is dead.
+    """
+    with _BINDING, contextlib.redirect_stdout(io.StringIO()):
+        # python-xlib prints an xauthority warning to stdout on displays without a cookie
+        # (Xvfb); stdout belongs to the command's own output.
+        os.environ["DISPLAY"] = display
+        import pyautogui
+        import pyautogui._pyautogui_x11 as x11
+
+        if x11._display.get_display_name() != display or not _answers(x11._display):
+            with contextlib.suppress(Exception):  # a dead server's connection is closed already
+                x11._display.close()
+            importlib.reload(x11)  # the same module object: pyautogui's calls follow it
+    return pyautogui
+
+
+def _answers(connection: object) -> bool:
+    """Whether an X connection still answers: a desktop stopped and another started under the
+    same name (Xvfb reuses free numbers) leaves pyautogui holding a dead one."""
+    try:
+        connection.get_input_focus()  # type: ignore[attr-defined]  # one round trip
+    except Exception:
+        return False
+    return True
 
 
 def _fix_less_than(pyautogui: object) -> None:
