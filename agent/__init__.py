@@ -1,5 +1,17 @@
 """deskpilot: a perceive–plan–act agent that drives a desktop through a vision-language model.
 
+The public face, for programs (agent/api.py; the README's "Python API"):
+
+    Agent          runs tasks on a desktop: Agent.from_config(preset, **overrides).run(task)
+    Outcome        how a run ended: status, answer, steps, usage, cost, folder
+    Step           one step, as on_step receives it
+    Confirmation   an action a policy rule wants confirmed, as on_confirm receives it
+    Usage          tokens of a step or a run
+    Status         the statuses a run can end with
+
+They are imported on first use (`from agent import Agent`), so that `import agent` and the
+`deskpilot` command stay quick. Everything else is internal and may move.
+
 The wings, lowest first; a module imports only from its own wing or lower ones
 (tests/test_layers.py checks this):
 
@@ -15,6 +27,7 @@ The wings, lowest first; a module imports only from its own wing or lower ones
     model/                      the chat-completions client, prompt, budget, a scripted server
     policy, killswitch, act,    the policy gate; Ctrl+C and the stop/pause hotkeys; run actions;
     loop, runner                the perceive–plan–act loop; a whole run
+    api                         the public face above (Agent, Outcome, ...)
     replay/, report/            replay and record run folders; HTML and animations
     view/                       the live view: a desktop in a browser tab, with take-over
     scenarios/                  scenario files, suites, local and Ray backends
@@ -22,4 +35,31 @@ The wings, lowest first; a module imports only from its own wing or lower ones
     cli/, pytest_plugin         the `deskpilot` command and the pytest plugin
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+# Each public name and the module that defines it.
+PUBLIC = {
+    "Agent": "agent.api",
+    "Outcome": "agent.api",
+    "Step": "agent.api",
+    "Confirmation": "agent.api",
+    "Usage": "agent.api",
+    "Status": "agent.api",
+}
+__all__ = ["Agent", "Confirmation", "Outcome", "Status", "Step", "Usage", "__version__"]
+
+if TYPE_CHECKING:
+    from agent.api import Agent, Confirmation, Outcome, Status, Step, Usage
+
+
+def __getattr__(name: str) -> Any:
+    """The public names, imported when first asked for."""
+    if name not in PUBLIC:
+        raise AttributeError(f"module 'agent' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(PUBLIC[name]), name)

@@ -8,8 +8,10 @@ import io
 import os
 import shutil
 import subprocess
+import sys
 import threading
 import time
+import warnings
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Literal, Protocol
@@ -127,18 +129,39 @@ def _pyautogui_on(display: str) -> ModuleType:
     library) needs it on the second one, so the module is loaded again on that display, or
     on the same name once the connection is dead.
     """
-    with _BINDING, contextlib.redirect_stdout(io.StringIO()):
+    with _BINDING, contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         # python-xlib prints an xauthority warning to stdout on displays without a cookie
-        # (Xvfb); stdout belongs to the command's own output.
+        # (Xvfb); stdout belongs to the command's own output. pyscreeze drops a `which` child
+        # with open pipes at import, warned of as it goes: not ours to report.
+        warnings.simplefilter("ignore", ResourceWarning)
         os.environ["DISPLAY"] = display
+        first = "pyautogui" not in sys.modules
         import pyautogui
         import pyautogui._pyautogui_x11 as x11
+
+        if first:
+            _close_leftovers()
 
         if x11._display.get_display_name() != display or not _answers(x11._display):
             with contextlib.suppress(Exception):  # a dead server's connection is closed already
                 x11._display.close()
             importlib.reload(x11)  # the same module object: pyautogui's calls follow it
     return pyautogui
+
+
+def _close_leftovers() -> None:
+    """Close what pyautogui's helpers open at import and never use here: the pipes of their
+    `which` children, and mouseinfo's own connection to the display."""
+    for name in ("pyscreeze", "mouseinfo"):
+        module = sys.modules.get(name)
+        child = getattr(module, "whichProc", None)
+        for pipe in (getattr(child, "stdout", None), getattr(child, "stderr", None)):
+            if pipe is not None:
+                pipe.close()
+    connection = getattr(sys.modules.get("mouseinfo"), "_display", None)
+    if connection is not None:
+        with contextlib.suppress(Exception):
+            connection.close()
 
 
 def _answers(connection: object) -> bool:

@@ -2,11 +2,18 @@
 
 The order is the one agent/__init__.py draws. Imports are read with `ast` from every module,
 including those inside functions, so a lazy import cannot hide an upward arrow.
+
+The package roots are the one exception: `agent` (and `skills`) hand out the public names of
+the top wing on first use (PEP 562 `__getattr__`), and hold nothing else but the version. Their
+own arrows are left out of the graph; test_the_roots_only_hand_out_public_names pins them.
 """
 
 from __future__ import annotations
 
 import ast
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -32,6 +39,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("agent.config",),
     ("agent.model",),
     ("agent.policy", "agent.killswitch", "agent.act", "agent.loop", "agent.runner"),
+    ("agent.api",),
     ("agent.replay", "agent.report", "agent.view"),
     ("agent.scenarios",),
     ("agent.mcp",),
@@ -79,7 +87,11 @@ def layer_of(module: str) -> int:
     raise AssertionError(f"{module} is in no wing: add it to LAYERS and to agent/__init__.py")
 
 
-GRAPH = {name: imported(path, set(modules())) for name, path in modules().items()}
+ROOTS = ("agent", "skills")
+GRAPH = {
+    name: imported(path, set(modules())) if name not in ROOTS else set()
+    for name, path in modules().items()
+}
 
 
 def test_every_module_has_a_wing() -> None:
@@ -137,3 +149,25 @@ def test_backends_do_not_import_each_other_and_nothing_above_the_seam_imports_on
         and backend_of(source) != backend_of(target)
     ]
     assert crossing == []
+
+
+ROOT_IMPORTS = """
+import json, sys
+import agent, skills
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("agent", "skills"))))
+"""
+
+
+def test_the_roots_only_hand_out_public_names() -> None:
+    import agent
+    import agent.api
+
+    assert set(agent.PUBLIC.values()) == {"agent.api"}
+    assert set(agent.__all__) == {*agent.PUBLIC, "__version__"}
+    for name in agent.PUBLIC:
+        assert getattr(agent, name) is getattr(agent.api, name)
+    # Importing the roots imports nothing else of deskpilot: the CLI starts quickly.
+    done = subprocess.run(
+        [sys.executable, "-c", ROOT_IMPORTS], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    assert json.loads(done.stdout) == ["agent", "skills"]
