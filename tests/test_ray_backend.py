@@ -350,10 +350,12 @@ def test_ctrl_c_cancels_the_scenarios_in_flight(tmp_path: Path, ray_tmp: Path):
     assert_nothing_left(token)
 
 
-# The node runs every scenario in a fresh process although the Ray worker could run it itself.
-# This test exists so that nobody "simplifies" that away: pyautogui binds the display it was
-# first imported under, so a reused process drives a desktop that is gone by the second
-# scenario. It turns isolation off (a test-only option) and shows the second scenario breaking.
+# The node runs every scenario in a fresh process although the Ray worker could run it itself,
+# so that whatever one scenario leaves in a process (a wedged X call, a thread) cannot reach the
+# next. pyautogui used to be the proof: it bound the display it was first imported under, and a
+# reused process broke on the second desktop. skills/desktop.py now moves it to each desktop it
+# is given (deskpilot as a library runs agents on several desktops in one process), and this
+# test turns isolation off (a test-only option) to show a reused process driving both.
 WITHOUT_ISOLATION = """
 import json, sys
 from pathlib import Path
@@ -373,9 +375,7 @@ print(json.dumps({"results": results, "workers": workers}))
 
 
 @needs_ray
-def test_without_a_fresh_process_per_scenario_the_second_scenario_breaks(
-    tmp_path: Path, ray_tmp: Path
-):
+def test_a_reused_process_drives_each_scenario_s_own_desktop(tmp_path: Path, ray_tmp: Path):
     token = secrets.token_hex(8)
     scenario = LIBRARY / "xterm" / "echo-to-file.yaml"
     argv = [sys.executable, "-c", WITHOUT_ISOLATION, str(scenario), str(tmp_path)]
@@ -385,8 +385,6 @@ def test_without_a_fresh_process_per_scenario_the_second_scenario_breaks(
     first, second = report["results"]
     assert report["workers"][0] == report["workers"][1]  # the same process ran both
     assert first["status"] == "passed", first
-    # pyautogui still talks to the first desktop's X server, which is gone (or, if the new
-    # desktop got another display number, deskpilot refuses to drive it through pyautogui).
-    assert second["status"] == "error", second
-    assert re.search(r"Broken pipe|already bound", second["error"]), second["error"]
+    # pyautogui moved to the second desktop, under a new display number or the same one.
+    assert second["status"] == "passed", second
     assert_nothing_left(token)
