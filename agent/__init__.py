@@ -8,6 +8,7 @@ The public face, for programs (agent/api.py; the README's "Python API"):
     Confirmation   an action a policy rule wants confirmed, as on_confirm receives it
     Usage          tokens of a step or a run
     Status         the statuses a run can end with
+    McpServer      another MCP server whose tools the model may call ([[mcp_servers]])
 
 They are imported on first use (`from agent import Agent`), so that `import agent` and the
 `deskpilot` command stay quick. Everything else is internal and may move.
@@ -25,6 +26,7 @@ The wings, lowest first; a module imports only from its own wing or lower ones
     parse/                      a model reply in any dialect -> canonical actions in screen pixels
     config                      settings: preset, environment, flags
     model/                      the chat-completions client, prompt, budget, a scripted server
+    tools/                      the run's own tools: typed functions, other MCP servers' tools
     policy, killswitch, act,    the policy gate; Ctrl+C and the stop/pause hotkeys; run actions;
     loop, runner                the perceive–plan–act loop; a whole run
     api                         the public face above (Agent, Outcome, ...)
@@ -49,11 +51,21 @@ PUBLIC = {
     "Confirmation": "agent.api",
     "Usage": "agent.api",
     "Status": "agent.api",
+    "McpServer": "agent.api",
 }
-__all__ = ["Agent", "Confirmation", "Outcome", "Status", "Step", "Usage", "__version__"]
+__all__ = [
+    "Agent",
+    "Confirmation",
+    "McpServer",
+    "Outcome",
+    "Status",
+    "Step",
+    "Usage",
+    "__version__",
+]
 
 if TYPE_CHECKING:
-    from agent.api import Agent, Confirmation, Outcome, Status, Step, Usage
+    from agent.api import Agent, Confirmation, McpServer, Outcome, Status, Step, Usage
 
 
 def __getattr__(name: str) -> Any:

@@ -1,11 +1,15 @@
-"""Acting: run a reply's actions in order on the desktop, or only record them in a dry run."""
+"""Acting: run a reply's actions in order on the desktop, or only record them in a dry run.
+
+A call of one of the run's own tools (CallTool) goes to the run's tools instead of the desktop,
+through the same gate; what it returns is the result the model reads.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Literal, Protocol
 
 from agent.errors import ActionError, ModelMistake, PolicyStopped
 from agent.killswitch import KillSwitch
@@ -15,6 +19,7 @@ from agent.redact import Redactor
 from skills.computer import Type, action_json
 from skills.desktop import Desktop
 from skills.keys import UnknownKey
+from skills.tools import MAX_RESULT_CHARS, CallTool, ToolFailed, ToolImage, ToolResult
 
 Status = Literal["done", "dry-run", "skipped", "error", "denied"]
 OUT_OF_TIME = "the run's time budget (max_seconds) ran out"
@@ -31,6 +36,7 @@ class Outcome:
     seconds: float
     verdict: Verdict | None = None  # the policy's, when a gate checked the call
     secret: bool = False  # it typed a secret: what the screen shows next may hold it
+    images: tuple[ToolImage, ...] = ()  # what a tool returned besides its text
 
     @property
     def ran(self) -> bool:
@@ -49,6 +55,18 @@ class Outcome:
         return fields
 
 
+class ToolRunner(Protocol):
+    """The run's own tools, as the executor calls them (agent/tools/box.py's Toolbox)."""
+
+    def call(self, action: CallTool) -> ToolResult:
+        """Run the tool; ToolFailed, with one line for the model, when it cannot."""
+        ...
+
+    def check(self) -> None:
+        """Raise RunStopped when a tool server the task cannot do without is gone."""
+        ...
+
+
 class Executor:
     """Runs actions one after another; nothing runs after a terminating, failed or denied one.
 
@@ -62,9 +80,11 @@ class Executor:
         gate: Gate | None = None,
         secrets: Mapping[str, str] | None = None,
         switch: KillSwitch | None = None,
+        tools: ToolRunner | None = None,
     ) -> None:
         # No desktop means a dry run: actions are recorded, nothing is touched.
         self.desktop = desktop
+        self.tools = tools  # the run's own tools; None: a call of one is an error
         self.gate = gate
         # {{secret:NAME}} placeholders become values here, at the moment of typing, and only
         # here: the action stored, shown and told to the model keeps the placeholder.
@@ -156,10 +176,17 @@ class Executor:
             self.desktop.clear_selections()
         return outcome
 
+    def check_tools(self) -> None:
+        """Raise RunStopped once a tool server the task cannot do without is gone."""
+        if self.tools is not None:
+            self.tools.check()
+
     def _run_one(self, call: ParsedCall) -> Outcome:
         start = time.monotonic()
         if self.desktop is None:
             return Outcome(call, "dry-run", f"dry run: {_describe(call)}", 0.0)
+        if isinstance(call.action, CallTool):
+            return self._call_tool(call, call.action, start)
         secret = bool(secrets_in(call.action))
         try:
             if secret and isinstance(call.action, Type):
@@ -170,6 +197,20 @@ class Executor:
         except (ActionError, UnknownKey) as error:  # the model hears of it and tries again
             return Outcome(call, "error", f"error: {error}", time.monotonic() - start)
         return Outcome(call, "done", message, time.monotonic() - start, secret=secret)
+
+    def _call_tool(self, call: ParsedCall, action: CallTool, start: float) -> Outcome:
+        if self.tools is None:
+            return Outcome(call, "error", f"error: this run has no tool {action.tool}", 0.0)
+        try:
+            result = self.tools.call(action)
+        except ToolFailed as error:  # the model hears of it in one line and tries again
+            return Outcome(call, "error", f"error: {error}", time.monotonic() - start)
+        text = result.text
+        if len(text) > MAX_RESULT_CHARS:
+            cut = len(text) - MAX_RESULT_CHARS
+            text = f"{text[:MAX_RESULT_CHARS]}\n[{cut} more characters not shown]"
+        seconds = time.monotonic() - start
+        return Outcome(call, "done", text, seconds, images=result.images)
 
 
 def stop_if_denied(outcomes: list[Outcome], what: str) -> None:
@@ -193,11 +234,31 @@ def call_results(step: int, outcomes: list[Outcome], calls: int) -> tuple[str, .
 
 def told(outcome: Outcome) -> str:
     """What the model hears of one outcome: what was done, or why not (no screen positions)."""
+    if outcome.status == "done" and isinstance(outcome.call.action, CallTool):
+        return outcome.message  # what the tool gave back
     if outcome.status == "done":
         return outcome.call.action.summary()
     if outcome.status == "dry-run":
         return f"dry run: {outcome.call.action.summary()}"
     return outcome.message  # an error or a skip: the reason, written without positions
+
+
+def results_json(
+    step: int, outcomes: list[Outcome], save: Callable[[str, bytes], str]
+) -> list[dict[str, object]]:
+    """The outcomes as the trajectory stores them; a tool's images saved beside the screenshots."""
+    stored = []
+    for index, outcome in enumerate(outcomes, start=1):
+        fields = outcome.as_json()
+        if outcome.images:
+            names = [
+                f"step-{step:03d}-tool-{index}-{n}.{image.mime.rpartition('/')[2]}"
+                for n, image in enumerate(outcome.images, start=1)
+            ]
+            images = zip(names, outcome.images, strict=True)
+            fields["images"] = [save(name, image.data) for name, image in images]
+        stored.append(fields)
+    return stored
 
 
 def mistake_results(step: int, mistake: ModelMistake, calls: int) -> tuple[str, ...]:

@@ -10,6 +10,8 @@ A run here is a run of `deskpilot run`: the same settings (a preset or TOML file
 DESKPILOT_* environment variables, then the keywords given here), the same policy gate, the same
 run folder. What the CLI prints as it goes, a program receives: each step through `on_step`,
 each action a policy rule wants confirmed through `on_confirm` (instead of the terminal).
+Beside the screen, the model may call the program's own `tools` (skills.tool functions) and the
+tools of other MCP servers (`mcp_servers`), through the same gate.
 """
 
 from __future__ import annotations
@@ -25,14 +27,17 @@ from typing import Any, Protocol
 
 from pydantic import SecretStr
 
-from agent.config import DEFAULT_PRESET, Settings, load_settings, read_api_key
+from agent.config import DEFAULT_PRESET, McpServer, Settings, load_settings, read_api_key
+from agent.errors import ConfigError
 from agent.killswitch import KillSwitch
 from agent.loop import StepReport
 from agent.policy import Ask, Confirmation, read_secrets, run_policy
 from agent.reply import Usage
 from agent.runner import RunOutcome, Status, run_task
+from agent.tools.box import as_tool, checked_names
+from skills.tools import Tool
 
-__all__ = ["Agent", "Confirmation", "Outcome", "Status", "Step", "Usage"]
+__all__ = ["Agent", "Confirmation", "McpServer", "Outcome", "Status", "Step", "Usage"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +80,7 @@ class HasDisplay(Protocol):
 
 StepHook = Callable[[Step], None]
 ConfirmHook = Callable[[Confirmation], bool]
+ToolLike = Tool | Callable[..., Any]  # a skills.tool, or a plain typed function
 
 
 class Agent:
@@ -88,10 +94,13 @@ class Agent:
         settings: Settings,
         *,
         api_key: str | None = None,
+        tools: Sequence[ToolLike] = (),
         on_step: StepHook | None = None,
         on_confirm: ConfirmHook | None = None,
     ) -> None:
         self.settings = settings
+        self.tools = [as_tool(given) for given in tools]
+        checked_names(self.tools)  # a reserved name or two alike: ConfigError now, not mid-run
         self.on_step = on_step
         self.on_confirm = on_confirm
         # A key given here is never a setting: it stays out of run.json and every repr.
@@ -115,6 +124,8 @@ class Agent:
         secrets: Sequence[str] | None = None,
         dry_run: bool | None = None,
         runs_dir: str | Path | None = None,
+        tools: Sequence[ToolLike] = (),
+        mcp_servers: Sequence[McpServer | str | Mapping[str, Any]] = (),
         on_step: StepHook | None = None,
         on_confirm: ConfirmHook | None = None,
         settings: Mapping[str, Mapping[str, Any]] | None = None,
@@ -124,9 +135,12 @@ class Agent:
         `desktop` is an X display (":1") or an object with a `display` (a VirtualDisplay); by
         default $DISPLAY. `model` is the model id sent to the server. `policy` is a policy TOML
         file, "strict" or "off" (default: configs/policy.toml). `secrets` names environment
-        variables the model may type as {{secret:NAME}} without seeing them. `settings` sets
-        anything else, nested as in the TOML file: {"model": {"stream": False}}. A keyword left
-        at None keeps what the preset and the environment say.
+        variables the model may type as {{secret:NAME}} without seeing them. `tools` are typed
+        functions the model may call (skills.tool), `mcp_servers` other MCP servers whose tools
+        it may call: McpServer(name=..., command=[...] or url=...), or "NAME=COMMAND" /
+        "NAME=URL" as --mcp-server takes them, added to the preset's [[mcp_servers]].
+        `settings` sets anything else, nested as in the TOML file: {"model": {"stream": False}}.
+        A keyword left at None keeps what the preset and the environment say.
         """
         given: dict[str, dict[str, Any]] = {"model": {}, "run": {}}
         for section, values in (settings or {}).items():
@@ -144,7 +158,8 @@ class Agent:
             runs_dir=Path(runs_dir) if runs_dir is not None else None,
         )
         loaded = load_settings(str(config), **given)
-        return cls(loaded, api_key=api_key, on_step=on_step, on_confirm=on_confirm)
+        loaded = loaded.with_mcp_servers([_server(server) for server in mcp_servers])
+        return cls(loaded, api_key=api_key, tools=tools, on_step=on_step, on_confirm=on_confirm)
 
     def run(
         self, task: str, *, run_dir: str | Path | None = None, replace: bool = False
@@ -191,6 +206,7 @@ class Agent:
                 switch=switch,
                 confirm=self._asker(),
                 api_key=self._api_key,
+                tools=self.tools,
             )
         finally:
             self._switches.discard(switch)
@@ -233,6 +249,18 @@ def _check(settings: Settings, *, given_key: bool) -> None:
 def _set(**values: Any) -> dict[str, Any]:
     """The keywords that were given (None: not given)."""
     return {key: value for key, value in values.items() if value is not None}
+
+
+def _server(given: McpServer | str | Mapping[str, Any]) -> McpServer:
+    """An MCP server as from_config takes it: the settings, a "NAME=COMMAND" text, a mapping."""
+    if isinstance(given, McpServer):
+        return given
+    if isinstance(given, str):
+        return McpServer.parse(given)
+    try:
+        return McpServer.model_validate(dict(given))
+    except ValueError as error:
+        raise ConfigError(f"mcp_servers: {' '.join(str(error).split())[:300]}") from None
 
 
 def _outcome(ended: RunOutcome) -> Outcome:

@@ -12,6 +12,7 @@ from the profile (PROFILE_DEFAULTS), so: flags, then environment, then preset, t
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
@@ -258,6 +259,58 @@ class RunSettings(_Section):
     settle: SettleSettings = SettleSettings()
 
 
+# An MCP server's name: its tools are offered as NAME__TOOL, so it holds no "__" and no other
+# character a provider refuses in a function name.
+MCP_SERVER_NAME = r"[A-Za-z0-9][A-Za-z0-9-]{0,19}"
+
+
+class McpServer(_Section):
+    """Another MCP server whose tools the model may call ([[mcp_servers]], --mcp-server)."""
+
+    name: str = Field(pattern=f"^{MCP_SERVER_NAME}$")  # letters, digits, -; its tools' prefix
+    command: list[str] | None = Field(default=None, min_length=1)  # stdio: the program and args
+    url: str | None = None  # streamable HTTP: http(s)://host:port/mcp
+    env: list[str] = []  # names of environment variables passed on to a stdio server
+    cwd: Path | None = None  # a stdio server's working folder
+    bearer_token_env: str | None = None  # HTTP: the variable holding the bearer token
+    start_timeout: float = Field(default=60.0, gt=0)  # to start and list its tools
+    timeout: float = Field(default=60.0, gt=0)  # for one tool call
+    required: bool = False  # the task cannot go on without it: its loss stops the run
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpServer:
+        if (self.command is None) == (self.url is None):
+            raise ValueError(f"MCP server {self.name}: give either command or url")
+        if self.url is not None:
+            McpServer._http_url(self.url)
+        return self
+
+    @staticmethod
+    def _http_url(url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ValueError(f"{mask_url(url)!r} must be an http:// or https:// URL with a host")
+
+    @classmethod
+    def parse(cls, text: str) -> McpServer:
+        """NAME=COMMAND (split as a shell would) or NAME=URL, as --mcp-server takes it."""
+        name, sep, rest = text.partition("=")
+        if not sep or not rest.strip():
+            raise ConfigError(f"--mcp-server takes NAME=COMMAND or NAME=URL, not {text!r}")
+        given: dict[str, Any] = {"name": name.strip()}
+        if rest.strip().startswith(("http://", "https://")):
+            given["url"] = rest.strip()
+        else:
+            try:
+                given["command"] = shlex.split(rest)
+            except ValueError as error:
+                raise ConfigError(f"--mcp-server {name}: {error}") from None
+        try:
+            return cls.model_validate(given)
+        except ValidationError as error:
+            raise ConfigError(f"--mcp-server {name}: {_first_lines(error)}") from None
+
+
 class Settings(BaseSettings):
     """All settings of a run."""
 
@@ -267,6 +320,23 @@ class Settings(BaseSettings):
 
     model: ModelSettings = ModelSettings()
     run: RunSettings = RunSettings()
+    mcp_servers: list[McpServer] = []  # other MCP servers whose tools the model may call
+
+    @field_validator("mcp_servers")
+    @classmethod
+    def _unique_names(cls, servers: list[McpServer]) -> list[McpServer]:
+        twice = _named_twice(servers)
+        if twice:
+            raise ValueError(f"two MCP servers are named {twice}: each needs a name of its own")
+        return servers
+
+    def with_mcp_servers(self, servers: list[McpServer]) -> Settings:
+        """These settings with `servers` added after the preset's (names stay unique)."""
+        combined = [*self.mcp_servers, *servers]
+        twice = _named_twice(combined)
+        if twice:
+            raise ConfigError(f"two MCP servers are named {twice}: each needs a name of its own")
+        return self.model_copy(update={"mcp_servers": combined})
 
     @classmethod
     def settings_customise_sources(
@@ -279,6 +349,12 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # First wins: CLI flags (init), then the environment, then the preset file.
         return init_settings, env_settings, TomlConfigSettingsSource(settings_cls)
+
+
+def _named_twice(servers: list[McpServer]) -> str | None:
+    """A name two servers share (in any case), or None."""
+    names = [server.name.lower() for server in servers]
+    return next((name for name in names if names.count(name) > 1), None)
 
 
 # Files in configs/ that are no settings preset: the gate's policies (agent/policy/), the default

@@ -4,6 +4,7 @@
     ├── ConfigError                   the user's configuration or command line (exit 2)
     ├── DisplayError                  no usable display, or a desktop program is missing (exit 2)
     │   └── NoAccessibility           the desktop has no AT-SPI bus to read elements from
+    ├── ToolServerError               an MCP server the task needs did not start (exit 2)
     ├── ModelError                    the model API failed, after retries where they help (exit 3)
     │   ├── ModelConnectionError      the server could not be reached
     │   │   └── ModelTimeout          no answer in time; `phase` says connect, read, write or pool
@@ -28,6 +29,7 @@
     │   ├── BudgetExceeded            a limit on time, tokens or cost was reached
     │   ├── StuckInLoop               the same action on an unchanged screen, again and again
     │   ├── TargetNotFound            replay could not find an action's target; nothing was done
+    │   ├── ToolServerLost            an MCP server the task needs stopped answering mid-run
     │   └── PolicyStopped             the policy gate stopped the run (exit 4)
     └── ScenarioError                 a scenario's setup or scripted steps failed (exit 1)
         └── StepFailed                text or a picture not found, a window that never came
@@ -60,6 +62,12 @@ class DisplayError(DeskpilotError):
 
 class NoAccessibility(DisplayError):
     """The desktop has no AT-SPI bus (or it does not answer): no elements can be read."""
+
+
+class ToolServerError(DeskpilotError):
+    """An MCP server marked required did not start, or listed no tools in time."""
+
+    exit_code = 2
 
 
 class ModelError(DeskpilotError):
@@ -182,6 +190,10 @@ class StuckInLoop(RunStopped):
 
 class TargetNotFound(RunStopped):
     """Replay could not find an action's target with enough confidence; nothing was done."""
+
+
+class ToolServerLost(RunStopped):
+    """An MCP server marked required stopped answering during the run."""
 
 
 class PolicyStopped(RunStopped):

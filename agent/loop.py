@@ -13,14 +13,14 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from agent.act import Executor, Outcome, call_results, mistake_results
+from agent.act import Executor, Outcome, call_results, mistake_results, results_json
 from agent.config import ModelSettings, ResizeSettings, Settings
 from agent.errors import ModelMistake, NoCall, StepLimitReached, StuckInLoop, TooManyMistakes
 from agent.model.ask import ask
 from agent.model.budget import Budget
 from agent.model.client import Model
 from agent.model.prompt import Conversation, Turn
-from agent.parse import Dialect, ParsedCall, parse_reply
+from agent.parse import Dialect, ParsedCall, Tools, parse_reply
 from agent.perception.coords import CoordSpace, Mapping
 from agent.perception.evidence import BackgroundEvidence
 from agent.perception.imaging import EncodedImage, encode_bgra, smart_resize
@@ -29,6 +29,7 @@ from agent.perception.screen import Frame, Screen, changed_pixels
 from agent.reply import Reply, Usage
 from agent.trajectory import Trajectory, elapsed, timestamp
 from skills.computer import Answer, Terminate, action_json, changes_screen
+from skills.tools import CallTool
 
 RunStatus = Literal["success", "failure"]
 PERSON_USED_THE_DESKTOP = (
@@ -100,6 +101,8 @@ class Loop:
         self.steps_taken = 0  # steps begun so far, for the final record when a run is cut short
         self.budget = Budget.start(settings.run, settings.model)
         self.settle_rule = settings.run.settle.rule()
+        # The run's own tools, offered beside computer_use (agent/tools/).
+        self.tools: Tools = executor.tools.specs if executor.tools is not None else {}
 
     def run(self, task: str) -> RunResult:
         """Work on `task` until the model terminates; raises RunStopped when it does not."""
@@ -125,7 +128,9 @@ class Loop:
             self._after_takeover(state, conversation)
             mapping = self._mapping(state.frame)
             if conversation is None:
-                conversation = Conversation(task, self.settings.model, mapping.announced_size())
+                size = mapping.announced_size()
+                tools = list(self.tools.values())
+                conversation = Conversation(task, self.settings.model, size, tools)
             status = self._step(step, state, conversation, mapping)
             if status is not None:
                 return RunResult(status, state.answer, step)
@@ -173,7 +178,9 @@ class Loop:
                 image=image,
                 unchanged_since=unchanged_since,
                 smaller=lambda sent: self._smaller(state.frame, sent),
-                has_call=lambda reply: _holds_call(reply, mapping, self.settings.model.dialect),
+                has_call=lambda reply: _holds_call(
+                    reply, mapping, self.settings.model.dialect, self.tools
+                ),
             )
         if asked.unchanged_since is None and unchanged_since is not None:
             # Sent after all (a fix re-encoded the screen smaller): it is this step's own now.
@@ -194,7 +201,7 @@ class Loop:
         }
         try:
             with _timed(timings, "parse"):
-                calls = parse_reply(reply, mapping, self.settings.model.dialect)
+                calls = parse_reply(reply, mapping, self.settings.model.dialect, self.tools)
         except ModelMistake as mistake:
             conversation.record(_mistake_turn(step, image, reply, mistake, unchanged_since))
             self._log_mistake(step, state, mistake, record, reply)
@@ -222,16 +229,18 @@ class Loop:
             step, record, timings, last=last, expect=expects_change(ran)
         )
         state.answer = _answer(ran) or state.answer
-        record["results"] = [o.as_json() for o in outcomes]
+        record["results"] = results_json(step, outcomes, self.trajectory.save_screenshot)
         if any(o.secret for o in outcomes):  # the report blurs what was taken after it
             record["contains_secret_input"] = True
         self.trajectory.end_step(record)
 
         conversation.record(acted_turn(step, image, reply, outcomes, nudge, unchanged_since))
         messages = [o.message for o in outcomes]
+        _attach_images(conversation, step, outcomes)
         cost = self.budget.cost
         self.on_step(StepReport(step, messages, None, timings, reply.usage, cost, said(reply)))
         self.executor.check_denials()  # after the step is logged whole
+        self.executor.check_tools()
         if switch is not None:
             switch.checkpoint()
         if out_of_time:
@@ -492,10 +501,17 @@ def _final_status(calls: list[ParsedCall]) -> RunStatus | None:
     return None
 
 
-def _holds_call(reply: Reply, mapping: Mapping, dialect: Dialect) -> bool:
+def _attach_images(conversation: Conversation, step: int, outcomes: list[Outcome]) -> None:
+    """Images the step's tools returned: shown in the next step's message, before its screen."""
+    images = [image for outcome in outcomes for image in outcome.images]
+    if images:
+        conversation.attachments[step + 1] = images
+
+
+def _holds_call(reply: Reply, mapping: Mapping, dialect: Dialect, tools: Tools) -> bool:
     """Whether the reply holds a call in any dialect, valid or not: prose alone holds none."""
     try:
-        parse_reply(reply, mapping, dialect)
+        parse_reply(reply, mapping, dialect, tools)
     except NoCall:
         return False
     except ModelMistake:
@@ -538,6 +554,9 @@ def acted_turn(
     texts = call_results(step, outcomes, len(reply.tool_calls) or 1)
     if nudge:
         texts = (*texts[:-1], f"{texts[-1]}. {nudge}")
-    problem = bool(nudge) or any(o.status == "error" for o in outcomes)
+    # A tool's result is news too: families sent no results must still read it.
+    problem = bool(nudge) or any(
+        o.status == "error" or isinstance(o.call.action, CallTool) for o in outcomes
+    )
     ids = _call_ids(step, reply)
     return Turn(step, image, reply, ids, texts, problem, unchanged_since=unchanged_since)

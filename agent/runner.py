@@ -6,11 +6,11 @@ import dataclasses
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import SecretStr
 
@@ -44,8 +44,10 @@ from agent.policy import Ask, desktop_gate, read_secrets, run_policy
 from agent.redact import Redactor, mask_url, url_password
 from agent.reply import Usage
 from agent.run_folder import claim_run_dir, default_run_dir
+from agent.tools import open_toolbox
 from agent.trajectory import Trajectory, timestamp
 from skills.desktop import PyAutoGuiDesktop
+from skills.tools import Tool
 
 # How a run ended (run.json's "status"): the model finished (success or failure), or the run
 # stopped without it: out of steps or budget, stuck, denied by the policy, stopped by a person
@@ -99,6 +101,7 @@ def run_task(
     switch: KillSwitch | None = None,
     confirm: Ask | None = None,
     api_key: SecretStr | None = None,
+    tools: Sequence[Tool | Callable[..., Any]] = (),
 ) -> RunOutcome:
     """Run `task` with `settings` and return how it ended; the run folder is always complete.
 
@@ -106,6 +109,8 @@ def run_task(
     lets a caller pause, stop or take over the run from elsewhere (the live view). `confirm`
     answers what the policy says to confirm, in place of the terminal (agent.Agent's on_confirm).
     `api_key`, when given, is used instead of the environment variable the settings name.
+    `tools` (skills.tool functions) are offered to the model beside computer_use, with the
+    tools of the MCP servers the settings name (connected here, for the run).
     """
     if api_key is None and model is None:
         api_key = read_api_key(settings)
@@ -140,13 +145,15 @@ def run_task(
         if model is None:
             model = ChatCompletionsModel(settings.model, api_key, redactor=redactor)
             stack.callback(model.close)
+        box = stack.enter_context(open_toolbox(tools, settings.mcp_servers, mask=redactor.text))
         folder = (
             claim_run_dir(run_dir, replace=replace)
             if run_dir
             else default_run_dir(settings.run.runs_dir, task)
         )
-        info = _run_info(task, settings, display) | {"policy": policy.source}
+        info = _run_info(task, settings, display) | {"policy": policy.source} | box.status()
         trajectory = Trajectory(folder, info, redactor=redactor)
+        box.on_change = lambda: trajectory.update_run(**box.status())  # a server lost mid-run
         gate = desktop_gate(
             policy,
             display,
@@ -159,7 +166,7 @@ def run_task(
             settings=settings,
             model=model,
             screen=screen,
-            executor=Executor(desktop, gate, secrets, switch),
+            executor=Executor(desktop, gate, secrets, switch, tools=box),
             trajectory=trajectory,
             on_step=lambda report: on_step(_redacted_report(report, redactor)),
         )

@@ -73,7 +73,7 @@ def heavy(modules: set[str]) -> list[str]:
         ["parse", "--help"],
         ["request", "--help"],
         ["report", "--help"],
-        ["run", "write a haiku", "--max-steps", "3"],
+        ["run", "write a haiku", "--mcp-server", "fs=npx server", "--max-steps", "3"],
         ["parse", "--screen", "1920x1080"],
         ["request", "--screen", "1920x1080", "--profile", "gui-plus"],
         ["report", "runs/x"],

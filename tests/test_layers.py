@@ -38,6 +38,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("agent.parse",),
     ("agent.config",),
     ("agent.model",),
+    ("agent.tools",),
     ("agent.policy", "agent.killswitch", "agent.act", "agent.loop", "agent.runner"),
     ("agent.api",),
     ("agent.replay", "agent.report", "agent.view"),

@@ -150,6 +150,15 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="the model may type $NAME as {{secret:NAME}}, never seeing it (repeatable)",
     )
+    parser.add_argument(
+        "--mcp-server",
+        action="append",
+        default=[],
+        metavar="NAME=COMMAND|URL",
+        help="offer the model this MCP server's tools, as NAME__TOOL: a command to start "
+        "(stdio, split as a shell would) or an http(s) URL (streamable HTTP); repeatable, "
+        "added to the preset's [[mcp_servers]]",
+    )
 
 
 def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
@@ -242,7 +251,7 @@ def _console() -> Console:
 def _run(args: argparse.Namespace, console: Console) -> int:
     from agent.cli.progress import print_outcome, step_printer
     from agent.cli.virtual import check_view_options, fan_out, start_desktop, start_view
-    from agent.config import load_settings, read_api_key
+    from agent.config import McpServer, load_settings, read_api_key
     from agent.killswitch import KillSwitch
     from agent.policy import read_secrets, run_policy
     from agent.redact import mask_url
@@ -252,7 +261,8 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         raise ConfigError("--max-steps must be at least 1")
     check_view_options(args)
     overrides = overrides_from(args)
-    settings = load_settings(args.config, **overrides)
+    servers = [McpServer.parse(given) for given in args.mcp_server]
+    settings = load_settings(args.config, **overrides).with_mcp_servers(servers)
     # A missing key, a bad policy or secret stops here, before a desktop and its apps start.
     read_api_key(settings)
     run_policy(settings.run.policy)
@@ -266,7 +276,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         if args.virtual:
             desk = start_desktop(stack, *args.virtual, args.launch, console)
             overrides["run"]["display"] = desk.display
-            settings = load_settings(args.config, **overrides)
+            settings = load_settings(args.config, **overrides).with_mcp_servers(servers)
         if args.view is not None:
             display = resolve_display(settings)
             view = start_view(stack, display, args, console, switch)

@@ -12,12 +12,18 @@ With explicit caching, agent/model/cache.py marks where the stable prefix ends.
 
 A result never gives a screen position: the model answers in its own space (a 0..1000 grid,
 pixels of a resized image), and like its harness it is told what was done, not where.
+
+The run's own tools (skills.tool functions, other MCP servers' tools) are announced beside
+computer_use in the family's format (tool_prompt.py); an image a tool returned is shown in the
+next step's message, before its screenshot, and dropped with it.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,10 +32,12 @@ from agent.model.cache import mark, marks
 from agent.model.history import window
 from agent.model.profiles import TOOLS_BLOCK, profile_of
 from agent.model.thinking import reply_room
+from agent.model.tool_prompt import in_instruction, in_system, native_entries, nous_lines
 from agent.parse.text import strip_thinking
 from agent.perception.imaging import EncodedImage
 from agent.reply import Reply
 from skills.computer import tool_schema, tool_schema_json
+from skills.tools import ToolImage, ToolSpec
 
 SUMMARY_CHARS = 200  # a "Step i: ..." line is cut to this length
 # What a step whose screen did not change sends in place of the same screenshot again.
@@ -57,11 +65,20 @@ class Turn:
 class Conversation:
     """Builds each request body from the task and the turns so far."""
 
-    def __init__(self, task: str, settings: ModelSettings, announced_size: tuple[int, int]) -> None:
+    def __init__(
+        self,
+        task: str,
+        settings: ModelSettings,
+        announced_size: tuple[int, int],
+        tools: Sequence[ToolSpec] = (),
+    ) -> None:
         self.task = task
         self.settings = settings
         self.profile = profile_of(settings)
         self.announced_size = announced_size
+        self.tools = tuple(tools)  # the run's own tools, announced beside computer_use
+        # Images tools returned, by the step whose message shows them (the one after the call).
+        self.attachments: dict[int, list[ToolImage]] = {}
         self.turns: list[Turn] = []
         # A family without a JSON tool (UI-TARS) has its actions in the prompt: always text.
         self.text_mode = settings.tool_mode == "text" or self.profile.tool is None
@@ -128,10 +145,10 @@ class Conversation:
     def _system(self) -> str:
         """The family's system text; in text mode its tool block; then how to reply."""
         profile = self.profile
-        parts = [profile.system]
+        parts = [in_system(profile.name, profile.system, self.tools)]
         if self.text_mode and profile.tool is not None:
             tool = tool_schema_json(*self.announced_size, profile.tool)
-            parts.append(TOOLS_BLOCK.format(tools=tool))
+            parts.append(TOOLS_BLOCK.format(tools=nous_lines(tool, self.tools)))
         if profile.reply_format:
             parts.append(profile.reply_format)
         return "\n\n".join(parts)
@@ -144,6 +161,8 @@ class Conversation:
         if pending:
             parts.append(_text(pending))
         shown = step >= self.images_from
+        if shown:  # images tools returned go with the screenshot after them, and when it goes
+            parts += [_image(image) for image in self.attachments.get(step, [])]
         if shown and not own:
             parts.append(_text(UNCHANGED))
         elif shown:
@@ -165,7 +184,9 @@ class Conversation:
         lines = ([f"({omitted} earlier steps omitted)"] if omitted else []) + kept
         previous = "\n".join(lines) or "None"
         template = self.profile.instruction
-        text = template.format(task=self.task, previous=previous)
+        text = in_instruction(
+            self.profile.name, template.format(task=self.task, previous=previous), self.tools
+        )
         if lines and "{previous}" not in template:
             text += "\nPrevious actions:\n" + previous  # the family's prompt has no place for them
         return text
@@ -210,7 +231,10 @@ class Conversation:
             mark(messages)
         body: dict[str, Any] = {"model": s.name, "messages": messages, "max_tokens": max_tokens}
         if not self.text_mode and self.profile.tool is not None:
-            body["tools"] = [tool_schema(*self.announced_size, self.profile.tool)]
+            body["tools"] = [
+                tool_schema(*self.announced_size, self.profile.tool),
+                *native_entries(self.tools),
+            ]
         if s.stream:
             body |= {"stream": True, "stream_options": {"include_usage": True}}
         optional = {
@@ -227,6 +251,12 @@ class Conversation:
 
 def _text(text: str) -> dict[str, Any]:
     return {"type": "text", "text": text}
+
+
+def _image(image: ToolImage) -> dict[str, Any]:
+    """An image a tool returned, as a content part."""
+    data = base64.b64encode(image.data).decode()
+    return {"type": "image_url", "image_url": {"url": f"data:{image.mime};base64,{data}"}}
 
 
 def _summary(turn: Turn) -> str:

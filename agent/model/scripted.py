@@ -37,6 +37,7 @@ class ScriptedReply(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     action: dict[str, Any] | None = None  # computer_use arguments, sent as a native tool call
+    tool: str = "computer_use"  # the function that native call names (`action`: its arguments)
     text: str | None = None  # assistant content, e.g. a <tool_call> block
     reasoning: str | None = None  # sent as reasoning_content, before the content when streamed
     finish_reason: str | None = None  # default: tool_calls with an action, else stop
@@ -55,7 +56,7 @@ class ScriptedReply(BaseModel):
     @model_validator(mode="after")
     def _one_kind(self) -> ScriptedReply:
         given = (self.text, self.reasoning, self.body)
-        if not (self.action or self.drop or any(v is not None for v in given)):
+        if not (self.action is not None or self.drop or any(v is not None for v in given)):
             raise ValueError("a scripted reply needs action, text, reasoning, body or drop")
         return self
 
@@ -106,7 +107,7 @@ class ScriptedReply(BaseModel):
             first = {
                 **call,
                 "index": 0,
-                "function": {"name": "computer_use", "arguments": arguments[:half]},
+                "function": {"name": self.tool, "arguments": arguments[:half]},
             }
             yield chunk({"tool_calls": [first]})
             if self.stream_cut == "mid_tool_call":
@@ -123,7 +124,7 @@ class ScriptedReply(BaseModel):
         return {
             "id": f"call_scripted_{index}",
             "type": "function",
-            "function": {"name": "computer_use", "arguments": json.dumps(self.action)},
+            "function": {"name": self.tool, "arguments": json.dumps(self.action)},
         }
 
     def _finish(self) -> str:

@@ -14,6 +14,10 @@ one-line message says what was wrong and what is allowed. The reasoning of a rep
 Beside native calls (dialect auto or qwen), calls written in tags in the content (`<tool_call>`
 blocks, JSON or XML, and XML functions) run too, after them: a gateway may turn only some of
 the calls into tool_calls. One that repeats a native call is the same call echoed, and runs once.
+
+Given the run's own tools (`tools`: skills.tool functions, other MCP servers' tools), a call of
+one of them, in the family's own form, becomes a CallTool with validated arguments
+(tool_calls.py); without them, only computer_use is known.
 """
 
 from __future__ import annotations
@@ -27,9 +31,11 @@ from agent.parse import json_objects
 from agent.parse.dialects import DIALECTS, Dialect, native_drafts, text_drafts
 from agent.parse.draft import finish, scroll_clicks
 from agent.parse.text import strip_thinking
+from agent.parse.tool_calls import NO_TOOLS, RESERVED, Tools
 from agent.perception.coords import Mapping
 from agent.reply import Reply
 from skills.computer import Action
+from skills.tools import CallTool
 
 MAX_REPLY_CHARS = 100_000  # far beyond any real step; bounds the work on a runaway reply
 
@@ -39,11 +45,13 @@ class ParsedCall:
     """One action to run, and which call of the reply it came from."""
 
     call_id: str | None  # the tool call id its result answers (None in text mode)
-    action: Action
+    action: Action | CallTool
     call_index: int | None = None  # the native tool call it came from (None in text mode)
 
 
-def parse_reply(reply: Reply, mapping: Mapping, dialect: Dialect = "auto") -> list[ParsedCall]:
+def parse_reply(
+    reply: Reply, mapping: Mapping, dialect: Dialect = "auto", tools: Tools = NO_TOOLS
+) -> list[ParsedCall]:
     """Every action the reply asks for, in order; a ModelMistake when any of it is unusable.
 
     Nothing is returned unless everything parsed: a reply whose second call is bad runs nothing.
@@ -55,10 +63,10 @@ def parse_reply(reply: Reply, mapping: Mapping, dialect: Dialect = "auto") -> li
         count = len(reply.tool_calls)
         for index, call in enumerate(reply.tool_calls):
             with _blame(index, count):
-                actions = [finish(d, mapping) for d in native_drafts(call, dialect)]
+                actions = [finish(d, mapping) for d in native_drafts(call, dialect, tools)]
             parsed += [ParsedCall(call.id, action, index) for action in actions]
-        return parsed + _beside_native(text, parsed, mapping, dialect)
-    groups = text_drafts(text, dialect)
+        return parsed + _beside_native(text, parsed, mapping, dialect, tools)
+    groups = text_drafts(text, dialect, tools)
     parsed = [ParsedCall(None, finish(d, mapping)) for group in groups for d in group]
     if not parsed:  # e.g. an empty list in a <tool_call> block
         raise ParseError("your reply contained no action; reply with one call")
@@ -66,7 +74,7 @@ def parse_reply(reply: Reply, mapping: Mapping, dialect: Dialect = "auto") -> li
 
 
 def _beside_native(
-    text: str, native: list[ParsedCall], mapping: Mapping, dialect: Dialect
+    text: str, native: list[ParsedCall], mapping: Mapping, dialect: Dialect, tools: Tools
 ) -> list[ParsedCall]:
     """The tagged calls in the content of a reply with native calls, but for repeats of them.
 
@@ -74,7 +82,7 @@ def _beside_native(
     """
     if dialect not in {"auto", "qwen"}:
         return []
-    groups = json_objects.tagged_calls(text, dialect)
+    groups = json_objects.tagged_calls(text, dialect, tools)
     unmatched = [call.action for call in native]
     call_id, index = (native[-1].call_id, native[-1].call_index) if native else (None, None)
     extra: list[ParsedCall] = []
@@ -117,4 +125,12 @@ def _blame(index: int, count: int) -> Iterator[None]:
         raise type(mistake)(message, call_index=index) from None
 
 
-__all__ = ["DIALECTS", "Dialect", "ParsedCall", "parse_reply", "scroll_clicks"]
+__all__ = [
+    "DIALECTS",
+    "RESERVED",
+    "Dialect",
+    "ParsedCall",
+    "Tools",
+    "parse_reply",
+    "scroll_clicks",
+]

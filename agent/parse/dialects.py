@@ -12,6 +12,7 @@ from typing import Literal, get_args
 from agent.errors import NoCall, ParseError
 from agent.parse import json_objects, pyautogui_code, uitars
 from agent.parse.draft import Draft, done
+from agent.parse.tool_calls import NO_TOOLS, Tools, named_tool
 from agent.reply import ToolCall
 
 Dialect = Literal[
@@ -36,32 +37,32 @@ EXPECTED = {
 }
 
 
-def native_drafts(call: ToolCall, dialect: str) -> list[Draft]:
+def native_drafts(call: ToolCall, dialect: str, tools: Tools = NO_TOOLS) -> list[Draft]:
     """The actions of one native tool call."""
     if dialect in TEXT_ONLY:
         raise ParseError(
             f"expected {dialect} actions in the reply text, got a {call.name or 'nameless'} "
             f"tool call; {EXPECTED[dialect]}"
         )
-    if not call.arguments.strip():
+    if not call.arguments.strip() and named_tool(call.name, tools) is None:
         raise ParseError(
             f"the {call.name or 'tool'} call has empty arguments; give at least an action"
         )
     return json_objects.object_drafts(
-        {"name": call.name, "arguments": call.arguments}, dialect, where="tool call"
+        {"name": call.name, "arguments": call.arguments}, dialect, where="tool call", tools=tools
     )
 
 
-def text_drafts(text: str, dialect: str) -> list[list[Draft]]:
+def text_drafts(text: str, dialect: str, tools: Tools = NO_TOOLS) -> list[list[Draft]]:
     """The actions written in the reply text, one list per call; a ParseError when none."""
     if dialect not in TEXT_ONLY:
-        found = json_objects.find(text, dialect)
+        found = json_objects.find(text, dialect, tools)
         if found is not None:
             return found
     if dialect in {"auto", "uitars"}:
-        action_text = uitars.find(text)
+        action_text = uitars.find(text, tools)
         if action_text is not None:
-            return uitars.drafts(action_text)
+            return uitars.drafts(action_text, tools)
     if dialect in {"auto", "pyautogui", "computer13"}:  # OSWorld agents answer DONE bare too
         code = pyautogui_code.find(text)
         if code is not None and (

@@ -18,6 +18,7 @@ from agent.parse.keys import normalise_keys
 from agent.parse.points import Point, number, show
 from agent.perception.coords import Mapping
 from skills.computer import ACTION_ADAPTER, ACTION_NAMES, Action
+from skills.tools import CallTool
 
 CLICKS_BY_COUNT = {1: "left_click", 2: "double_click", 3: "triple_click"}
 BUTTON_CLICKS = {"left": "left_click", "right": "right_click", "middle": "middle_click"}
@@ -38,8 +39,10 @@ def draft(action: str, at: Point | None = None, start: Point | None = None, **fi
     return Draft(action, fields, at, start)
 
 
-def finish(item: Draft, mapping: Mapping) -> Action:
+def finish(item: Draft, mapping: Mapping) -> Action | CallTool:
     """The canonical action for a draft: points mapped to the screen, fields validated."""
+    if item.action == "tool":  # its arguments were checked against the tool already
+        return CallTool(**item.fields)
     fields: dict[str, Any] = {"action": item.action, **item.fields}
     if item.at is not None:
         fields["x"], fields["y"] = mapping.to_screen(*item.at)

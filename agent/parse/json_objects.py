@@ -22,7 +22,9 @@ from agent.parse import anthropic, computer13, gui_plus, openai_cua, qwen
 from agent.parse.draft import Draft
 from agent.parse.points import show
 from agent.parse.text import Block, json_spans, leading_object, loads_value, tool_call_blocks
+from agent.parse.tool_calls import NO_TOOLS, Tools, object_call
 from skills.computer import TOOL_NAME
+from skills.tools import tool_names
 
 READERS: dict[str, Callable[[dict[str, Any]], list[Draft]]] = {
     "qwen": qwen.drafts,
@@ -39,27 +41,27 @@ TOOL_NAMES = {
 _MARKER = re.compile(r"""["']?\b(?:action|action_type|name|arguments|type)\b["']?\s*:""")
 
 
-def find(text: str, dialect: str) -> list[list[Draft]] | None:
+def find(text: str, dialect: str, tools: Tools = NO_TOOLS) -> list[list[Draft]] | None:
     """The calls written in tags, else in JSON objects of the text; None when none."""
     blocks = tool_call_blocks(text)
     if blocks:
-        return _block_drafts(blocks, dialect)
+        return _block_drafts(blocks, dialect, tools)
     objects = _objects_in_prose(text)
     if not objects:
         return None
-    return [object_drafts(o, dialect, where="JSON object") for o in objects]
+    return [object_drafts(o, dialect, where="JSON object", tools=tools) for o in objects]
 
 
-def tagged_calls(text: str, dialect: str) -> list[list[Draft]]:
+def tagged_calls(text: str, dialect: str, tools: Tools = NO_TOOLS) -> list[list[Draft]]:
     """The calls of `<tool_call>` blocks (JSON or XML) and bare XML functions, in order."""
-    return _block_drafts(tool_call_blocks(text), dialect)
+    return _block_drafts(tool_call_blocks(text), dialect, tools)
 
 
-def _block_drafts(blocks: list[Block], dialect: str) -> list[list[Draft]]:
+def _block_drafts(blocks: list[Block], dialect: str, tools: Tools) -> list[list[Draft]]:
     objects: list[dict[str, Any]] = []
     for block in blocks:
         objects += block.functions or _objects([_block_value(block)])
-    return [object_drafts(o, dialect, where="<tool_call> block") for o in objects]
+    return [object_drafts(o, dialect, where="<tool_call> block", tools=tools) for o in objects]
 
 
 def _block_value(block: Block) -> Any:
@@ -71,28 +73,35 @@ def _block_value(block: Block) -> Any:
     return loads_value(block.body, what=what, complete=block.closed)
 
 
-def object_drafts(obj: dict[str, Any], dialect: str, *, where: str = "call") -> list[Draft]:
-    """The actions of one JSON call, unwrapped and read by its dialect."""
-    inner = _unwrap(obj, dialect, where)
+def object_drafts(
+    obj: dict[str, Any], dialect: str, *, where: str = "call", tools: Tools = NO_TOOLS
+) -> list[Draft]:
+    """The actions of one JSON call, unwrapped and read by its dialect (or one tool's call)."""
+    called = object_call(obj, tools)
+    if called is not None:
+        return [called]
+    inner = _unwrap(obj, dialect, where, tools)
     shape = _shape(inner) if dialect == "auto" else dialect
     return READERS[shape](inner)
 
 
-def _unwrap(obj: dict[str, Any], dialect: str, where: str) -> dict[str, Any]:
+def _unwrap(obj: dict[str, Any], dialect: str, where: str, tools: Tools) -> dict[str, Any]:
     """The action object inside a function-call wrapper (or the object itself)."""
     if obj.get("type") == "function" and isinstance(obj.get("function"), dict):
         obj = obj["function"]
     if obj.get("type") == "tool_use" or (
         "name" in obj and "action" not in obj and "action_type" not in obj
     ):
-        return _arguments(obj, dialect, where)
+        return _arguments(obj, dialect, where, tools)
     return obj
 
 
-def _arguments(call: dict[str, Any], dialect: str, where: str) -> dict[str, Any]:
+def _arguments(call: dict[str, Any], dialect: str, where: str, tools: Tools) -> dict[str, Any]:
     name = call.get("name")
     allowed = TOOL_NAMES.get(dialect, frozenset({TOOL_NAME}))
     if not isinstance(name, str) or name not in allowed:
+        if tools:
+            raise ParseError(f"unknown tool {show(name)}; the tools are {tool_names(tools)}")
         raise ParseError(f"unknown tool {show(name)}; the only tool is {TOOL_NAME}")
     arguments = next((call[k] for k in ("arguments", "input", "parameters") if k in call), None)
     blank = isinstance(arguments, str) and not arguments.strip()

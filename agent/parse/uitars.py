@@ -20,6 +20,7 @@ from typing import Any
 from agent.errors import ParseError
 from agent.parse.draft import Draft, done, draft, enum, failed, key_draft, literal, text_field
 from agent.parse.points import Point, show, to_point
+from agent.parse.tool_calls import NO_TOOLS, Tools, checked, named_tool
 
 CLICKS = {
     "click": "left_click",
@@ -55,30 +56,33 @@ _TYPE_CALL = re.compile(
 )
 
 
-def find(text: str) -> str | None:
+def find(text: str, tools: Tools = NO_TOOLS) -> str | None:
     """The action part of a UI-TARS reply, or None when the text holds no UI-TARS call."""
     parts = _ACTION.split(text, maxsplit=1)
     if len(parts) > 1:
         action = parts[1]
         return action if _CALL_START.match(action) else None
-    return text if _KNOWN_START.match(text) else None
+    if _KNOWN_START.match(text):
+        return text
+    called = re.match(r"\s*([A-Za-z_]\w*)\s*[(（]", text)
+    return text if called and named_tool(called.group(1), tools) is not None else None
 
 
-def drafts(action_text: str) -> list[list[Draft]]:
+def drafts(action_text: str, tools: Tools = NO_TOOLS) -> list[list[Draft]]:
     """The actions of the action part, one list per call, in order."""
     cleaned = _UNQUOTED_TOKEN.sub(r"'\1'", _END_TOKENS.sub("", action_text)).strip()
-    return [_call_drafts(name, kwargs) for name, kwargs in _read(cleaned)]
+    return [_call_drafts(name, kwargs, tools) for name, kwargs in _read(cleaned, tools)]
 
 
-def _read(text: str) -> list[tuple[str, dict[str, Any]]]:
+def _read(text: str, tools: Tools) -> list[tuple[str, dict[str, Any]]]:
     """The calls of the text; when they do not read, of its full-width punctuation made ASCII."""
     try:
-        return _calls(text)
+        return _calls(text, tools)
     except ParseError:
         ascii_text = _ascii_syntax(text)
         if ascii_text == text:
             raise
-        return _calls(ascii_text)
+        return _calls(ascii_text, tools)
 
 
 def _ascii_syntax(text: str) -> str:
@@ -97,17 +101,17 @@ def _ascii_syntax(text: str) -> str:
     return "".join(out)
 
 
-def _calls(text: str) -> list[tuple[str, dict[str, Any]]]:
+def _calls(text: str, tools: Tools) -> list[tuple[str, dict[str, Any]]]:
     """(function, keyword arguments) of every call, parsed with ast."""
     try:
         tree = ast.parse(text, mode="exec")
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return [_one_call(piece) for piece in _pieces(text)]
+        return [_one_call(piece, tools) for piece in _pieces(text)]
     calls = []
     for statement in tree.body:
         if not isinstance(statement, ast.Expr):
             raise ParseError(f"{MUST_BE_A_CALL}, got {_excerpt(statement, text)}")
-        calls.append(_read_call(statement.value, text))
+        calls.append(_read_call(statement.value, text, tools))
     if not calls:
         raise ParseError("the Action: line holds no call; write e.g. click(start_box='(x,y)')")
     return calls
@@ -120,7 +124,7 @@ def _pieces(text: str) -> list[str]:
     ]
 
 
-def _one_call(piece: str) -> tuple[str, dict[str, Any]]:
+def _one_call(piece: str, tools: Tools) -> tuple[str, dict[str, Any]]:
     """One call whose text did not parse as a whole: raw newlines, or quotes left unescaped."""
     typed = _TYPE_CALL.match(piece)
     if typed:  # type(content='it's') : UI-TARS models often leave the quote unescaped
@@ -133,12 +137,15 @@ def _one_call(piece: str) -> tuple[str, dict[str, Any]]:
             f"cannot read the UI-TARS action {show(piece)}; write one call per line, e.g. "
             "click(start_box='(x,y)') or type(content='text')"
         ) from None
-    return _read_call(tree.body, piece)
+    return _read_call(tree.body, piece, tools)
 
 
-def _read_call(node: ast.expr, text: str) -> tuple[str, dict[str, Any]]:
+def _read_call(node: ast.expr, text: str, tools: Tools) -> tuple[str, dict[str, Any]]:
     if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
         raise ParseError(f"{MUST_BE_A_CALL}, got {_excerpt(node, text)}")
+    tool = named_tool(node.func.id, tools)
+    if tool is not None:
+        return tool.name, _tool_arguments(node, tool.name)
     name = node.func.id.lower()  # Click() is click()
     kwargs: dict[str, Any] = {}
     for keyword in node.keywords:
@@ -150,7 +157,16 @@ def _read_call(node: ast.expr, text: str) -> tuple[str, dict[str, Any]]:
     return name, kwargs
 
 
-def _call_drafts(name: str, kwargs: dict[str, Any]) -> list[Draft]:
+def _tool_arguments(node: ast.Call, name: str) -> dict[str, Any]:
+    """A tool call's arguments, by name as its parameters are (literal values only)."""
+    if node.args or any(keyword.arg is None for keyword in node.keywords):
+        raise ParseError(f"give {name}() its arguments by name, e.g. {name}(to='...')")
+    return {k.arg: literal(k.value, name, _LITERALS) for k in node.keywords if k.arg}
+
+
+def _call_drafts(name: str, kwargs: dict[str, Any], tools: Tools) -> list[Draft]:
+    if name in tools:
+        return [checked(tools[name], kwargs)]
     if name in CLICKS:
         return [draft(CLICKS[name], _box(kwargs, "start_box", name))]
     if name in {"drag", "select"}:

@@ -24,12 +24,14 @@ from agent.policy.rules import (
     Subject,
     Unreadable,
     WindowName,
+    argument_lines,
     target,
     unreadable_line,
 )
 from agent.policy.secrets import copies_out, secrets_in
 from skills.computer import POINTER_ACTIONS, Key, LeftClickDrag, MouseMove, Type, action_json
 from skills.ocr import OcrError, read_words
+from skills.tools import CallTool
 
 WORDS_BOX = (240, 80)  # width, height around the target read for `words`: a button and its label
 TERMINAL = WindowName("@terminal")
@@ -154,10 +156,12 @@ class Gate:
 
     def _verdict(self, action: Any, facts: _Facts, edit: Edit) -> Verdict:
         secret_window = bool(secrets_in(action)) or self._in_secret_window(facts)
-        refusal = self._refusal(action, facts, edit, secret_window)
+        # A tool call's text is its arguments: `text` rules search them as they search typing.
+        lines = argument_lines(action) if isinstance(action, CallTool) else tuple(edit.lines())
+        refusal = self._refusal(action, facts, edit, lines, secret_window)
         if refusal:
             return Verdict(None, "deny", False, refusal, secret_window)
-        subject = Subject(action, _kinds(action, edit), tuple(edit.lines()), facts)
+        subject = Subject(action, _kinds(action, edit), lines, facts)
         rule, decision, reason = self.policy.decide(subject)
         name = rule.name if rule else None
         if decision != "confirm":
@@ -165,11 +169,18 @@ class Gate:
         approved, how = self.confirm(self._confirmation(action, facts, name, reason))
         return Verdict(name, "confirm", approved, f"{reason}; {how}", secret_window)
 
-    def _refusal(self, action: Any, facts: _Facts, edit: Edit, secret_window: bool) -> str:
+    def _refusal(
+        self,
+        action: Any,
+        facts: _Facts,
+        edit: Edit,
+        lines: tuple[str, ...],
+        secret_window: bool,
+    ) -> str:
         """Why the gate denies `action` whatever the rules say, or ""."""
         if secret_window and copies_out(action):
             return "copying or pasting in a window that holds a typed secret is not allowed"
-        if self.policy.checks_lines and any(unreadable_line(line) for line in edit.lines()):
+        if self.policy.checks_lines and any(unreadable_line(line) for line in lines):
             return "the typed line nests too deeply or runs too long to be checked"
         key = edit.doubtful_submit
         if key and self.policy.checks_lines and facts.focused_is_terminal():

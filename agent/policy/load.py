@@ -14,10 +14,11 @@ from skills.computer import ACTION_NAMES
 from skills.keys import UnknownKey, normalise_keys
 
 FIELDS = {"decision", "reason", "name", "actions", "text", "keys", "windows", "words", "region"}
-FIELDS |= {"secrets"}
+FIELDS |= {"secrets", "tools"}
 TOP_LEVEL = {"rule", "max_denials", "default"}
 MAX_POLICY_BYTES = 1_048_576
 NAME = re.compile(r"[a-z0-9][a-z0-9.-]*")
+TOOL_PATTERN = re.compile(r"[A-Za-z0-9_*?\[\]!-]{1,64}")
 
 
 def run_policy(path: Path | None) -> Policy:
@@ -104,6 +105,7 @@ def _rule(raw: Any, default_name: str, source: str) -> Rule:
         words=_tuple(_strings(raw, "words", where)),
         region=_region(raw.get("region"), where),
         secrets=_frozen(_strings(raw, "secrets", where)),
+        tools=_tool_patterns(_strings(raw, "tools", where), where),
     )
 
 
@@ -114,6 +116,19 @@ def _strings(raw: dict[str, Any], key: str, where: str) -> list[str] | None:
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         raise ConfigError(f"{where}: {key} must be a list of non-empty strings")
     return value
+
+
+def _tool_patterns(values: list[str] | None, where: str) -> tuple[str, ...] | None:
+    """Tool names, or shell patterns of them ("fs__*"): the providers' name characters only."""
+    if values is None:
+        return None
+    for value in values:
+        if not TOOL_PATTERN.fullmatch(value):
+            raise ConfigError(
+                f"{where}: tools: {value!r} is no tool name (letters, digits, _ and -, "
+                "or a pattern with * ? [ ])"
+            )
+    return tuple(values)
 
 
 def _tuple(values: list[str] | None) -> tuple[str, ...] | None:

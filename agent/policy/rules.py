@@ -1,6 +1,11 @@
 """Policy rules and how one matches an action: what the action really does, where it lands.
 
-A rule's fields are all optional and all must match. What a rule cannot fully check fails
+A rule's fields are all optional and all must match. `tools` names the run's own tools a rule
+is about (skills.tool functions, other MCP servers' tools: exact names, or shell patterns such
+as "fs__*"); a rule that names none is about desktop actions and, through `text`, tool calls
+too: a tool call's text is every string among its arguments.
+
+What a rule cannot fully check fails
 closed: when a fact it needs cannot be read (the window, the words on screen), a deny or
 confirm rule matches and an allow rule does not. The same asymmetry runs through every field
 that can match in more than one way: a deny rule matches when any part matches (any receiving
@@ -11,7 +16,9 @@ window, exactly the combo).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from functools import lru_cache
 from typing import Any, Literal, Protocol, get_args
 
@@ -19,6 +26,7 @@ from agent.display.windows import WindowInfo
 from agent.policy.commands import TOO_DEEP, TRUNCATED, command_lines
 from agent.policy.secrets import secrets_in
 from skills.computer import Key, LeftClickDrag
+from skills.tools import CallTool
 
 Decision = Literal["allow", "confirm", "deny"]
 DECISIONS: tuple[str, ...] = get_args(Decision)
@@ -93,6 +101,7 @@ class Rule:
     words: tuple[str, ...] | None = None
     region: tuple[int, int, int, int] | None = None
     secrets: frozenset[str] | None = None
+    tools: tuple[str, ...] | None = None  # tool names or patterns ("fs__*"); only tool calls
 
     @property
     def allows(self) -> bool:
@@ -111,6 +120,8 @@ class Rule:
     def _matches_action(self, subject: Subject) -> bool:
         if self.actions is not None and not self.actions & subject.kinds:
             return False
+        if self.tools is not None and not self._names_tool(subject.action):
+            return False
         if self.text is not None and not any(self._text_in(line) for line in subject.lines):
             return False
         if self.keys is not None and not self._holds_combo(subject.action):
@@ -119,6 +130,12 @@ class Rule:
             typed = secrets_in(subject.action)
             return bool(typed) and ("*" in self.secrets or typed <= self.secrets)
         return True
+
+    def _names_tool(self, action: Any) -> bool:
+        assert self.tools is not None
+        if not isinstance(action, CallTool):
+            return False
+        return any(fnmatchcase(action.tool, pattern) for pattern in self.tools)
 
     def _text_in(self, line: str) -> bool:
         assert self.text is not None
@@ -151,6 +168,23 @@ class Rule:
         assert self.windows is not None
         named = [w is not None and any(n.matches(w) for n in self.windows) for w in windows]
         return bool(named) and (all(named) if self.allows else any(named))
+
+
+def argument_lines(action: CallTool) -> tuple[str, ...]:
+    """The text a tool call hands over, as `text` rules search it: every string among its
+    arguments, at any depth (a command, a mail's body, a file's content)."""
+    return tuple(_strings(action.arguments))
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item)
 
 
 @lru_cache(maxsize=256)
