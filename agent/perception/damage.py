@@ -12,6 +12,7 @@ the caller's part (MssScreen.settle compares frames with its tolerance when an e
 from __future__ import annotations
 
 import contextlib
+import io
 import select
 import time
 
@@ -48,7 +49,10 @@ class DamageWatch:
 
     def __init__(self, display: str | None) -> None:
         """Connect and watch the root window; raises one of `_CANNOT_WATCH` when it cannot."""
-        self._display = xdisplay.Display(display)
+        # python-xlib prints an xauthority warning to stdout on displays without a cookie
+        # (Xvfb); stdout belongs to the command's (or the program's) own output.
+        with contextlib.redirect_stdout(io.StringIO()):
+            self._display = xdisplay.Display(display)
         # Requests without a reply report errors later; keep the first instead of printing it.
         self._error: xerror.XError | None = None
         self._display.set_error_handler(self._keep_error)
