@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -115,3 +117,24 @@ def library_run(tmp_path_factory: pytest.TempPathFactory) -> Callable[[int], Lib
     """
     shared = session_folder(tmp_path_factory)
     return lambda workers: run_library_once(workers, shared)
+
+
+FS_PACKAGE = "@modelcontextprotocol/server-filesystem"
+
+
+@pytest.fixture(scope="session")
+def npx_filesystem() -> list[str]:
+    """The official MCP filesystem server's command (add the allowed folder): npx runs it from
+    its cache, fetched once from the npm registry here; skipped without Node or the registry."""
+    npx = shutil.which("npx")
+    if npx is None:
+        pytest.skip("needs Node's npx")
+    fetched = subprocess.run(
+        [npx, "-y", FS_PACKAGE, "/nonexistent-deskpilot-folder"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if "None of the specified directories" not in fetched.stderr:
+        pytest.skip(f"npx could not fetch {FS_PACKAGE}: {fetched.stderr.strip()[-300:]}")
+    return [npx, "-y", "--prefer-offline", FS_PACKAGE]

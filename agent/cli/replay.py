@@ -30,6 +30,12 @@ def add_replay_commands(commands: Any) -> None:
     replay.add_argument("--to-step", type=int, help="last recorded step to replay")
     replay.add_argument("--dry-run", action="store_true", help="locate targets but act on none")
     replay.add_argument(
+        "--tools",
+        action="store_true",
+        help="also call the recorded tool calls again (the recording's MCP servers are "
+        "started); without it they are left out",
+    )
+    replay.add_argument(
         "--mode",
         choices=["heal", "strict"],
         default="heal",
@@ -107,6 +113,7 @@ def run_replay(args: argparse.Namespace, console: Console) -> int:
         params=_params(args.set),
         run_dir=args.run_dir,
         replace=args.replace,
+        tools=args.tools,
     )
     outcome = replay(args.run, settings, options)
     style = "green" if outcome.exit_code == 0 else "red"

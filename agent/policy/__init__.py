@@ -7,8 +7,10 @@ vocabulary of skills/keys.py), `windows` (the window that receives the action: u
 pointer for a click, focused for keys; a class or instance exactly, the whole title, `re:` a
 pattern, `@terminal` any terminal emulator), `words` (OCR words around the target), `region`
 ([x, y, width, height] holding the target) and `secrets` (names whose `{{secret:NAME}}`
-placeholder the typed text holds; "*" is any). When no rule matches, the policy's `default`
-decides (allow, unless the file says otherwise).
+placeholder the typed text holds; "*" is any), `tools` (the run's own tools a rule is about:
+skills.tool functions and other MCP servers' tools, by name or pattern, e.g. "fs__*"; a tool
+call's arguments are its text, which `text` rules search too). When no rule matches, the
+policy's `default` decides (allow, unless the file says otherwise).
 
 It fails closed: an action it cannot fully check is denied. A typed secret is allowed only by
 a matching allow rule that names it, and cannot be copied out of the window it was typed into.

@@ -8,6 +8,11 @@ else by a search, and moved to where its target is now.
 When a target cannot be found with enough confidence the replay stops *before* acting, with
 what was searched and the best score. The replay writes a run folder of its own (run.json
 "kind": "replay"), so it can be reported and replayed like any other run.
+
+A recorded call of one of the run's own tools is re-issued only when asked (`tools`): a tool
+may send a mail or write a file, which a replay of the screen must not repeat by surprise.
+Then the recording's MCP servers are started again (run.json's config); a Python function of
+the program that recorded the run cannot be, and such a plan is refused before anything runs.
 """
 
 from __future__ import annotations
@@ -26,8 +31,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from agent import __version__
-from agent.act import Executor, stop_if_denied
-from agent.config import Settings
+from agent.act import Executor, results_json, stop_if_denied
+from agent.config import McpServer, Settings
 from agent.display.windows import active_window
 from agent.errors import ConfigError, PolicyStopped, TargetNotFound
 from agent.parse import ParsedCall
@@ -42,9 +47,11 @@ from agent.replay.changes import Screenshots
 from agent.replay.locate import IN_PLACE, Crops, Located, Mode, locate
 from agent.run_folder import claim_run_dir, default_run_dir
 from agent.runner import resolve_display
+from agent.tools import open_toolbox
 from agent.trajectory import Trajectory, elapsed, timestamp
 from skills.computer import ACTION_ADAPTER, Action, Answer, Terminate, Type, Wait, action_json
 from skills.desktop import PyAutoGuiDesktop
+from skills.tools import STEP_ADAPTER, CallTool
 
 # Targets found by their recorded pixels, so that the recording's words and element still hold
 # around them (moved with them); the others were found by what changed less than their look.
@@ -66,6 +73,7 @@ class ReplayOptions:
     params: dict[str, str] = field(default_factory=dict)
     run_dir: Path | None = None
     replace: bool = False  # an earlier run in run_dir may be replaced (never the source)
+    tools: bool = False  # re-issue the recording's tool calls (else they are left out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +82,7 @@ class Planned:
 
     source_step: int
     index: int  # the action's place in its source step, from 1
-    action: Action
+    action: Action | CallTool
     target: dict[str, Any] | None
     pause: float  # seconds the person waited before it (recordings only)
     # The recording's screen changed between the previous action and this one (True where it
@@ -112,7 +120,7 @@ def plan(source: Path, options: ReplayOptions) -> list[Planned]:
         if options.to_step and step > options.to_step:
             continue
         _check_crops(source, record, where)
-        actions = _planned(record, step, where)
+        actions = _planned(record, step, where, tools=options.tools)
         if actions:
             actions[0] = replace(actions[0], changed=changed)
         planned += actions
@@ -144,8 +152,11 @@ def _check_crops(source: Path, record: dict[str, Any], where: str) -> None:
                 raise ConfigError(f"{where}: {error}") from None
 
 
-def _planned(record: dict[str, Any], step: int, where: str) -> list[Planned]:
-    """The record's actions to replay, typed; ConfigError naming the field that is unusable."""
+def _planned(record: dict[str, Any], step: int, where: str, *, tools: bool) -> list[Planned]:
+    """The record's actions to replay, typed; ConfigError naming the field that is unusable.
+
+    Tool calls are kept only with `tools`; a desktop action that was denied or failed was not
+    acted then either, but is replayed (the replay's own gate decides again)."""
     actions, targets = record.get("actions") or [], record.get("targets") or []
     if not isinstance(actions, list) or not isinstance(targets, list):
         raise ConfigError(f"{where} (step {step}): actions and targets must be JSON arrays")
@@ -153,7 +164,7 @@ def _planned(record: dict[str, Any], step: int, where: str) -> list[Planned]:
     planned = []
     for index, fields in enumerate(actions, start=1):
         try:
-            action = ACTION_ADAPTER.validate_python(fields)  # typed; never evaluated
+            action = STEP_ADAPTER.validate_python(fields)  # typed; never evaluated
         except ValidationError as error:
             problem = error.errors(include_url=False)[0]["msg"]
             raise ConfigError(
@@ -161,6 +172,8 @@ def _planned(record: dict[str, Any], step: int, where: str) -> list[Planned]:
             ) from None
         if isinstance(action, Terminate | Answer):
             continue  # they end or annotate a run; nothing happens on screen
+        if isinstance(action, CallTool) and not tools:
+            continue  # a tool's effect (a mail, a file) is repeated only when asked
         target = targets[index - 1] if index <= len(targets) else None
         planned.append(Planned(step, index, action, target, pause if index == 1 else 0))
     return planned
@@ -195,6 +208,7 @@ def replay(source: Path, settings: Settings, options: ReplayOptions) -> ReplayOu
     """Replay the run folder `source` on the display of `settings`; the new folder is complete."""
     recorded = read_run_info(source)
     planned = plan(source, options)
+    servers = _tool_servers(recorded, planned)
     display = resolve_display(settings)
     policy = run_policy(settings.run.policy)
     info = _run_info(recorded, source, options, display) | {"policy": policy.source}
@@ -211,10 +225,12 @@ def replay(source: Path, settings: Settings, options: ReplayOptions) -> ReplayOu
         )
         # {{secret:NAME}} in the recording or in a --set value is typed from $NAME.
         secrets = read_secrets(secret_names([item.action for item in planned]), os.environ)
-        trajectory = Trajectory(folder, info, redactor=Redactor(secrets.values()))
+        redactor = Redactor(secrets.values())
+        box = stack.enter_context(open_toolbox([], servers, mask=redactor.text))
+        trajectory = Trajectory(folder, info | box.status(), redactor=redactor)
         shots = folder / "screenshots"
         gate = desktop_gate(policy, display, screen.capture, yes=settings.run.yes, shots=shots)
-        executor = Executor(desktop, gate, secrets)
+        executor = Executor(desktop, gate, secrets, tools=box)
         player = _Player(source, settings, options, screen, executor, trajectory, display)
         return player.run(planned)
 
@@ -313,7 +329,7 @@ class _Player:
         started = time.monotonic()
         outcomes = self.executor.run([ParsedCall(None, action)])
         timings["act"] = elapsed(started)
-        record["results"] = [o.as_json() for o in outcomes]
+        record["results"] = results_json(number, outcomes, self.trajectory.save_screenshot)
         record["timings"] = timings
         if any(o.secret for o in outcomes):
             record["contains_secret_input"] = True
@@ -434,6 +450,29 @@ class _Player:
             "image": {"width": frame.size[0], "height": frame.size[1], "format": "png"},
             "screen": {"left": r.left, "top": r.top, "width": r.width, "height": r.height},
         }
+
+
+def _tool_servers(recorded: dict[str, Any], planned: list[Planned]) -> list[McpServer]:
+    """The recording's MCP servers the planned tool calls need; ConfigError for a call no
+    server of the recording offers (a Python function of the program that recorded it)."""
+    calls = [item for item in planned if isinstance(item.action, CallTool)]
+    if not calls:
+        return []
+    config = recorded.get("config") if isinstance(recorded.get("config"), dict) else {}
+    try:
+        servers = [McpServer.model_validate(s) for s in config.get("mcp_servers") or []]
+    except ValidationError as error:
+        raise ConfigError(f"the recording's mcp_servers are unusable: {error}") from None
+    prefixes = {server.name.lower() + "__" for server in servers}
+    for item in calls:
+        name = item.action.tool  # type: ignore[union-attr]
+        if not any(name.lower().startswith(prefix) for prefix in prefixes):
+            raise ConfigError(
+                f"step {item.source_step} calls {name}, which no MCP server of the recording "
+                "offers (a Python function of the program that ran it): replay cannot call it; "
+                "leave out --tools, or replay from another step (--from-step, --to-step)"
+            )
+    return servers
 
 
 def _shifted(key: str, value: Any, dx: int, dy: int) -> Any:

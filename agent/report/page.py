@@ -20,7 +20,7 @@ from agent.errors import ConfigError
 from agent.paths import inside, read_capped, shown, warn
 from agent.perception.imaging import MAX_IMAGE_BYTES
 from agent.records import field_problem, read_numbered, read_run_info
-from skills.computer import ACTION_ADAPTER
+from skills.tools import STEP_ADAPTER
 
 REPORT_NAME = "report.html"
 DATA_MARK = "/*RUN_DATA*/"
@@ -134,7 +134,7 @@ def checked_actions(record: dict[str, Any], where: str) -> list[dict[str, Any]]:
     actions = record.get("actions") or []
     for index, action in enumerate(actions):
         try:
-            ACTION_ADAPTER.validate_python(action)
+            STEP_ADAPTER.validate_python(action)
         except ValidationError as error:
             raise ConfigError(f"{where}: actions.{index}: {field_problem(error)}") from None
     return actions
@@ -144,7 +144,7 @@ def _run_summary(run: dict[str, Any]) -> dict[str, Any]:
     keys = (
         "kind", "task", "status", "exit_code", "answer", "error", "steps", "usage", "cached_share",
         "cost", "currency", "seconds", "started_at", "finished_at", "source", "mode", "dry_run",
-        "policy", "interventions",
+        "policy", "interventions", "tools", "mcp_servers",
     )  # fmt: skip
     summary = {k: run[k] for k in keys if k in run}
     summary.setdefault("kind", "agent")
@@ -172,6 +172,13 @@ def _step(
     step["screen"] = record.get("screen") or _screen_of(record)
     step["marks"] = [m for a in checked_actions(record, where) for m in marks(a)]
     step["targets"] = [_target(images, t, where) for t in record.get("targets") or []]
+    step["tool_images"] = [
+        images.inline(name, where)
+        for result in record.get("results") or []
+        if isinstance(result, dict)
+        for name in result.get("images") or []
+        if isinstance(name, str)
+    ]
     # Typing a secret may leave it on screen: the page blurs what was taken after it.
     step["blur_after"] = bool(record.get("contains_secret_input"))
     step["blur_before"] = index > 0 and bool(numbered[index - 1][1].get("contains_secret_input"))
@@ -209,6 +216,9 @@ def marks(action: dict[str, Any]) -> list[dict[str, Any]]:
         return [{"kind": "text", "label": "type", "text": action["text"]}]
     if name == "key":
         return [{"kind": "text", "label": "key", "text": "+".join(action["keys"])}]
+    if name == "tool":  # a call of one of the run's own tools: its name and arguments
+        said = json.dumps(action.get("arguments") or {}, ensure_ascii=False)
+        return [{"kind": "text", "label": str(action.get("tool")), "text": said[:200]}]
     if name in {"wait", "terminate", "answer"}:
         detail = action.get("status") or action.get("text") or f"{action.get('seconds', '')} s"
         return [{"kind": "text", "label": name, "text": str(detail)}]

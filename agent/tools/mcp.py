@@ -162,7 +162,11 @@ class McpLink:
         self._closing = anyio.Event()
         try:
             async with AsyncExitStack() as stack:
-                client = await stack.enter_async_context(self._client_of())
+                # The SDK leaves an HTTP client it is given open: the stack closes it, last.
+                http = None
+                if self.server.url is not None:
+                    http = await stack.enter_async_context(_http_client(self.server))
+                client = await stack.enter_async_context(self._client_of(http))
                 self._client = client
                 listed = await _all_tools(client)
                 self._ready.set_result(listed)
@@ -173,12 +177,12 @@ class McpLink:
             elif self.state == "ready":
                 self._lose(_said(error))
 
-    def _client_of(self) -> Client:
+    def _client_of(self, http: Any) -> Client:
         info = Implementation(name="deskpilot", version=__version__)
         server = self.server
         if server.url is not None:
             return Client(
-                streamable_http_client(server.url, http_client=_http_client(server)),
+                streamable_http_client(server.url, http_client=http),
                 client_info=info,
                 read_timeout_seconds=server.timeout,
             )
