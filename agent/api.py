@@ -49,7 +49,7 @@ class Outcome:
     steps: int  # steps begun
     usage: Usage  # tokens, all steps together
     cost: float  # in the preset's currency (model.prices; 0 when no prices are set)
-    folder: Path  # the run folder
+    folder: Path  # the run folder, as an absolute path
     error: str | None = None  # why the run stopped, when the model did not finish it
     exit_code: int = 0  # what `deskpilot run` would exit with
 
@@ -270,7 +270,7 @@ def _outcome(ended: RunOutcome) -> Outcome:
         steps=ended.steps,
         usage=ended.usage,
         cost=ended.cost,
-        folder=ended.folder,
+        folder=ended.folder.resolve(),
         error=ended.error,
         exit_code=ended.exit_code,
     )
