@@ -25,7 +25,6 @@ a call of one is a `CallTool`, which meets the policy gate like any action.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import json
 import re
@@ -287,6 +286,8 @@ def _image_mime(data: bytes) -> str | None:
 
 def _await(awaitable: Any) -> Any:
     """The result of an async tool, from a thread that may already run an event loop."""
+
+    import asyncio  # only async tools need it; `deskpilot parse` imports this module
 
     async def wait() -> Any:
         return await awaitable

@@ -7,8 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal, Protocol
 
-import numpy as np
-
 from agent.errors import DisplayError
 from agent.paths import warn
 
@@ -292,6 +290,9 @@ def changed_pixels(a: bytes, b: bytes) -> int:
         return 0
     if len(a) != len(b):
         return len(b) // 4
+    # Imported here: Region and Frame are read by `deskpilot parse`, which must start quickly.
+    import numpy as np
+
     pa = np.frombuffer(a, dtype=np.uint32)
     pb = np.frombuffer(b, dtype=np.uint32)
     return int(np.count_nonzero(pa != pb))
