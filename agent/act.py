@@ -205,7 +205,7 @@ class Executor:
             result = self.tools.call(action)
         except ToolFailed as error:  # the model hears of it in one line and tries again
             return Outcome(call, "error", f"error: {error}", time.monotonic() - start)
-        text = result.text
+        text = self.masked(result.text)  # a tool may read a secret: the model never does
         if len(text) > MAX_RESULT_CHARS:
             cut = len(text) - MAX_RESULT_CHARS
             text = f"{text[:MAX_RESULT_CHARS]}\n[{cut} more characters not shown]"

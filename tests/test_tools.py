@@ -254,3 +254,29 @@ def test_tool_names_the_families_cannot_tell_apart_are_refused(tmp_path: Path) -
         tool(positional)
     agent: Callable[..., Any] = tool(send_mail)
     assert agent("a@b.c") == ""  # the decorated function still works as a function
+
+
+def test_a_secret_a_tool_reads_never_reaches_the_model(
+    desktop: VirtualDisplay, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "hunter2-" + tmp_path.name
+    monkeypatch.setenv("NOTES_PIN", secret)
+
+    @tool
+    def read_config() -> str:
+        """The notes app's configuration."""
+        return f"pin={secret}; folder=notes"
+
+    replies = [call("read_config"), DONE]
+    with ScriptedServer(replies) as server:
+        agent = Agent.from_config(
+            "demo",
+            desktop=desktop,
+            base_url=server.base_url,
+            runs_dir=tmp_path / "runs",
+            secrets=["NOTES_PIN"],
+            tools=[read_config],
+        )
+        outcome = agent.run("read the configuration")
+    assert results(server.requests[1]) == ["step 1: pin=[redacted]; folder=notes"]
+    assert all(secret not in p.read_text() for p in outcome.folder.glob("*.json*"))
