@@ -139,12 +139,15 @@ class McpLink:
 
     def close(self) -> None:
         """End the connection: a stdio server's process is stopped."""
-        if self._closing is not None:
+        if self.state in ("ready", "lost") and self._closing is not None:
             with contextlib.suppress(Exception):
-                self.portal.call(self._closing.set)
-        self._task.cancel()  # still starting: cancelled; else it ends by itself
-        with contextlib.suppress(BaseException):
+                self.portal.call(self._closing.set)  # it leaves its client and ends
+        else:
+            self._task.cancel()  # still starting (or given up on): cancelled
+        try:
             self._task.result(timeout=10)
+        except Exception:  # cancelled, failed, or still closing after 10 s: cut short
+            self._task.cancel()
         self.state = "closed" if self.state == "ready" else self.state
         self._errors.close()
 
