@@ -81,14 +81,15 @@ def test_a_run_from_python_acts_and_reports_every_step(
     assert typed(sink, text) == text
     assert isinstance(outcome, Outcome) and outcome.ok
     assert (outcome.status, outcome.answer, outcome.steps) == ("success", "typed it", 4)
-    assert outcome.usage.prompt_tokens == 4000 and outcome.cost == 0.0
+    assert outcome.usage.prompt_tokens == sum(s.usage.prompt_tokens for s in steps) > 0
+    assert outcome.cost == 0.0  # the demo preset sets no prices
     assert outcome.folder == tmp_path / "run" and outcome.exit_code == 0
     run = json.loads((outcome.folder / "run.json").read_text())
     assert (run["status"], run["answer"], run["steps"]) == ("success", "typed it", 4)
     assert [s.number for s in steps] == [1, 2, 3, 4]
     assert steps[0].actions == ["left_click at (640, 400)"]
     assert steps[1].actions == [f"typed {len(text)} characters"]
-    assert "computer_use" in steps[0].said and steps[0].usage.prompt_tokens == 1000
+    assert "computer_use" in steps[0].said and steps[0].usage.completion_tokens > 0
     # The key given to from_config is sent, and kept out of the run folder and the repr.
     assert server.headers[0]["Authorization"] == f"Bearer {KEY}"
     assert all(KEY not in p.read_text(errors="ignore") for p in outcome.folder.rglob("*.json*"))

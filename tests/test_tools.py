@@ -124,10 +124,10 @@ def test_a_typed_function_is_a_tool_the_model_calls(desktop: VirtualDisplay, tmp
     assert "body: Field required" in told[1] and "nothing was executed" in told[1]
     assert told[2] == "step 3: error: RuntimeError: boom"  # one line, never a traceback
     assert told[3] == "step 4: an image (shown with the next screenshot)"
-    # The image goes to the model in the next step's message, before its screenshot.
-    images = [p for p in server.requests[4]["messages"][-1]["content"] if p["type"] == "image_url"]
-    assert images[0]["image_url"]["url"].startswith("data:image/png;base64,iVBORw0KGgo")
-    assert len(images) == 2
+    # The image goes to the model in the next step's message, before its screen (here a line:
+    # a tool changes no screen, and an unchanged screen is not sent again).
+    first = server.requests[4]["messages"][-1]["content"][0]
+    assert first["image_url"]["url"].startswith("data:image/png;base64,iVBORw0KGgo")
     lines = (outcome.folder / "trajectory.jsonl").read_text().splitlines()
     steps = [json.loads(line) for line in lines]
     assert steps[0]["actions"] == [
