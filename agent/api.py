@@ -64,7 +64,7 @@ class Step:
     """One step as it happened: what the model said and what was done (secrets masked)."""
 
     number: int
-    actions: list[str]  # one line per action: what was done, or why not (denied, failed)
+    actions: list[str]  # per action: what was done (a tool: its result), or why not
     error: str | None  # the model's mistake, when its reply could not be used (nothing ran)
     said: str  # the model's text and its calls, in short
     usage: Usage  # this step's tokens
