@@ -12,6 +12,7 @@ from the profile (PROFILE_DEFAULTS), so: flags, then environment, then preset, t
 from __future__ import annotations
 
 import os
+import re
 import shlex
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -267,7 +268,7 @@ MCP_SERVER_NAME = r"[A-Za-z0-9][A-Za-z0-9-]{0,19}"
 class McpServer(_Section):
     """Another MCP server whose tools the model may call ([[mcp_servers]], --mcp-server)."""
 
-    name: str = Field(pattern=f"^{MCP_SERVER_NAME}$")  # letters, digits, -; its tools' prefix
+    name: str  # letters, digits and -: the prefix of its tools' names
     command: list[str] | None = Field(default=None, min_length=1)  # stdio: the program and args
     url: str | None = None  # streamable HTTP: http(s)://host:port/mcp
     env: list[str] = []  # names of environment variables passed on to a stdio server
@@ -276,6 +277,16 @@ class McpServer(_Section):
     start_timeout: float = Field(default=60.0, gt=0)  # to start and list its tools
     timeout: float = Field(default=60.0, gt=0)  # for one tool call
     required: bool = False  # the task cannot go on without it: its loss stops the run
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, name: str) -> str:
+        if not re.fullmatch(MCP_SERVER_NAME, name):
+            raise ValueError(
+                f"{name!r} is no MCP server name: up to 20 letters, digits and -, "
+                "starting with a letter or digit (its tools are offered as NAME__TOOL)"
+            )
+        return name
 
     @model_validator(mode="after")
     def _one_transport(self) -> McpServer:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from agent.config import NOT_PRESETS, load_settings, public_dump, read_api_key
+from agent.config import NOT_PRESETS, McpServer, load_settings, public_dump, read_api_key
 from agent.errors import ConfigError
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
@@ -210,3 +210,54 @@ def test_public_dump_never_holds_the_key(preset, monkeypatch):
     dumped = json.dumps(public_dump(settings))
     assert CANARY not in dumped
     assert json.loads(dumped)["model"]["name"] == settings.model.name
+
+
+# --- other MCP servers: [[mcp_servers]] and --mcp-server ------------------------------------
+
+
+def test_mcp_servers_come_from_the_toml_file_and_the_command_line(tmp_path: Path):
+    preset = tmp_path / "mine.toml"
+    preset.write_text(
+        '[model]\nname = "m"\napi_key_required = false\n'
+        '[[mcp_servers]]\nname = "files"\ncommand = ["npx", "-y", "server", "/data"]\n'
+        'env = ["TOKEN"]\nrequired = true\n'
+    )
+    settings = load_settings(str(preset))
+    [files] = settings.mcp_servers
+    assert (files.command, files.env, files.required, files.timeout) == (
+        ["npx", "-y", "server", "/data"],
+        ["TOKEN"],
+        True,
+        60.0,
+    )
+    given = [McpServer.parse(t) for t in ("crm=https://crm.example/mcp", "py=python s.py 'a b'")]
+    both = settings.with_mcp_servers(given)
+    assert [(s.name, s.url, s.command) for s in both.mcp_servers[1:]] == [
+        ("crm", "https://crm.example/mcp", None),
+        ("py", None, ["python", "s.py", "a b"]),
+    ]
+    assert public_dump(both)["mcp_servers"][1]["url"] == "https://crm.example/mcp"
+    with pytest.raises(ConfigError, match="two MCP servers are named files"):
+        both.with_mcp_servers([McpServer.parse("FILES=other")])
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ("files", "takes NAME=COMMAND or NAME=URL"),
+        ("a__b=ls", "is no MCP server name"),
+        ("-x=ls", "is no MCP server name"),
+        ("q=python 'unclosed", "No closing quotation"),
+    ],
+)
+def test_a_bad_mcp_server_is_one_line(given: str, message: str):
+    with pytest.raises(ConfigError, match=message) as caught:
+        McpServer.parse(given)
+    assert "\n" not in str(caught.value)
+
+
+def test_an_mcp_server_has_a_command_or_a_url(tmp_path: Path):
+    preset = tmp_path / "both.toml"
+    preset.write_text('[[mcp_servers]]\nname = "x"\ncommand = ["a"]\nurl = "http://h/mcp"\n')
+    with pytest.raises(ConfigError, match="give either command or url"):
+        load_settings(str(preset))
