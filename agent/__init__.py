@@ -18,11 +18,13 @@ The wings, lowest first; a module imports only from its own wing or lower ones
 
     errors, reply, redact, paths   the exception tree, a reply as values, masking secrets, paths
     trajectory, run_folder, records   writing a run folder, claiming one, reading one back
-    display/                    X displays, their windows and accessibility trees, processes
+    perception/ screen,         frames and settling over any backend, encoding, coordinate
+      imaging, coords           spaces
+    display/                    AT-SPI trees, X connections, virtual X desktops, processes
                                 that die with their owner
-    perception/                 capture, settle, encode, coordinate spaces, target evidence,
-                                the element list for --observe a11y
-    desktops/                   the desktop seam (base.py) and one folder per backend
+    desktops/                   the desktop seam (base.py), one folder per backend (x11/,
+                                wayland/, vnc/) and open.py, which maps --desktop to one
+    perception/                 target evidence and the element list for --observe a11y
     parse/                      a model reply in any dialect -> canonical actions in screen pixels
     config                      settings: preset, environment, flags
     model/                      the chat-completions client, prompt, budget, a scripted server

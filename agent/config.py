@@ -248,7 +248,10 @@ class RunSettings(_Section):
     loop_nudge_after: int = Field(default=3, ge=2)  # same action on an unchanged screen: nudge
     loop_stop_after: int = Field(default=5, ge=2)  # ... and stop the run
     runs_dir: Path = Path("runs")
-    display: str | None = None  # default: $DISPLAY
+    # --desktop: x11::N, :N, wayland:[SOCKET], vnc://HOST:PORT; default: the session's own
+    desktop: str | None = None
+    display: str | None = None  # an X display (":1"): the older name of desktop = ":1"
+    vnc_password_env: str = "DESKPILOT_VNC_PASSWORD"  # where a VNC desktop's password is read
     monitor: int = Field(default=1, ge=1)  # mss numbering: 1 is the first monitor
     dry_run: bool = False
     failsafe: bool = True  # pointer in a corner stops pyautogui; set false on virtual displays

@@ -60,6 +60,10 @@ class DisplayError(DeskpilotError):
     exit_code = 2
 
 
+class WindowsUnreadable(DisplayError):
+    """The windows could not be read (no display, a refused connection, an X error)."""
+
+
 class NoAccessibility(DisplayError):
     """The desktop has no AT-SPI bus (or it does not answer): no elements can be read."""
 

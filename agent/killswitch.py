@@ -14,7 +14,6 @@ time, so the run folder can say when and for how long (`Interventions`).
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import signal
 import sys
@@ -26,6 +25,7 @@ from datetime import UTC, datetime
 from types import FrameType
 from typing import Any, Literal, TextIO
 
+from agent.desktops.base import Backend, MissingCapability
 from agent.errors import RunStopped
 from skills.computer import Action, action_json
 
@@ -245,30 +245,23 @@ class KillSwitch:
         self.out.flush()
 
 
-def start_hotkeys(display: str, switch: KillSwitch) -> Callable[[], None]:
-    """Listen for the stop and pause hotkeys on `display`; returns the function that stops it.
+def start_hotkeys(desktop: Backend, switch: KillSwitch) -> Callable[[], None]:
+    """Listen for the stop and pause hotkeys on `desktop`; returns the function that stops it.
 
     A stop goes through SIGINT where the run handles it, so it meets Ctrl+C's handler in the main
-    thread; a run in another thread is asked to stop at its next checkpoint. Without the X
-    RECORD extension (or pynput) there are no hotkeys: one line says so, Ctrl+C still works.
+    thread; a run in another thread is asked to stop at its next checkpoint. A desktop without
+    global hotkeys (or an X server without RECORD) has none: one line says so, Ctrl+C still works.
     """
-    os.environ["DISPLAY"] = display  # pynput opens the display named by DISPLAY at import
+    bindings = {STOP_HOTKEY: lambda: _stop(switch), PAUSE_HOTKEY: switch.toggle_pause}
     try:
-        with contextlib.redirect_stdout(io.StringIO()):  # Xlib's xauthority warning
-            from pynput import keyboard
-
-        listener: Any = keyboard.GlobalHotKeys(
-            {
-                STOP_HOTKEY: lambda: _stop(switch),
-                PAUSE_HOTKEY: switch.toggle_pause,
-            }
-        )
-        listener.start()
-        listener.wait()
+        return desktop.hotkeys(bindings)
+    except MissingCapability:
+        switch._say(f"no global hotkeys on {desktop.url}; Ctrl+C still stops")
     except Exception as error:
-        switch._say(f"no global hotkeys on {display} ({type(error).__name__}); Ctrl+C still stops")
-        return lambda: None
-    return listener.stop
+        switch._say(
+            f"no global hotkeys on {desktop.url} ({type(error).__name__}); Ctrl+C still stops"
+        )
+    return lambda: None
 
 
 def _stop(switch: KillSwitch) -> None:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from agent.act import Executor, Outcome, call_results, mistake_results, results_json
 from agent.config import ModelSettings, ResizeSettings, Settings
+from agent.desktops.base import Backend
 from agent.errors import ModelMistake, NoCall, StepLimitReached, StuckInLoop, TooManyMistakes
 from agent.model.ask import ask
 from agent.model.budget import Budget
@@ -25,7 +26,7 @@ from agent.perception.coords import CoordSpace, Mapping
 from agent.perception.evidence import BackgroundEvidence
 from agent.perception.imaging import EncodedImage, encode_bgra, smart_resize
 from agent.perception.observe import tree_observation
-from agent.perception.screen import Frame, Screen, changed_pixels
+from agent.perception.screen import Frame, Screen, changed_pixels, frame_changes
 from agent.reply import Reply, Usage
 from agent.trajectory import Trajectory, elapsed, timestamp
 from skills.computer import Answer, Terminate, action_json, changes_screen
@@ -91,6 +92,7 @@ class Loop:
         executor: Executor,
         trajectory: Trajectory,
         on_step: Callable[[StepReport], None] = lambda report: None,
+        desktop: Backend | None = None,
     ) -> None:
         self.settings = settings
         self.model = model
@@ -98,6 +100,7 @@ class Loop:
         self.executor = executor
         self.trajectory = trajectory
         self.on_step = on_step
+        self.desktop = desktop  # for the evidence: its windows and elements (None: none read)
         self.steps_taken = 0  # steps begun so far, for the final record when a run is cut short
         self.budget = Budget.start(settings.run, settings.model)
         self.settle_rule = settings.run.settle.rule()
@@ -108,7 +111,7 @@ class Loop:
         """Work on `task` until the model terminates; raises RunStopped when it does not."""
         # Its background threads are the run's: they take no more work once it ends, and the
         # trajectory's finish() waits for the evidence they still owe the last steps.
-        self._evidence = BackgroundEvidence(self.settings.run.display, self.trajectory)
+        self._evidence = BackgroundEvidence(self.desktop, self.trajectory)
         self._ahead = _EncodeAhead(
             lambda frame: self._encode(frame, self._mapping(frame).image_size)
         )
@@ -280,7 +283,7 @@ class Loop:
             return None
         if state.frame is not sent and (
             state.frame.size != sent.size
-            or changed_pixels(sent.raw, state.frame.raw) > self.settle_rule.tolerance
+            or frame_changes(sent, state.frame) > self.settle_rule.tolerance
         ):
             return None
         return state.sent_step

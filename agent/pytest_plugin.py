@@ -139,12 +139,16 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     marker = item.get_closest_marker("scenario")
     if marker is None:
         return
+    from agent.errors import ConfigError
     from agent.scenarios.backend import LocalBackend
     from agent.scenarios.format import load_scenario
     from agent.scenarios.job import Job
 
     path = (item.path.parent / marker.args[0]).resolve()
-    scenario = load_scenario(path)
+    try:
+        scenario = load_scenario(path)
+    except ConfigError as error:  # one line naming the file, the line and the field
+        pytest.fail(str(error), pytrace=False)
     folder = item.config.rootpath / "runs" / "pytest" / item.name
     job = Job(scenario=path, folder=folder, timeout=scenario.timeout)
     (item.stash[RESULT],) = LocalBackend(1).run([job], lambda started: None)

@@ -17,11 +17,11 @@ from pydantic import SecretStr
 from agent import __version__
 from agent.act import Executor
 from agent.config import Settings, public_dump, read_api_key
-from agent.display.virtual import started_by_deskpilot
+from agent.desktops.base import Backend
+from agent.desktops.open import open_desktop, session_desktop
 from agent.errors import (
     BudgetExceeded,
     DeskpilotError,
-    DisplayError,
     ModelError,
     PolicyStopped,
     RunStopped,
@@ -39,14 +39,13 @@ from agent.killswitch import (
 from agent.loop import Loop, RunResult, StepReport, cached_share
 from agent.model.client import ChatCompletionsModel, Model
 from agent.model.prompt import secrets_note
-from agent.perception.screen import MssScreen
+from agent.perception.screen import DesktopScreen
 from agent.policy import Ask, desktop_gate, read_secrets, run_policy
 from agent.redact import Redactor, mask_url, url_password
 from agent.reply import Usage
 from agent.run_folder import claim_run_dir, default_run_dir
 from agent.tools import open_toolbox
 from agent.trajectory import Trajectory, timestamp
-from skills.desktop import PyAutoGuiDesktop
 from skills.tools import Tool
 
 # How a run ended (run.json's "status"): the model finished (success or failure), or the run
@@ -79,15 +78,20 @@ class RunOutcome:
     cost: float
 
 
-def resolve_display(settings: Settings) -> str:
-    """The X display to use: the setting, else $DISPLAY."""
-    display = settings.run.display or os.environ.get("DISPLAY")
-    if not display:
-        raise DisplayError(
-            "no display: set DISPLAY or pass --display :N "
-            "(`deskpilot demo` shows the agent on a virtual desktop of its own)"
-        )
-    return display
+def desktop_url(settings: Settings) -> str:
+    """The desktop the settings name (run.desktop, or run.display), else the session's own."""
+    return settings.run.desktop or settings.run.display or session_desktop()
+
+
+def open_run_desktop(settings: Settings) -> Backend:
+    """The desktop of a run, connected (desktop_url)."""
+    run = settings.run
+    return open_desktop(
+        desktop_url(settings),
+        monitor=run.monitor,
+        failsafe=run.failsafe,
+        password_env=run.vnc_password_env,
+    )
 
 
 def run_task(
@@ -123,25 +127,21 @@ def run_task(
             *secrets.values(),
         ]
     )
-    display = resolve_display(settings)
     policy = run_policy(settings.run.policy)
     switch = switch or KillSwitch()
     with ExitStack() as stack:
         stack.enter_context(switch.handling_sigint())
-        if not settings.run.dry_run and not started_by_deskpilot(display):
+        desktop = open_run_desktop(settings)
+        stack.callback(desktop.close)
+        if not settings.run.dry_run and not desktop.own:
             # A person's own desktop: say so once, and give them the hotkeys to stop it.
             sys.stderr.write(
-                f"deskpilot: acting on display {display}, which deskpilot did not start; "
+                f"deskpilot: acting on {desktop.url}, which deskpilot did not start; "
                 f"policy {policy.source}; {hotkeys_text()}\n"
             )
-            stack.callback(start_hotkeys(display, switch))
-        screen = MssScreen(display, settings.run.monitor)
+            stack.callback(start_hotkeys(desktop, switch))
+        screen = DesktopScreen(desktop)
         stack.callback(screen.close)
-        desktop = (
-            None
-            if settings.run.dry_run
-            else PyAutoGuiDesktop(display, failsafe=settings.run.failsafe)
-        )
         if model is None:
             model = ChatCompletionsModel(settings.model, api_key, redactor=redactor)
             stack.callback(model.close)
@@ -151,12 +151,12 @@ def run_task(
             if run_dir
             else default_run_dir(settings.run.runs_dir, task)
         )
-        info = _run_info(task, settings, display) | {"policy": policy.source} | box.status()
+        info = _run_info(task, settings, desktop) | {"policy": policy.source} | box.status()
         trajectory = Trajectory(folder, info, redactor=redactor)
         box.on_change = lambda: trajectory.update_run(**box.status())  # a server lost mid-run
         gate = desktop_gate(
             policy,
-            display,
+            desktop,
             screen.capture,
             yes=settings.run.yes,
             shots=folder / "screenshots",
@@ -166,9 +166,12 @@ def run_task(
             settings=settings,
             model=model,
             screen=screen,
-            executor=Executor(desktop, gate, secrets, switch, tools=box),
+            executor=Executor(
+                None if settings.run.dry_run else desktop.input(), gate, secrets, switch, tools=box
+            ),
             trajectory=trajectory,
             on_step=lambda report: on_step(_redacted_report(report, redactor)),
+            desktop=desktop,
         )
         # Pauses and take-overs go to run.json as they happen: a crash still leaves them.
         interventions = Interventions(
@@ -262,11 +265,12 @@ def _is_failsafe(error: Exception) -> bool:
     return pyautogui is not None and isinstance(error, pyautogui.FailSafeException)
 
 
-def _run_info(task: str, settings: Settings, display: str) -> dict[str, object]:
+def _run_info(task: str, settings: Settings, desktop: Backend) -> dict[str, object]:
     return {
         "task": task,
         "model": {"name": settings.model.name, "base_url": mask_url(settings.model.base_url)},
-        "display": display,
+        "desktop": desktop.url,
+        "capabilities": sorted(desktop.capabilities),
         "dry_run": settings.run.dry_run,
         "config": public_dump(settings),
         "deskpilot_version": __version__,
@@ -274,4 +278,4 @@ def _run_info(task: str, settings: Settings, display: str) -> dict[str, object]:
     }
 
 
-__all__ = ["DeskpilotError", "RunOutcome", "resolve_display", "run_task"]
+__all__ = ["DeskpilotError", "RunOutcome", "desktop_url", "open_run_desktop", "run_task"]

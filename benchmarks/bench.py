@@ -19,6 +19,9 @@ display per process):
                  every target moved. Per action: the gap between the application's own presses;
                  landed: presses on the button the recording pressed, in order.
 
+    backends     the same agent step on X11, Wayland (headless sway) and VNC (Xvnc) at each size,
+                 side by side with X11 in the same run (benchmarks/backends.py)
+
     cost         what a 30-step run costs per profile, in prompt tokens, the share a provider's
                  prompt cache serves, and dollars with implicit and explicit caching, against
                  the families' own harness history and no history (benchmarks/cost.py; no
@@ -60,6 +63,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 # pyautogui binds the display it is first imported on; none of these imports it (the desktop
 # imports it when built, after the child has pointed DISPLAY at its own virtual desktop).
+import backends  # noqa: E402  (benchmarks/backends.py, beside this file)
 import cost  # noqa: E402  (benchmarks/cost.py, beside this file)
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
@@ -71,7 +75,7 @@ from agent.display.virtual import App, VirtualDisplay  # noqa: E402
 from agent.loop import Loop  # noqa: E402
 from agent.model.scripted import ScriptedReply, ScriptedServer  # noqa: E402
 from agent.perception.imaging import EncodedImage  # noqa: E402
-from agent.perception.screen import Frame, MssScreen, Settled, SettleRule  # noqa: E402
+from agent.perception.screen import DesktopScreen, Frame, Settled, SettleRule  # noqa: E402
 from agent.records import read_trajectory  # noqa: E402
 from agent.replay.player import ReplayOptions, replay  # noqa: E402
 from skills.vision import bgra_image  # noqa: E402
@@ -138,10 +142,12 @@ def main() -> None:
         "goals": GOALS,
         "peers": [{"name": name, "sleep_ms": seconds * 1000} for name, seconds in PEERS],
         "sizes": [_with_ratios(_child(size, steps, clicks)) for size in sizes],
+        "backends": backends.measure_all(args.quick),
         "cost": spent,
     }
     report["machine"]["load_1min_end"] = round(os.getloadavg()[0], 2)
     print_table(report)
+    backends.print_table(report["backends"])
     _finish(report, args.out)
 
 
@@ -253,7 +259,7 @@ class TimedServer(ScriptedServer):
         return super().take(body, headers)
 
 
-def run_agent(display: str, run_dir: Path, actions: list[dict[str, Any]]) -> TimedServer:
+def run_agent(desktop: str, run_dir: Path, actions: list[dict[str, Any]]) -> TimedServer:
     """Run the real agent for `actions` and a final terminate; the server that answered it."""
     done = {"action": "terminate", "status": "success"}
     replies = [ScriptedReply(action=a) for a in [*actions, done]]
@@ -261,7 +267,7 @@ def run_agent(display: str, run_dir: Path, actions: list[dict[str, Any]]) -> Tim
         settings = load_settings(
             None,
             model={"base_url": server.base_url, "api_key_required": False},
-            run={"display": display, "failsafe": False, "max_steps": len(replies)},
+            run={"desktop": desktop, "failsafe": False, "max_steps": len(replies)},
         )
         outcome = runner.run_task("benchmark", settings, run_dir=run_dir)
     if outcome.exit_code != 0:
@@ -269,13 +275,13 @@ def run_agent(display: str, run_dir: Path, actions: list[dict[str, Any]]) -> Tim
     return server
 
 
-def agent_steps(display: str, run_dir: Path, steps: int) -> dict[str, Any]:
+def agent_steps(desktop: str, run_dir: Path, steps: int) -> dict[str, Any]:
     """Step gaps and per-stage figures of one agent run of pointer moves."""
     moves = [
         {"action": "mouse_move", "coordinate": list(POINTS[i % len(POINTS)])}
         for i in range(steps + WARMUP)
     ]
-    server = run_agent(display, run_dir, moves)
+    server = run_agent(desktop, run_dir, moves)
     arrivals = server.arrivals
     adapting = PilScreen.adapting  # the baseline's format conversion, which the naive pipeline
     gaps = []  # does not pay: taken out of its gaps
@@ -355,10 +361,11 @@ class PilScreen:
 
     adapting: ClassVar[list[tuple[float, float]]] = []  # (when, seconds) of each conversion
 
-    def __init__(self, display: str | None, monitor: int = 1) -> None:
-        self.display = display
-        self._mss = MssScreen(display, monitor)
-        self.region, self.virtual_screen = self._mss.region, self._mss.virtual_screen
+    def __init__(self, desktop: Any) -> None:
+        self.display = desktop.display  # the run's X11 backend
+        self._mss = DesktopScreen(desktop)
+        first = desktop.grab()
+        self.region, self.virtual_screen = first.region, first.virtual_screen
         self._latest: tuple[bytes, Image.Image] | None = None
 
     def capture(self) -> Frame:
@@ -393,7 +400,7 @@ class PilScreen:
         return bgra_image(frame.raw, frame.size).convert("RGB")  # not expected: an older frame
 
     def close(self) -> None:
-        """Release the display connection."""
+        """Release the repaint signal; the run closes its desktop."""
         self._mss.close()
 
 
@@ -413,9 +420,9 @@ class PilLoop(Loop):
 
 @contextlib.contextmanager
 def naive_pipeline() -> Iterator[None]:
-    """run_task as it is, building PilScreen and PilLoop where it builds MssScreen and Loop."""
+    """run_task as it is, building PilScreen and PilLoop where it builds DesktopScreen and Loop."""
     with (
-        mock.patch.object(runner, "MssScreen", PilScreen),
+        mock.patch.object(runner, "DesktopScreen", PilScreen),
         mock.patch.object(runner, "Loop", PilLoop),
     ):
         yield
@@ -440,7 +447,7 @@ def measure_replay(desktop: VirtualDisplay, scratch: Path, clicks: int) -> dict[
     del recorded["gaps"]
     app.stop()
     result: dict[str, Any] = {"recording": recorded}
-    settings = load_settings(None, run={"display": desktop.display, "failsafe": False})
+    settings = load_settings(None, run={"desktop": desktop.display, "failsafe": False})
     for layout, place in (("unchanged", TARGET_PLACES[0]), ("moved", TARGET_PLACES[1])):
         _say(f"{width}x{height}: replay onto the {layout} layout")
         app, _ = _start_target(desktop, scratch, place)

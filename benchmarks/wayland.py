@@ -21,9 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from wayland_desktop import WaylandDesktop  # noqa: E402
-
 from agent.desktops.wayland import WaylandBackend  # noqa: E402
+from agent.display.virtual_wayland import VirtualWayland  # noqa: E402
 
 LOGGER = ROOT / "tests/apps/wayland_logger.py"
 RULE = 'for_window [app_id="deskpilot-logger"] floating enable, move position 0 0\n'
@@ -38,7 +37,7 @@ def percentiles(samples: list[float]) -> str:
 
 def measure(width: int, height: int, refresh: int, rounds: int) -> None:
     """Print grab and click timings for one output."""
-    with WaylandDesktop(width, height, refresh=refresh, config=RULE) as desk:
+    with VirtualWayland(width, height, refresh=refresh, config=RULE) as desk:
         log = desk.writable("logger.txt")
         desk.launch(["/usr/bin/python3", str(LOGGER), str(log)])
         deadline = time.monotonic() + 15

@@ -20,7 +20,7 @@ pytest_plugins = ["pytester"]
 # Programs that must not outlive the test session (compared by /proc/PID/comm).
 GUI_PROCESS_NAMES = frozenset(
     {"Xvfb", "openbox", "xterm", "mousepad", "galculator", "featherpad", "pcmanfm", "chromium"}
-    | {"sway", "Xwayland", "foot"}  # tests/wayland_desktop.py's compositor and its programs
+    | {"sway", "Xwayland", "foot"}  # agent/display/virtual_wayland.py's compositor and its programs
     | {"x11vnc", "Xvnc"}  # the VNC backend's servers
     # each desktop's own session bus and AT-SPI bus (comm is cut to 15 characters)
     | {"dbus-daemon", "at-spi-bus-laun", "at-spi2-registr"}

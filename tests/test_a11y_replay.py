@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from agent.desktops.x11.backend import X11Backend
 from agent.display.a11y import matching, read_elements
 from agent.display.virtual import App, VirtualDisplay
 from agent.model.scripted import ScriptedReply, ScriptedServer
-from agent.perception.screen import MssScreen
 from agent.records import read_trajectory
 from agent.replay.locate import locate
 from agent.scenarios.stage import chromium_argv
@@ -141,24 +141,26 @@ def test_a_changed_path_falls_back_to_role_and_name_and_a_wrong_name_to_closest(
             time.sleep(0.1)
         (seven,) = sevens
         assert seven.box is not None and seven.center is not None
-        screen = MssScreen(desk.display)
+        backend = X11Backend(desk.display)
         try:
-            frame = screen.capture()
+            frame = backend.grab()
+            # recorded in another window layout: elsewhere, under another parent
+            element = {
+                "role": "toggle button",
+                "name": "7",
+                "path": ["application:x"],
+                "box": [5, 5, 20, 10],
+            }
+            target = {"point": [15, 10], "offset": [0, 0], "crop_box": [0, 0, 1, 1],
+                      "element": element}  # fmt: skip
+            found = locate(target, frame, tmp_path, mode="heal", desktop=backend)
+            assert found.method == "a11y" and found.score == 0.9
+            assert found.point == seven.center
+            note = found.searched[2]["note"]
+            assert note.startswith("same role and name, now at frame:galculator")
+            element["name"] = "77"
+            missed = locate(target, frame, tmp_path, mode="heal", desktop=backend)
+            assert missed.point is None
+            assert 'no toggle button "77" on screen; closest: toggle button "7"' in missed.explain()
         finally:
-            screen.close()
-        # recorded in another window layout: elsewhere, under another parent
-        element = {
-            "role": "toggle button",
-            "name": "7",
-            "path": ["application:x"],
-            "box": [5, 5, 20, 10],
-        }
-        target = {"point": [15, 10], "offset": [0, 0], "crop_box": [0, 0, 1, 1], "element": element}
-        found = locate(target, frame, tmp_path, mode="heal", display=desk.display)
-        assert found.method == "a11y" and found.score == 0.9
-        assert found.point == seven.center
-        assert found.searched[2]["note"].startswith("same role and name, now at frame:galculator")
-        element["name"] = "77"
-        missed = locate(target, frame, tmp_path, mode="heal", display=desk.display)
-        assert missed.point is None
-        assert 'no toggle button "77" on screen; closest: toggle button "7"' in missed.explain()
+            backend.close()

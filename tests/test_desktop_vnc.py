@@ -30,7 +30,7 @@ import mss
 import numpy as np
 import pytest
 
-from agent.desktops.base import Capability, MissingCapability
+from agent.desktops.base import Capability, MissingCapability, WindowInfo
 from agent.desktops.vnc import (
     VncAuthFailed,
     VncBackend,
@@ -40,8 +40,10 @@ from agent.desktops.vnc import (
     VncUrlError,
 )
 from agent.desktops.vnc.keysyms import char_keysym, chord_keysyms
+from agent.desktops.x11.windows import windows_of_class
 from agent.display.virtual import VirtualDisplay
 from agent.errors import ConfigError, DisplayError
+from agent.perception.screen import DesktopScreen, SettleRule
 from skills.keys import UnknownKey
 
 pytestmark = pytest.mark.gui
@@ -735,3 +737,47 @@ def test_a_resized_desktop_gives_frames_of_the_new_size(folder: Path) -> None:
             opened.input().click(1000, 700, button="left", clicks=1)  # inside the new screen
     finally:
         served.stop()
+
+
+# -- settling over VNC ---------------------------------------------------------------------
+
+
+SETTLE_APP = Path(__file__).parent / "apps" / "settle_app.py"
+
+
+@pytest.mark.parametrize("events", [True, False], ids=["updates", "poll"])
+def test_settle_waits_for_a_late_paint_and_never_returns_an_unsettled_frame(
+    server: Server, backend: VncBackend, events: bool
+) -> None:
+    app = subprocess.Popen(
+        [sys.executable, str(SETTLE_APP), "late", "0.3"],
+        env=server.env,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    screen = DesktopScreen(backend, events=events)
+    try:
+        found: list[WindowInfo] = []
+        assert wait_until(
+            lambda: found.extend(windows_of_class(server.display, "Settleapp")) or found, 10
+        )
+        canvas = (found[0].x + 100, found[0].y + 100)  # grey until clicked, blue 0.3 s after
+        assert wait_until(lambda: _bgr(backend.grab(), canvas) == (128, 128, 128), 10)
+        # Xvnc's focus follows the pointer: the focus ring it draws is an answer of its own.
+        backend.input().move(*canvas)
+        screen.settle(SettleRule())
+        backend.input().click(*canvas, button="left", clicks=1)
+        settled = screen.settle(SettleRule(), expect_change=True)
+        assert _bgr(settled.frame, canvas) == (255, 0, 0), "caught before the app answered"
+        assert settled.changed and not settled.timed_out
+        assert settled.method == ("damage" if events else "poll")
+    finally:
+        screen.close()
+        stop(app)
+        app.stdout.close()
+
+
+def _bgr(frame, point: tuple[int, int]) -> tuple[int, int, int]:
+    offset = (point[1] * frame.size[0] + point[0]) * 4
+    return tuple(frame.raw[offset : offset + 3])

@@ -6,6 +6,7 @@ Debian's python3-gi) floating at a known place; the logger writes what reached i
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -13,10 +14,13 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
-from wayland_desktop import WaylandDesktop
+
+from agent.display.virtual_wayland import VirtualWayland
 
 pytest.importorskip("pywayland")
 from agent.desktops.base import Capability, MissingCapability
@@ -25,7 +29,14 @@ from agent.desktops.wayland.connection import MissingProtocol, NotACompositor
 from agent.desktops.wayland.keymap import SPARE_KEYS, Keymap, text_keymaps
 from agent.desktops.wayland.sway import SwayIpc, views
 from agent.errors import DisplayError
-from agent.perception.screen import Region
+from agent.perception.screen import (
+    DesktopScreen,
+    Frame,
+    Region,
+    SettleRule,
+    changed_pixels,
+    frame_changes,
+)
 from skills.keys import UnknownKey
 
 APPS = Path(__file__).parent / "apps"
@@ -69,18 +80,18 @@ class Logger:
 
 
 @pytest.fixture(scope="module")
-def desk() -> Iterator[WaylandDesktop]:
+def desk() -> Iterator[VirtualWayland]:
     # Placed as it maps: moving it later races GTK's first configure, which can keep the old size.
     rule = (
         f'for_window [app_id="deskpilot-logger"] floating enable, '
         f"resize set {WIN_W} {WIN_H}, move position {WIN_X} {WIN_Y}\n"
     )
-    with WaylandDesktop(1280, 800, config=rule) as desk:
+    with VirtualWayland(1280, 800, config=rule) as desk:
         yield desk
 
 
 @pytest.fixture(scope="module")
-def logger(desk: WaylandDesktop) -> Logger:
+def logger(desk: VirtualWayland) -> Logger:
     path = desk.writable("logger.txt")
     desk.launch([SYSTEM_PYTHON, str(desk.installed(APPS / "wayland_logger.py")), str(path)])
     ipc = SwayIpc(desk.swaysock)
@@ -100,7 +111,7 @@ def logger(desk: WaylandDesktop) -> Logger:
 
 
 @pytest.fixture(scope="module")
-def backend(desk: WaylandDesktop, logger: Logger) -> Iterator[WaylandBackend]:
+def backend(desk: VirtualWayland, logger: Logger) -> Iterator[WaylandBackend]:
     backend = WaylandBackend(desk.socket, swaysock=desk.swaysock)
     deadline = time.monotonic() + 5
     while _pixel(backend.grab(), WIN_X + WIN_W, WIN_Y + 10) == (255, 0, 0):  # not redrawn yet
@@ -273,7 +284,7 @@ def test_the_change_watch_wakes_on_a_repaint_and_times_out_on_a_still_screen(
     logger.new(prefix="text")
 
 
-def test_windows_match_sways_tree(desk: WaylandDesktop, backend: WaylandBackend) -> None:
+def test_windows_match_sways_tree(desk: VirtualWayland, backend: WaylandBackend) -> None:
     ipc = SwayIpc(desk.swaysock)
     try:
         node = _logger_node(ipc)
@@ -364,8 +375,9 @@ def test_a_socket_that_hangs_up_is_no_compositor(tmp_path: Path) -> None:
         server.close()
 
 
-def test_a_compositor_without_the_wlroots_protocols_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "wayland-bare"
+@contextlib.contextmanager
+def bare_compositor(path: Path) -> Iterator[Path]:
+    """A Wayland server at `path` that offers none of the wlroots protocols (as GNOME's)."""
     server = subprocess.Popen(
         [sys.executable, str(APPS / "bare_wayland_server.py"), str(path)],
         stdout=subprocess.PIPE,
@@ -373,19 +385,24 @@ def test_a_compositor_without_the_wlroots_protocols_is_refused(tmp_path: Path) -
     )
     try:
         assert server.stdout is not None and server.stdout.readline() == "ready\n"
-        before = _open_fds()
-        with pytest.raises(MissingProtocol) as caught:
-            WaylandBackend(str(path))
-        assert "zwlr_screencopy_manager_v1" in str(caught.value)
-        assert "\n" not in str(caught.value)
-        assert _open_fds() == before
+        yield path
     finally:
         server.kill()
         server.wait()
         server.stdout.close()
 
 
-def test_without_sway_there_are_no_windows(desk: WaylandDesktop, tmp_path: Path) -> None:
+def test_a_compositor_without_the_wlroots_protocols_is_refused(tmp_path: Path) -> None:
+    with bare_compositor(tmp_path / "wayland-bare") as path:
+        before = _open_fds()
+        with pytest.raises(MissingProtocol) as caught:
+            WaylandBackend(str(path))
+        assert "zwlr_screencopy_manager_v1" in str(caught.value)
+        assert "\n" not in str(caught.value)
+        assert _open_fds() == before
+
+
+def test_without_sway_there_are_no_windows(desk: VirtualWayland, tmp_path: Path) -> None:
     plain = WaylandBackend(desk.socket, swaysock=None)  # sway is found next to the socket
     assert Capability.WINDOWS in plain.capabilities
     plain.close()
@@ -410,7 +427,7 @@ def test_a_scaled_output_gives_physical_pixels_and_takes_logical_input(tmp_path:
         "output HEADLESS-1 scale 2\n"
         'for_window [app_id="deskpilot-logger"] floating enable, move position 100 120\n'
     )
-    with WaylandDesktop(1280, 800, config=rule) as desk:
+    with VirtualWayland(1280, 800, config=rule) as desk:
         path = desk.writable("logger.txt")
         desk.launch([SYSTEM_PYTHON, str(desk.installed(APPS / "wayland_logger.py")), str(path)])
         log = Logger(path)
@@ -432,3 +449,47 @@ def test_a_scaled_output_gives_physical_pixels_and_takes_logical_input(tmp_path:
             assert _pixel(frame, 2 * 150, 2 * 170) == (255, 0, 0)
         finally:
             backend.close()
+
+
+def test_the_pointer_drawn_into_a_frame_is_no_change_of_the_screen() -> None:
+    # A headless wlroots output draws the pointer into its frames: moving it must not count as
+    # the screen changing (settle would wait for quiet after every pointer move), while the
+    # app's own answer beside it still does.
+    width, height = 200, 100
+    blank = np.zeros((height, width), np.uint32)
+    with_pointer = blank.copy()
+    with_pointer[50:70, 100:112] = 0xFFFFFFFF  # an arrow's 240 pixels at (100, 50)
+    region = Region(0, 0, width, height)
+    before = Frame(blank.tobytes(), (width, height), region, 0.0, pointer=(20, 20))
+    after = Frame(with_pointer.tobytes(), (width, height), region, 0.0, pointer=(100, 50))
+    assert changed_pixels(before.raw, after.raw) == 240
+    assert frame_changes(before, after) == 0
+    hover = with_pointer.copy()
+    hover[0:10, 0:30] = 0xFF0000FF  # a highlight drawn elsewhere
+    assert frame_changes(before, replace(after, raw=hover.tobytes())) == 300
+    scaled = Frame(with_pointer.tobytes(), (width, height), Region(0, 0, 100, 50), 0.0)
+    assert (
+        frame_changes(replace(scaled, raw=blank.tobytes()), replace(scaled, pointer=(50, 25))) == 0
+    )
+
+
+@pytest.mark.parametrize("events", [True, False], ids=["damage", "poll"])
+def test_settle_waits_for_a_late_paint_and_never_returns_an_unsettled_frame(
+    backend: WaylandBackend, logger: Logger, events: bool
+) -> None:
+    screen = DesktopScreen(backend, events=events)
+    try:
+        screen.capture()
+        backend.input().press(["f5"])  # the logger turns its area blue 0.45 s later
+        settled = screen.settle(SettleRule(), expect_change=True)
+        (painted,) = logger.new(prefix="painted ")
+        assert _pixel(settled.frame, WIN_X + 200, WIN_Y + 100) == (0, 0, 255), "caught too early"
+        assert settled.frame.captured_at > float(painted.split()[2])
+        assert settled.changed and not settled.timed_out
+        assert settled.method == ("damage" if events else "poll")
+        backend.input().press(["f5"])  # and red again, for the other tests
+        again = screen.settle(SettleRule(), expect_change=True)
+        assert _pixel(again.frame, WIN_X + 200, WIN_Y + 100) == (255, 0, 0)
+        logger.new(prefix="painted ")
+    finally:
+        screen.close()

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.display.windows import WindowInfo
+from agent.desktops.base import WindowInfo
 from agent.policy import Gate, run_policy
 from agent.policy.lines import Lines
 from skills.computer import Key, Type

@@ -24,12 +24,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
+from screens import x11_screen
 
 from agent.display.virtual import VirtualDisplay
 from agent.errors import ConfigError
 from agent.model.scripted import load_replies
 from agent.perception.evidence import around
-from agent.perception.screen import Frame, MssScreen, Region
+from agent.perception.screen import Frame, Region
 from agent.records import read_trajectory
 from agent.replay.locate import locate
 from agent.replay.player import ReplayOptions, plan
@@ -343,13 +344,13 @@ def test_a_crop_outside_the_run_folder_is_never_used_to_find_a_target(tmp_path: 
     frame = buttons()
     run = tmp_path / "run"
     inside = target_with_crop(frame, run / "crop.png", "crop.png")
-    assert locate(inside, frame, run, mode="heal", display=None).method == "in place"
+    assert locate(inside, frame, run, mode="heal", desktop=None).method == "in place"
     for name in ("../elsewhere/crop.png", str(tmp_path / "elsewhere" / "crop.png")):
         target = target_with_crop(frame, tmp_path / "elsewhere" / "crop.png", name)
-        found = locate(target, frame, run, mode="heal", display=None)
+        found = locate(target, frame, run, mode="heal", desktop=None)
         template = next(s for s in found.searched if s["method"] == "template")
         assert found.point is None and template["note"] == "no recorded crop to compare with"
-        assert locate(target, frame, run, mode="strict", display=None).point is None
+        assert locate(target, frame, run, mode="strict", desktop=None).point is None
 
 
 def test_replay_planning_warns_of_a_crop_outside_and_reads_nothing(
@@ -381,11 +382,8 @@ def test_replay_through_the_cli_ignores_a_symlinked_crop_that_would_match(tmp_pa
     with VirtualDisplay() as desktop:
         desktop.launch(XTERM)
         time.sleep(0.5)  # the shell's first line
-        screen = MssScreen(desktop.display)
-        try:
+        with x11_screen(desktop.display) as screen:
             frame = screen.capture()
-        finally:
-            screen.close()
         target = target_with_crop(frame, outside, "screenshots/crop.png", (40, 12))
         with Image.open(outside) as crop:
             assert np.asarray(crop.convert("L")).std() > 4  # not flat: the template would match

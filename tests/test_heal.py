@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from screens import x11_screen
 
 from agent.display.virtual import App, VirtualDisplay
 from agent.model.scripted import ScriptedReply, ScriptedServer
-from agent.perception.screen import MssScreen
 from agent.records import read_trajectory
 from agent.scenarios.stage import chromium_argv
 from skills.ocr import find_text, read_words
@@ -62,11 +62,8 @@ def where_is(
 ) -> tuple[int, int]:
     """The centre of `word` in the app's window, read by OCR; with `beside`, of the copy on the
     same line as that other word."""
-    screen = MssScreen(desktop.display)
-    try:
+    with x11_screen(desktop.display) as screen:
         frame = screen.capture()
-    finally:
-        screen.close()
     w = app.window
     assert w is not None
     image = bgra_image(frame.raw, frame.size).crop((w.x, w.y, w.x + w.width, w.y + w.height))

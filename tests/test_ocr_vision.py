@@ -7,18 +7,19 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
+from agent.desktops.open import open_desktop
 from agent.display.virtual import VirtualDisplay
-from agent.perception.screen import MssScreen
+from agent.perception.screen import DesktopScreen
 from skills.ocr import Box, Word, find_text, read_words, text_of
 from skills.vision import best_match, bgra_image, find_image
 
 
 def screenshot(desktop: VirtualDisplay) -> Image.Image:
-    screen = MssScreen(desktop.display)
+    backend = open_desktop(f"x11:{desktop.display}")
     try:
-        frame = screen.capture()
+        frame = DesktopScreen(backend).capture()
     finally:
-        screen.close()
+        backend.close()
     return bgra_image(frame.raw, frame.size).copy()
 
 

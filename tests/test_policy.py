@@ -19,7 +19,7 @@ import pytest
 from fakes import RecordingDesktop
 
 from agent.act import Executor, told
-from agent.display.windows import WindowInfo
+from agent.desktops.base import WindowInfo
 from agent.errors import ConfigError, PolicyStopped
 from agent.parse import ParsedCall
 from agent.policy import (

@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
+from screens import x11_screen
 
 from agent.display.virtual import VirtualDisplay
-from agent.perception.screen import MssScreen
 from agent.records import read_trajectory
 from skills.ocr import find_text, read_words
 from skills.vision import bgra_image
@@ -58,11 +58,8 @@ def xdotool(desktop: VirtualDisplay, *args: str, pause: float = 0.25) -> None:
 
 def line_center(desktop: VirtualDisplay, word: str) -> tuple[int, int]:
     """Where `word` is in the editor's text now (OCR of the top of the text area)."""
-    screen = MssScreen(desktop.display)
-    try:
+    with x11_screen(desktop.display) as screen:
         frame = screen.capture()
-    finally:
-        screen.close()
     image = bgra_image(frame.raw, frame.size).crop((0, 40, 640, 160))
     boxes = find_text(read_words(image, origin=(0, 40)), word)
     assert boxes, f"{word!r} is not in the editor"

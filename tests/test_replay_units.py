@@ -200,10 +200,10 @@ def test_template_finds_a_moved_target_and_strict_refuses_it(tmp_path: Path):
     before = screen_with({"OK": (50, 40), "Cancel": (150, 40)})
     target = target_on(tmp_path, before, (85, 55))
     after = screen_with({"OK": (210, 180), "Cancel": (310, 180)})
-    found = locate(target, after, tmp_path, mode="heal", display=None)
+    found = locate(target, after, tmp_path, mode="heal", desktop=None)
     assert found.method == "template" and found.point == (245, 195) and found.score > 0.99
-    assert locate(target, before, tmp_path, mode="strict", display=None).point == (85, 55)
-    refused = locate(target, after, tmp_path, mode="strict", display=None)
+    assert locate(target, before, tmp_path, mode="strict", desktop=None).point == (85, 55)
+    refused = locate(target, after, tmp_path, mode="strict", desktop=None)
     assert refused.point is None and "strict best score" in refused.explain()
 
 
@@ -211,10 +211,10 @@ def test_a_target_shown_twice_as_far_or_gone_is_not_found(tmp_path: Path):
     target = target_on(tmp_path, screen_with({"OK": (50, 40)}), (85, 55))
     # The same button twice, 90 and 100 px from the recorded point: neither is clearly meant.
     twice = screen_with({"OK": (50 + 90, 40), "OK ": (50, 40 + 100)})
-    ambiguous = locate(target, twice, tmp_path, mode="heal", display=None)
+    ambiguous = locate(target, twice, tmp_path, mode="heal", desktop=None)
     assert ambiguous.point is None and ambiguous.score > 0.99
     assert "not unique (2 equal copies" in ambiguous.explain()
-    gone = locate(target, screen_with({"Cancel": (50, 40)}), tmp_path, mode="heal", display=None)
+    gone = locate(target, screen_with({"Cancel": (50, 40)}), tmp_path, mode="heal", desktop=None)
     assert gone.point is None and gone.score < 0.95
     # recorded without an element (no accessibility tree), so the tree is no help
     methods = [s["method"] for s in gone.searched]
@@ -246,16 +246,16 @@ ROW = {f"K0{i}": (20 + 80 * i, 40) for i in range(4)}
 def test_a_target_still_in_place_is_found_there_without_a_search(tmp_path: Path):
     before = keypad(ROW)
     target = target_on(tmp_path, before, (ROW["K02"][0] + 35, 55))
-    found = locate(target, before, tmp_path, mode="heal", display=None)
+    found = locate(target, before, tmp_path, mode="heal", desktop=None)
     assert (found.method, found.point, found.score) == ("in place", (215, 55), 1.0)
     assert [s["method"] for s in found.searched] == ["in place"]  # no template, tree, OCR
     # A blinking caret inside the crop is not a change...
-    blink = locate(target, keypad(ROW, caret=(230, 45)), tmp_path, mode="heal", display=None)
+    blink = locate(target, keypad(ROW, caret=(230, 45)), tmp_path, mode="heal", desktop=None)
     assert blink.method == "in place" and "a caret" in blink.searched[0]["note"]
-    assert locate(target, before, tmp_path, mode="strict", display=None).method == "in place"
+    assert locate(target, before, tmp_path, mode="strict", desktop=None).method == "in place"
     # ...but another label at the recorded place is, though only one character differs.
     relabelled = keypad({**ROW, "K02": ROW["K01"], "K01": ROW["K02"]})
-    moved = locate(target, relabelled, tmp_path, mode="heal", display=None)
+    moved = locate(target, relabelled, tmp_path, mode="heal", desktop=None)
     assert moved.searched[0]["method"] == "in place" and not moved.searched[0]["point"]
     assert (moved.method, moved.point) == ("template", (135, 55))
 
@@ -263,7 +263,7 @@ def test_a_target_still_in_place_is_found_there_without_a_search(tmp_path: Path)
 def test_the_only_copy_of_the_pixels_wins_over_lookalikes(tmp_path: Path):
     target = target_on(tmp_path, keypad(ROW), (ROW["K02"][0] + 35, 55))
     shifted = keypad({label: (x + 13, y + 90) for label, (x, y) in ROW.items()})
-    found = locate(target, shifted, tmp_path, mode="heal", display=None)
+    found = locate(target, shifted, tmp_path, mode="heal", desktop=None)
     template = found.searched[1]
     assert (found.method, found.point) == ("template", (228, 145))
     # K01 and K03 score within UNIQUE_MARGIN of K02: once refused as "not unique"
@@ -277,14 +277,14 @@ def test_of_equal_copies_the_clearly_nearest_to_the_recorded_point_is_taken(tmp_
     target = target_on(tmp_path, keypad(row), (row["OK  "][0] + 35, 55))  # the third, at 215
     # Everything 12 px right and 6 down: the third copy is 13 px away, the others 80 or more.
     shifted = keypad({label: (x + 12, y + 6) for label, (x, y) in row.items()})
-    found = locate(target, shifted, tmp_path, mode="heal", display=None)
+    found = locate(target, shifted, tmp_path, mode="heal", desktop=None)
     assert (found.method, found.point) == ("template", (227, 61))
     assert found.searched[1]["note"] == (
         "nearest of 4 equal copies to the recorded point (13 px; next 68 px)"
     )
     # Moved 40 px right: the third copy is 40 px away and the fourth 40 px: cannot tell.
     halfway = keypad({label: (x + 40, y) for label, (x, y) in row.items()})
-    refused = locate(target, halfway, tmp_path, mode="heal", display=None)
+    refused = locate(target, halfway, tmp_path, mode="heal", desktop=None)
     assert refused.point is None
     assert "not unique (4 equal copies, 40 and 40 px from the recorded point" in refused.explain()
 

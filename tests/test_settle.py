@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 import pytest
 from fakes import FakeScreen, RecordingDesktop
+from screens import x11_screen
 from Xlib import X
 from Xlib import display as xdisplay
 from Xlib.ext import xtest
@@ -30,7 +31,7 @@ from agent.loop import Loop
 from agent.model.client import ChatCompletionsModel
 from agent.model.prompt import UNCHANGED
 from agent.model.scripted import ScriptedReply, ScriptedServer
-from agent.perception.screen import Frame, MssScreen, SettleRule
+from agent.perception.screen import DesktopScreen, Frame, SettleRule
 from agent.records import read_trajectory
 from agent.trajectory import Trajectory
 from skills.computer import ACTION_NAMES, SCREEN_CHANGING_ACTIONS
@@ -103,7 +104,7 @@ def canvas_colours(frame: Frame, window: Window) -> set[tuple[int, ...]]:
     return found
 
 
-def ready(screen: MssScreen, window: Window) -> None:
+def ready(screen: DesktopScreen, window: Window) -> None:
     """Wait until the app painted its canvas grey, then hand that frame out as the action's."""
     deadline = time.monotonic() + 10
     while (seen := canvas_colours(screen.capture(), window)) != {GREY}:
@@ -125,7 +126,7 @@ def app_log(app: App, event: str) -> float:
 def test_an_animation_settles_on_its_final_paint(desktop, launch, pointer, events):
     app = launch("animate")
     window = app.window
-    with closing(MssScreen(desktop.display, events=events)) as screen:
+    with x11_screen(desktop.display, events=events) as screen:
         ready(screen, window)
         pointer.click(*window.center)
         settled = screen.settle(RULE, expect_change=True)
@@ -140,7 +141,7 @@ def test_an_animation_settles_on_its_final_paint(desktop, launch, pointer, event
 @pytest.mark.parametrize("delay", [0.3, 0.45])
 def test_a_late_answer_is_waited_for(desktop, launch, pointer, events, delay):
     window = launch("late", delay).window
-    with closing(MssScreen(desktop.display, events=events)) as screen:
+    with x11_screen(desktop.display, events=events) as screen:
         ready(screen, window)
         pointer.click(*window.center)
         settled = screen.settle(RULE, expect_change=True)
@@ -154,7 +155,7 @@ def test_a_click_nothing_answers_waits_the_first_change_limit_only(
     desktop, launch, pointer, events
 ):
     window = launch("late", 30.0).window  # answers long after the test
-    with closing(MssScreen(desktop.display, events=events)) as screen:
+    with x11_screen(desktop.display, events=events) as screen:
         ready(screen, window)
         pointer.click(*window.center)
         settled = screen.settle(RULE, expect_change=True)
@@ -167,7 +168,7 @@ def test_a_click_nothing_answers_waits_the_first_change_limit_only(
 @pytest.mark.gui
 def test_a_pointer_move_on_a_still_screen_settles_fast(desktop, launch, pointer):
     window = launch("late", 30.0).window
-    with closing(MssScreen(desktop.display)) as screen:
+    with x11_screen(desktop.display) as screen:
         ready(screen, window)
         seconds = []
         for dx in (10, 20, 30):  # the fastest of three: one stall of a loaded machine is noise
@@ -186,7 +187,7 @@ def test_a_hover_answer_to_a_move_is_waited_for_to_its_end(desktop, launch, poin
     # nothing, within the full quiet that the red paint starts.
     app = launch("hover", 0.08)
     window = app.window
-    with closing(MssScreen(desktop.display)) as screen:
+    with x11_screen(desktop.display) as screen:
         ready(screen, window)
         pointer.move(*window.center)
         settled = screen.settle(RULE)
@@ -214,7 +215,7 @@ def test_without_damage_the_screen_is_polled_and_said_so_once(capsys):
             geometry=(40, 40, 400, 330),
         )
         assert app.window is not None
-        with closing(MssScreen(desktop.display)) as screen:
+        with x11_screen(desktop.display) as screen:
             ready(screen, app.window)
             first = screen.settle(RULE)
             pointer.click(*app.window.center)
@@ -265,7 +266,7 @@ def test_the_next_screenshot_is_encoded_while_the_settle_waits(desktop, tmp_path
     replies.append(ScriptedReply(action={"action": "terminate", "status": "success"}))
     with (
         ScriptedServer(replies) as server,
-        closing(MssScreen(desktop.display)) as screen,
+        x11_screen(desktop.display) as screen,
     ):
         settings = load_settings("demo", model={"base_url": server.base_url}, run={})
         model = ChatCompletionsModel(settings.model, None)

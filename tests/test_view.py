@@ -304,7 +304,7 @@ def test_another_address_needs_the_token(desktop: VirtualDisplay):
 
 def test_a_taken_port_or_a_missing_display_is_one_clear_error(view: ViewServer):
     with pytest.raises(ConfigError, match=f"cannot listen on 127.0.0.1:{view.port}"):
-        ViewServer(view.display, switch=None, port=view.port).start()
+        ViewServer(view.desktop, switch=None, port=view.port).start()
     with pytest.raises(DisplayError, match="cannot open display :9999"):
         ViewServer(":9999", switch=None).start()
 

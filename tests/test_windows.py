@@ -10,16 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from agent.display.a11y import a11y_bus_address
-from agent.display.virtual import VirtualDisplay
-from agent.display.windows import (
+from agent.desktops.x11.windows import (
     active_window,
-    client_area,
     describe_window,
-    root_text,
     visible_windows,
     windows_of_class,
 )
+from agent.display.a11y import a11y_bus_address
+from agent.display.virtual import VirtualDisplay, client_area
+from agent.display.xconn import root_text
 
 pytestmark = pytest.mark.gui
 
@@ -136,7 +135,8 @@ def test_the_accessibility_bus_is_found_on_the_root_window_without_xprop(
 
 
 def test_the_window_at_a_point_is_the_topmost_there_whoever_has_the_focus() -> None:
-    from agent.display.windows import WindowsUnreadable, window_at
+    from agent.desktops.x11.windows import window_at
+    from agent.errors import WindowsUnreadable
 
     with VirtualDisplay() as desk:
         sleeping = ["-e", "sleep 120"]

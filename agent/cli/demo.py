@@ -51,11 +51,11 @@ def run_demo(
     console.print(f"[bold]deskpilot demo[/]: {scenario.description}")
     with staged(scenario) as stage:
         size = f"{scenario.display.width}x{scenario.display.height}"
-        console.print(f"virtual desktop {stage.desktop.display} ({size}) is ready")
+        console.print(f"virtual desktop {stage.desktop.url} ({size}) is ready")
         outcome = run_agent(stage, folder, on_step=step_printer(console))
         failures = [c for c in run_checks(stage) if not c.passed]
         if keep_open:
-            input(f"The desktop {stage.desktop.display} stays open; press Enter to close it. ")
+            input(f"The desktop {stage.desktop.url} stays open; press Enter to close it. ")
     _report(console, outcome, failures, replies, len(load_replies(replies)))
     return outcome.exit_code if not failures else 1
 

@@ -2,15 +2,16 @@
 
 Each line is one element: role, name, description, states, box [x, y, width, height] on
 screen (null when it has no place on screen), path (the "role:name" of its ancestors), app,
-window and text. The desktop is the one in DISPLAY, or --display; its AT-SPI bus is found
-through the X root window, so any shell on the machine can ask.
+window and text. The desktop is the one --desktop names (x11::N or :N; --display is the older
+name), else the session's; an X display's AT-SPI bus is found through its root window, so any
+shell on the machine can ask. A desktop whose backend reads no elements (VNC, Wayland) is
+refused in one line.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
 from agent.errors import ConfigError
@@ -21,7 +22,12 @@ def add_elements_command(commands: argparse._SubParsersAction) -> None:  # type:
     elements = commands.add_parser(
         "elements", help="print the accessible elements of a desktop as JSON lines"
     )
-    elements.add_argument("--display", help="the X display, e.g. :5 (default: $DISPLAY)")
+    elements.add_argument(
+        "--desktop",
+        metavar="URL",
+        help="the desktop, x11::N or :N (default: the session's, from DISPLAY)",
+    )
+    elements.add_argument("--display", help="an X display, e.g. :5 (the same as --desktop :5)")
     elements.add_argument(
         "--window", help="only this application (its name) or window (part of its title)"
     )
@@ -34,19 +40,20 @@ def add_elements_command(commands: argparse._SubParsersAction) -> None:  # type:
 
 def print_elements(args: argparse.Namespace) -> int:
     """Print the matching elements, one JSON object per line; exit 0 even when none match."""
-    from agent.display.a11y import read_elements
+    from agent.desktops.base import Capability, require
+    from agent.desktops.open import open_desktop
 
-    env = dict(os.environ)
-    if args.display:
-        env["DISPLAY"] = args.display
-        # the caller's own session bus belongs to another desktop
-        env.pop("DBUS_SESSION_BUS_ADDRESS", None)
-        env.pop("AT_SPI_BUS_ADDRESS", None)
-    if not env.get("DISPLAY"):
-        raise ConfigError("no display: pass --display :N or set DISPLAY")
+    if args.desktop and args.display:
+        raise ConfigError("give --desktop or --display, not both (--display :N is --desktop :N)")
+    backend = open_desktop(args.desktop or args.display)
+    try:
+        require(backend, Capability.ELEMENTS, "deskpilot elements")
+        elements = backend.elements(window=args.window)
+    finally:
+        backend.close()
     role = args.role.casefold() if args.role else None
     name = args.name.casefold() if args.name else None
-    for element in read_elements(env, window=args.window):
+    for element in elements:
         if not args.all and not element.visible:
             continue
         if role is not None and element.role.casefold() != role:

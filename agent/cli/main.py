@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent import __version__
-from agent.cli.args import size
+from agent.cli.args import add_desktop_options, desktop_from, size
 from agent.cli.choices import COORD_SPACES, DIALECTS, PROFILES, TOOL_MODES
 from agent.cli.elements import add_elements_command
 from agent.cli.mcp import add_mcp_command
@@ -125,7 +125,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-steps", type=int, help="stop after this many steps")
     parser.add_argument("--run-dir", type=Path, help="write the run folder exactly here")
     add_replace_option(parser)
-    parser.add_argument("--display", help="X display to use, e.g. :1 (default: $DISPLAY)")
+    add_desktop_options(parser)
     parser.add_argument("--monitor", type=int, help="monitor number, 1 = first (default: 1)")
     parser.add_argument(
         "--observe",
@@ -175,7 +175,8 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
         },
         "run": {
             "max_steps": args.max_steps,
-            "display": args.display,
+            "desktop": desktop_from(args),
+            "vnc_password_env": args.vnc_password_env,
             "monitor": args.monitor,
             "dry_run": args.dry_run,
             "observe": args.observe,
@@ -250,12 +251,19 @@ def _console() -> Console:
 
 def _run(args: argparse.Namespace, console: Console) -> int:
     from agent.cli.progress import print_outcome, step_printer
-    from agent.cli.virtual import check_view_options, fan_out, start_desktop, start_view
+    from agent.cli.virtual import (
+        check_view_options,
+        desktop_name,
+        fan_out,
+        start_desktop,
+        start_view,
+    )
     from agent.config import McpServer, load_settings, read_api_key
+    from agent.desktops.open import parse_desktop
     from agent.killswitch import KillSwitch
     from agent.policy import read_secrets, run_policy
     from agent.redact import mask_url
-    from agent.runner import resolve_display, run_task
+    from agent.runner import desktop_url, run_task
 
     if args.max_steps is not None and args.max_steps < 1:
         raise ConfigError("--max-steps must be at least 1")
@@ -267,6 +275,8 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     read_api_key(settings)
     run_policy(settings.run.policy)
     read_secrets(settings.run.secrets, os.environ)
+    if not args.virtual:
+        parse_desktop(desktop_url(settings))  # a bad --desktop is one line before anything starts
     where = mask_url(settings.model.base_url)
     console.print(f"[bold]deskpilot[/] {settings.model.name} at {where}")
     switch = KillSwitch()
@@ -274,12 +284,19 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     # Whatever this starts (desktop, apps, view) stops when the run ends, however it ends.
     with ExitStack() as stack:
         if args.virtual:
-            desk = start_desktop(stack, *args.virtual, args.launch, console)
-            overrides["run"]["display"] = desk.display
+            desk = start_desktop(stack, args.virtual, args.launch, console)
+            overrides["run"]["desktop"] = desktop_name(desk)
             settings = load_settings(args.config, **overrides).with_mcp_servers(servers)
         if args.view is not None:
-            display = resolve_display(settings)
-            view = start_view(stack, display, args, console, switch)
+            view = start_view(
+                stack,
+                desktop_url(settings),
+                args,
+                console,
+                switch,
+                monitor=settings.run.monitor,
+                password_env=settings.run.vnc_password_env,
+            )
             on_step = fan_out(on_step, view.on_step)  # run_task passes redacted reports
         outcome = run_task(
             args.task,

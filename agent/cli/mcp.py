@@ -13,6 +13,7 @@ import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from agent.cli.args import add_desktop_options, desktop_from
 from agent.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ def add_mcp_command(commands: argparse._SubParsersAction) -> None:  # type: igno
         help=f"HTTP: the bearer token clients must send (default: ${TOKEN_ENV}; generated "
         "and printed once when the host is not loopback)",
     )
-    mcp.add_argument("--display", help="X display to use, e.g. :1 (default: $DISPLAY)")
+    add_desktop_options(mcp, "serve")
     mcp.add_argument("--monitor", type=int, help="monitor number, 1 = first (default: 1)")
     mcp.add_argument("--config", help="preset name from configs/ or a TOML file")
     mcp.add_argument("--base-url", help="OpenAI-compatible API base URL for run_task")
@@ -75,6 +76,7 @@ def run_mcp(args: argparse.Namespace, console: Console) -> int:
     from agent.mcp.server import build_server
     from agent.mcp.session import Session
 
+    desktop = desktop_from(args)
     token = args.token or os.environ.get(TOKEN_ENV) or None
     if args.transport == "http":
         token = _http_token(args.host, token, console)
@@ -82,7 +84,8 @@ def run_mcp(args: argparse.Namespace, console: Console) -> int:
         args.config,
         model={"base_url": args.base_url, "name": args.model, "api_key_env": args.api_key_env},
         run={
-            "display": args.display,
+            "desktop": desktop,
+            "vnc_password_env": args.vnc_password_env,
             "monitor": args.monitor,
             "policy": args.policy,
             "secrets": args.secret,
@@ -95,6 +98,7 @@ def run_mcp(args: argparse.Namespace, console: Console) -> int:
     settings = settings.model_copy(update={"run": run})
     session = Session(settings)
     try:
+        session.connect()  # a desktop that cannot be reached is a one-line error, exit 2
         server = build_server(session, roots)
         if args.transport == "stdio":
             server.run("stdio")

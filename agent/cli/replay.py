@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agent.cli.args import add_desktop_options, desktop_settings
 from agent.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -18,7 +19,7 @@ def add_replay_commands(commands: Any) -> None:
     record = commands.add_parser("record", help="record a person's mouse and keyboard as a run")
     record.add_argument("--run-dir", type=Path, help="write the run folder exactly here")
     add_replace_option(record)
-    record.add_argument("--display", help="X display to record, e.g. :1 (default: $DISPLAY)")
+    add_desktop_options(record, "record (only an X11 desktop can be listened to)")
     record.add_argument(
         "--stop-key", default="pause", help="key that ends the recording (default: pause)"
     )
@@ -50,7 +51,7 @@ def add_replay_commands(commands: Any) -> None:
     )
     replay.add_argument("--run-dir", type=Path, help="write the replay's run folder here")
     add_replace_option(replay)
-    replay.add_argument("--display", help="X display to use, e.g. :1 (default: $DISPLAY)")
+    add_desktop_options(replay, "replay on")
     replay.add_argument("--config", help="preset for settle and safety settings")
     replay.add_argument(
         "--policy",
@@ -84,12 +85,16 @@ def run_record(args: argparse.Namespace, console: Console) -> int:
     from agent.config import load_settings
     from agent.records import read_trajectory
     from agent.replay.record import record_session
-    from agent.run_folder import default_run_dir
-    from agent.runner import resolve_display
+    from agent.runner import desktop_url
 
-    display = resolve_display(load_settings(None, run={"display": args.display}))
-    folder = args.run_dir or default_run_dir(Path("runs"), "recording")
-    record_session(display, folder, stop_key=args.stop_key, replace=args.replace)
+    settings = load_settings(None, run=desktop_settings(args))
+    folder = record_session(
+        desktop_url(settings),
+        args.run_dir,
+        stop_key=args.stop_key,
+        replace=args.replace,
+        password_env=settings.run.vnc_password_env,
+    ).folder
     steps = len(read_trajectory(folder))
     console.print(f"recorded {steps} actions; run folder: {folder}")
     return 0
@@ -102,7 +107,7 @@ def run_replay(args: argparse.Namespace, console: Console) -> int:
     from agent.config import load_settings
     from agent.replay.player import ReplayOptions, replay
 
-    run = {"display": args.display, "policy": args.policy, "yes": args.yes}
+    run = {**desktop_settings(args), "policy": args.policy, "yes": args.yes}
     settings = load_settings(args.config, run=run)
     options = ReplayOptions(
         speed=args.speed,

@@ -1,4 +1,8 @@
-"""`deskpilot test`: run scenario files on virtual desktops, with a live table and CI results."""
+"""`deskpilot test`: run scenario files on virtual desktops, with a live table and CI results.
+
+A scenario file may name a desktop that is already there (`desktop:`); one whose `desktop:` is
+no desktop URL stops the command before anything runs (exit 2), as a bad --desktop does.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +28,9 @@ STYLE = {"passed": "green", "failed": "red", "error": "red", "timeout": "red", "
 
 def add_test_command(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """The `test` subcommand and its options."""
-    test = commands.add_parser("test", help="run scenario files on virtual desktops")
+    test = commands.add_parser(
+        "test", help="run scenario files on virtual desktops (or on the desktop a file names)"
+    )
     test.add_argument(
         "paths", nargs="*", type=Path, help="scenario files or folders (default: scenarios/)"
     )

@@ -1,7 +1,8 @@
 """A desktop of its own, watched from a browser: `run --virtual/--launch/--view`, `desktop`.
 
 `--virtual` starts the same desktop scenarios use (Xvfb, openbox, an isolated HOME, an AT-SPI
-bus), starts each `--launch` command on it in order and waits for its window; `--view` serves
+bus), or with `--virtual wayland` a headless sway of its own (agent/display/virtual_wayland.py),
+starts each `--launch` command on it in order and waits for its window; `--view` serves
 the live view (agent/view/) with the run's kill switch. Everything started here is entered into
 one ExitStack, so the view, the applications, the window manager and X stop when the run or
 the desktop ends, however it ends: success, an error, Ctrl+C or Stop in the page.
@@ -13,6 +14,7 @@ import argparse
 import shlex
 import shutil
 import threading
+import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from typing import TYPE_CHECKING
@@ -25,11 +27,15 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from agent.display.virtual import VirtualDisplay
+    from agent.display.virtual_wayland import VirtualWayland
     from agent.killswitch import KillSwitch
     from agent.loop import StepReport
     from agent.view.server import ViewServer
 
+    VirtualDesktop = VirtualDisplay | VirtualWayland
+
 DEFAULT_SIZE = (1280, 800)
+KINDS = ("x11", "wayland")
 LAUNCH_TIMEOUT = 20.0  # seconds for a launched program's first window
 ANY_WINDOW = "."  # a title regex: any new window with a name (not every app sets its pid)
 
@@ -40,18 +46,19 @@ def add_view_options(parser: argparse.ArgumentParser, *, run: bool) -> None:
         parser.add_argument(
             "--virtual",
             nargs="?",
-            const=DEFAULT_SIZE,
-            type=size,
-            metavar="WxH",
-            help="run on a fresh virtual desktop of this size (default 1280x800), stopped after",
+            const=("x11", DEFAULT_SIZE),
+            type=virtual_spec,
+            metavar="[wayland:]WxH",
+            help="run on a fresh virtual desktop of this size (default 1280x800), stopped after: "
+            "X11 (Xvfb), or `wayland` for a headless sway",
         )
     else:
         parser.add_argument(
             "--size",
-            type=size,
-            default=DEFAULT_SIZE,
-            metavar="WxH",
-            help="the desktop (default 1280x800)",
+            type=virtual_spec,
+            default=("x11", DEFAULT_SIZE),
+            metavar="[wayland:]WxH",
+            help="the desktop (default 1280x800): X11, or `wayland` for a headless sway",
         )
     parser.add_argument(
         "--launch",
@@ -82,10 +89,22 @@ def check_view_options(args: argparse.Namespace) -> None:
         raise ConfigError("--launch needs --virtual: it starts programs on the run's own desktop")
     if virtual and getattr(args, "display", None):
         raise ConfigError("--virtual starts its own display: leave out --display")
+    if virtual and getattr(args, "desktop", None):
+        raise ConfigError("--virtual starts its own desktop: leave out --desktop")
     if args.view_host != "127.0.0.1" and args.view is None:
         raise ConfigError("--view-host needs --view PORT")
     for command in args.launch:
         launch_argv(command)
+
+
+def virtual_spec(text: str) -> tuple[str, tuple[int, int]]:
+    """KIND, WxH or KIND:WxH (KIND x11 or wayland, WxH 1280x800 by default)."""
+    kind, _, dimensions = text.partition(":") if ":" in text else ("", "", text)
+    if not kind and dimensions in KINDS:
+        kind, dimensions = dimensions, ""
+    if kind and kind not in KINDS:
+        raise argparse.ArgumentTypeError(f"a virtual desktop is x11 or wayland, got {kind!r}")
+    return kind or "x11", size(dimensions) if dimensions else DEFAULT_SIZE
 
 
 def launch_argv(command: str) -> list[str]:
@@ -102,40 +121,88 @@ def launch_argv(command: str) -> list[str]:
 
 
 def start_desktop(
-    stack: ExitStack, width: int, height: int, commands: list[str], console: Console
-) -> VirtualDisplay:
+    stack: ExitStack, spec: tuple[str, tuple[int, int]], commands: list[str], console: Console
+) -> VirtualDesktop:
     """A fresh virtual desktop with each command launched in order, its window up."""
-    from agent.display.virtual import VirtualDisplay
+    kind, (width, height) = spec
+    if kind == "wayland":
+        desk: VirtualDesktop = _start_wayland(stack, width, height)
+    else:
+        from agent.display.virtual import VirtualDisplay
 
-    desk = stack.enter_context(VirtualDisplay(width, height))
-    console.print(f"virtual desktop {desk.display} ({width}x{height}) is ready")
+        desk = stack.enter_context(VirtualDisplay(width, height))
+    console.print(f"virtual desktop {desktop_name(desk)} ({width}x{height}) is ready")
     for command in commands:
         try:
-            app = desk.launch(launch_argv(command), title=ANY_WINDOW, timeout=LAUNCH_TIMEOUT)
+            pid = _launch(desk, launch_argv(command))
         except DisplayError as error:
             # One line: the app's output tail stays in the desktop's log, not on the console.
             first = str(error).splitlines()[0].rstrip(";:, ")
             raise ConfigError(f"--launch {command!r}: {first}") from None
-        console.print(f"launched {command} (pid {app.pid})")
+        console.print(f"launched {command} (pid {pid})")
     return desk
+
+
+def desktop_name(desk: VirtualDesktop) -> str:
+    """The URL --desktop calls a virtual desktop by."""
+    return desk.url if hasattr(desk, "url") else desk.display
+
+
+def _start_wayland(stack: ExitStack, width: int, height: int) -> VirtualWayland:
+    from agent.display.virtual_wayland import VirtualWayland
+
+    return stack.enter_context(VirtualWayland(width, height))
+
+
+def _launch(desk: VirtualDesktop, argv: list[str]) -> int:
+    """Start argv on the desktop and wait for its first window; its pid."""
+    if hasattr(desk, "display"):
+        return desk.launch(argv, title=ANY_WINDOW, timeout=LAUNCH_TIMEOUT).pid
+    from agent.desktops.open import open_desktop
+
+    backend = open_desktop(desk.url)
+    try:
+        before = {window.id for window in backend.windows()}
+        app = desk.launch(argv)
+        deadline = time.monotonic() + LAUNCH_TIMEOUT
+        while not {window.id for window in backend.windows()} - before:
+            if app.poll() is not None:
+                said = desk.logs[app.pid].read_text(errors="replace").strip().splitlines()
+                last = f": {said[-1][:200]}" if said else ""
+                raise DisplayError(f"it exited with {app.returncode} before showing a window{last}")
+            if time.monotonic() > deadline:
+                raise DisplayError(f"no window within {LAUNCH_TIMEOUT:g} s")
+            time.sleep(0.05)
+    finally:
+        backend.close()
+    return app.pid
 
 
 def start_view(
     stack: ExitStack,
-    display: str,
+    desktop: str,
     args: argparse.Namespace,
     console: Console,
     switch: KillSwitch | None,
+    *,
+    monitor: int = 1,
+    password_env: str | None = None,
 ) -> ViewServer:
-    """Serve the live view of `display` until the stack closes; prints its URL once."""
+    """Serve the live view of the desktop at URL `desktop` until the stack closes; prints its URL.
+
+    The view connects to that desktop itself, in its own thread, beside the run's connection.
+    """
+    from agent.desktops.open import DEFAULT_PASSWORD_ENV
     from agent.view.server import ViewServer
 
     view = ViewServer(
-        display,
+        desktop,
         switch=switch,
         host=args.view_host,
         port=args.view,
         on_person_action=switch.person_acted if switch is not None else None,
+        monitor=monitor,
+        password_env=password_env or DEFAULT_PASSWORD_ENV,
     )
     stack.enter_context(view)
     console.print(f"live view: {view.url}", soft_wrap=True)
@@ -156,14 +223,14 @@ def run_desktop(args: argparse.Namespace, console: Console) -> int:
     """`deskpilot desktop`: a virtual desktop and its view, no task, until Ctrl+C or Stop."""
     check_view_options(args)
     with ExitStack() as stack:
-        desk = start_desktop(stack, *args.size, args.launch, console)
-        view = (
-            start_view(stack, desk.display, args, console, None) if args.view is not None else None
-        )
-        console.print(
-            f"DISPLAY={desk.display} XAUTHORITY={desk.env['XAUTHORITY']}: "
-            "point `deskpilot run --display` or `deskpilot record` at it"
-        )
+        desk = start_desktop(stack, args.size, args.launch, console)
+        url = desktop_name(desk)
+        view = start_view(stack, url, args, console, None) if args.view is not None else None
+        if hasattr(desk, "display"):
+            where = f"DISPLAY={desk.display} XAUTHORITY={desk.env['XAUTHORITY']}"
+        else:
+            where = f"WAYLAND_DISPLAY={desk.socket}"
+        console.print(f"{where}: point `deskpilot run --desktop {url}` at it")
         console.print("stop it with Ctrl+C" + (" or the page's Stop" if view else ""))
         stopped = view.wait_for_stop if view else threading.Event().wait
         try:

@@ -8,12 +8,14 @@ never with a black screenshot or a silent no-op.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from agent.display.windows import WindowInfo
+from agent.display.a11y import Element
 from agent.errors import DisplayError
-from agent.perception.screen import Frame, Region
+from agent.perception.screen import ChangeWatch, Frame, Region
 from skills.desktop import Desktop
 
 
@@ -28,6 +30,33 @@ class Capability(StrEnum):
     UNICODE_TEXT = "unicode text"  # any text typed as such, not only ASCII
 
 
+@dataclass(frozen=True, slots=True)
+class WindowInfo:
+    """A window: its id, title, WM_CLASS (instance and class) and client area on screen."""
+
+    id: int
+    title: str
+    instance: str
+    wm_class: str
+    x: int
+    y: int
+    width: int
+    height: int
+
+    def as_json(self) -> dict[str, object]:
+        """The window as run folders store it."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "instance": self.instance,
+            "class": self.wm_class,
+            "x": self.x,
+            "y": self.y,
+            "width": self.width,
+            "height": self.height,
+        }
+
+
 class MissingCapability(DisplayError):
     """A feature needs something this desktop's backend does not offer."""
 
@@ -35,23 +64,12 @@ class MissingCapability(DisplayError):
         super().__init__(f"{feature} needs {capability} from the desktop, and {backend} has none")
 
 
-class ChangeWatch(Protocol):
-    """Tells when the screen was repainted: the event source settle waits on."""
-
-    def reset(self) -> None:
-        """Forget every repaint so far (ConnectionError when the desktop went away)."""
-
-    def wait(self, timeout: float) -> bool:
-        """Sleep until something is repainted (True) or `timeout` seconds pass (False)."""
-
-    def close(self) -> None:
-        """Release what the watch holds."""
-
-
 class Backend(Protocol):
     """One desktop: frames, repaints, input and, where it has them, windows."""
 
     name: str  # "x11", "wayland", "vnc", ...
+    url: str  # what --desktop names it by: "x11::1", "wayland:/run/user/1000/wayland-1", ...
+    own: bool  # deskpilot started it (a virtual desktop): no person's session is at stake
     capabilities: frozenset[Capability]
 
     def screen(self) -> Region:
@@ -65,6 +83,15 @@ class Backend(Protocol):
 
     def input(self) -> Desktop:
         """Pointer and keyboard, in logical screen pixels."""
+
+    def environment(self) -> dict[str, str]:
+        """The environment a program started on this desktop needs (DISPLAY, WAYLAND_DISPLAY)."""
+
+    def elements(self, window: str | None = None) -> list[Element]:
+        """The accessible elements (MissingCapability without ELEMENTS)."""
+
+    def hotkeys(self, bindings: Mapping[str, Callable[[], None]]) -> Callable[[], None]:
+        """Global hotkeys (pynput's syntax) until the returned stopper is called (HOTKEYS)."""
 
     def windows(self) -> list[WindowInfo]:
         """The top-level windows (MissingCapability without WINDOWS)."""

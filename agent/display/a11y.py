@@ -31,7 +31,7 @@ from jeepney.io.blocking import DBusConnection, open_dbus_connection
 from jeepney.low_level import HeaderFields, Message
 
 from agent.display.processes import die_with_parent, kill_group
-from agent.display.windows import root_text
+from agent.display.xconn import root_text
 from agent.errors import NoAccessibility
 
 __all__ = [

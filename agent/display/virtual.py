@@ -31,7 +31,6 @@ from pathlib import Path
 
 from agent.display.a11y import AccessibilityBus, start_bus
 from agent.display.processes import die_with_parent, group_alive, kill_group, signal_group, tail
-from agent.display.windows import client_area
 from agent.errors import DisplayError, NoAccessibility
 
 __all__ = ["App", "VirtualDisplay", "Window", "missing_programs"]
@@ -50,6 +49,21 @@ LOG_TAIL_CHARS = 2000
 # openbox sets this root property to its check window once it manages the screen. Match the
 # value: for an absent property xprop prints "no such atom on any window".
 _WM_CHECK_RE = re.compile(r"window id # 0x[0-9a-fA-F]+")
+
+
+_XWININFO_RE = re.compile(r"^\s*(Absolute upper-left [XY]|Width|Height):\s+(-?\d+)", re.M)
+
+
+def client_area(xwininfo: str) -> tuple[int, int, int, int] | None:
+    """x, y, width and height of the client area in `xwininfo -id` output; None if incomplete."""
+    # xwininfo, not `xdotool getwindowgeometry`: under a reparenting WM the latter adds the
+    # frame offset twice. "Absolute upper-left" is the client area's own corner on screen.
+    values = dict(_XWININFO_RE.findall(xwininfo))
+    if len(values) != 4:
+        return None
+    names = ("Absolute upper-left X", "Absolute upper-left Y", "Width", "Height")
+    x, y, width, height = (int(values[name]) for name in names)
+    return x, y, width, height
 
 
 def missing_programs() -> list[str]:

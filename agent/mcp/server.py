@@ -33,8 +33,9 @@ from agent.runner import RunOutcome, _is_failsafe, run_task
 CANCELLED = "cancelled by the MCP client"
 SCENARIO_ROOTS = "scenario roots"
 INSTRUCTIONS = (
-    "deskpilot drives an X desktop. Low level: `screenshot` to see it, `act` to click and type "
-    "in screen pixels, `list_windows`. High level: `run_task` hands a whole GUI task to "
+    "deskpilot drives a desktop (X11, Wayland or VNC). Low level: `screenshot` to see it, `act` "
+    "to click and type in screen pixels, `list_windows` (where the desktop tells windows). High "
+    "level: `run_task` hands a whole GUI task to "
     "deskpilot's own vision model, which looks and acts until done. Every action is logged in "
     "a run folder (resources deskpilot://runs/...)."
 )
@@ -76,7 +77,8 @@ def build_server(session: Session, scenario_roots: Sequence[Path] = ()) -> MCPSe
         tools.list_windows,
         name="list_windows",
         description="List the windows on the desktop: title, class, geometry in screen pixels, "
-        "and which one has the focus.",
+        "and which one has the focus. A desktop that does not tell its windows (VNC) answers "
+        "with an error saying so.",
         annotations=ToolAnnotations(read_only_hint=True),
     )
     server.add_tool(

@@ -1,8 +1,9 @@
 """One MCP server's hold on the desktop: the screen, the executor, and the run folder of its acts.
 
-Every desktop call runs on one worker thread, in order: mss and pyautogui talk to X through
-connections that belong to the thread that opened them, and two tools acting at once would
-interleave their clicks.
+The desktop is the one --desktop names (X11, Wayland, VNC), opened through agent.desktops.open.
+Every desktop call runs on one worker thread, in order: a backend may talk to its desktop
+through connections that belong to the thread that opened them (mss, Xlib), and two tools
+acting at once would interleave their clicks.
 """
 
 from __future__ import annotations
@@ -21,21 +22,22 @@ from pydantic import ValidationError
 from agent import __version__
 from agent.act import Executor, Outcome
 from agent.config import Settings, public_dump, read_api_key
-from agent.display.windows import WindowInfo, active_window, visible_windows
+from agent.desktops.base import Backend, Capability, WindowInfo, require
+from agent.desktops.open import open_desktop
 from agent.errors import ActionError, ConfigError
 from agent.parse import ParsedCall
 from agent.parse.draft import explain
 from agent.perception.coords import Mapping
-from agent.perception.evidence import target_evidence
+from agent.perception.evidence import focused_window, target_evidence
 from agent.perception.imaging import EncodedImage, encode_bgra
-from agent.perception.screen import Frame, MssScreen, Region
+from agent.perception.screen import DesktopScreen, Frame, Region
 from agent.policy import desktop_gate, read_secrets, run_policy
 from agent.redact import Redactor, mask_url, url_password
 from agent.run_folder import default_run_dir
-from agent.runner import _is_failsafe, resolve_display
+from agent.runner import _is_failsafe, desktop_url
 from agent.trajectory import Trajectory, timestamp
 from skills.computer import ACTION_ADAPTER, ACTION_NAMES, Action, action_json, changes_screen
-from skills.desktop import Button, Desktop, PyAutoGuiDesktop
+from skills.desktop import Button, Desktop
 
 T = TypeVar("T")
 POINT_FIELDS = (("x", "y"), ("start_x", "start_y"))
@@ -80,7 +82,7 @@ class Session:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.display = resolve_display(settings)
+        self.desktop_url = desktop_url(settings)  # opened on the desktop thread (connect)
         try:
             key = read_api_key(settings)
         except ConfigError:  # screenshot and act need no model; run_task says so itself
@@ -98,11 +100,16 @@ class Session:
         )
         self.policy = run_policy(settings.run.policy)  # a bad policy file stops the start
         self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="desktop")
-        self._screen: MssScreen | None = None
+        self._backend: Backend | None = None
+        self._screen: DesktopScreen | None = None
         self._executor: Executor | None = None
         self._trajectory: Trajectory | None = None
         self._step = 0
         self.settle_rule = settings.run.settle.rule()
+
+    def connect(self) -> None:
+        """Open the desktop now, so a desktop that cannot be reached stops the server's start."""
+        self.submit(self._open_backend).result()
 
     def submit(self, fn: Callable[[], T]) -> concurrent.futures.Future[T]:
         """Start `fn` on the desktop thread."""
@@ -121,15 +128,16 @@ class Session:
         """Validate, run and log `actions`; then the settled screen (desktop thread)."""
         screen = self._open_screen()
         frame = screen.capture()
+        bounds = frame.virtual_screen or frame.region  # every monitor's pixels take input
         lines: list[str] = []
         calls: list[ParsedCall] = []
         notes: list[str] = []
         for index, fields in enumerate(actions, start=1):
-            action, problem = self._validate(fields, screen.virtual_screen)
+            action, problem = self._validate(fields, bounds)
             if action is None:
                 lines.append(f"{index}. not run: {problem}")
                 continue
-            action, note = self._off_failsafe(action, screen.virtual_screen)
+            action, note = self._off_failsafe(action, bounds)
             notes += [f"{index}. {note}"] if note else []
             calls.append(ParsedCall(None, action, index - 1))
         if len(calls) < len(actions):  # like a model reply: one bad action and none run
@@ -143,31 +151,51 @@ class Session:
         return ActResult(lines, failed, self._shot(settled, None))
 
     def windows(self) -> list[dict[str, object]]:
-        """The visible top-level windows, the focused one marked (desktop thread)."""
-        focused = active_window(self.display)
-        return [_window(w, focused) for w in visible_windows(self.display)]
+        """The visible top-level windows, the focused one marked (desktop thread).
+
+        MissingCapability (one line, a tool error) on a desktop whose backend has no windows.
+        """
+        backend = self._open_backend()
+        require(backend, Capability.WINDOWS, "list_windows")
+        focused = focused_window(backend)
+        return [_window(w, focused) for w in backend.windows()]
 
     def close(self, status: str = "ended") -> None:
-        """Close the run folder and release the display (desktop thread)."""
+        """Close the run folder and release the desktop (desktop thread)."""
         if self._trajectory is not None:
             self._trajectory.finish(
                 status=status, exit_code=0, steps=self._step, answer=None, error=None
             )
             self._trajectory = None
-            self._executor = None  # its gate saves into that folder
             self._step = 0
+        # Its gate saves into that folder, and its input belongs to the backend closed below.
+        self._executor = None
         if self._screen is not None:
             self._screen.close()
             self._screen = None
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None
 
     def shutdown(self) -> None:
         """Close everything and stop the desktop thread."""
         self._worker.submit(self.close).result()
         self._worker.shutdown(wait=True)
 
-    def _open_screen(self) -> MssScreen:
+    def _open_backend(self) -> Backend:
+        if self._backend is None:
+            run = self.settings.run
+            self._backend = open_desktop(
+                self.desktop_url,
+                monitor=run.monitor,
+                failsafe=run.failsafe,
+                password_env=run.vnc_password_env,
+            )
+        return self._backend
+
+    def _open_screen(self) -> DesktopScreen:
         if self._screen is None:
-            self._screen = MssScreen(self.display, self.settings.run.monitor)
+            self._screen = DesktopScreen(self._open_backend())
         return self._screen
 
     def _run_logged(self, frame: Frame, calls: list[ParsedCall]) -> list[Outcome]:
@@ -188,7 +216,7 @@ class Session:
         started = time.monotonic()
         # What replay needs to find each target again (crops, window, text near it).
         record["targets"] = target_evidence(
-            frame, calls, trajectory, step=self._step, display=self.display
+            frame, calls, trajectory, step=self._step, desktop=self._open_backend()
         )
         evidence = time.monotonic() - started
         trajectory.begin_step(record)
@@ -205,17 +233,14 @@ class Session:
     def _open_executor(self) -> Executor:
         if self._executor is None:
             run = self.settings.run
-            desktop = (
-                None
-                if run.dry_run
-                else FailSafeErrors(PyAutoGuiDesktop(self.display, failsafe=run.failsafe))
-            )
+            backend = self._open_backend()
+            desktop = None if run.dry_run else FailSafeErrors(backend.input())
             # The same gate as `deskpilot run`: stdin is the protocol here, not a terminal, so
             # a rule that says confirm is refused unless the server was started with yes.
             folder = self._open_trajectory().folder
             gate = desktop_gate(
                 self.policy,
-                self.display,
+                backend,
                 self._open_screen().capture,
                 yes=run.yes,
                 shots=folder / "screenshots",
@@ -225,6 +250,7 @@ class Session:
 
     def _open_trajectory(self) -> Trajectory:
         if self._trajectory is None:
+            backend = self._open_backend()
             folder = default_run_dir(self.settings.run.runs_dir, "mcp session")
             info = {
                 "task": "MCP session: actions sent by an MCP client",
@@ -233,7 +259,8 @@ class Session:
                     "name": self.settings.model.name,
                     "base_url": mask_url(self.settings.model.base_url),
                 },
-                "display": self.display,
+                "desktop": backend.url,
+                "capabilities": sorted(backend.capabilities),
                 "dry_run": self.settings.run.dry_run,
                 "config": public_dump(self.settings),
                 "deskpilot_version": __version__,

@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import io
 import math
-import os
 import threading
 import time
 from collections import OrderedDict
@@ -34,9 +33,9 @@ from typing import Any, Literal, Protocol
 import numpy as np
 from PIL import Image
 
-from agent.display.a11y import Element, read_elements
-from agent.display.windows import WindowInfo, active_window
-from agent.errors import NoAccessibility
+from agent.desktops.base import Backend, Capability, WindowInfo
+from agent.display.a11y import Element
+from agent.errors import DisplayError
 from agent.perception.screen import Frame
 from skills.ocr import Box, OcrError, Word, read_words
 
@@ -75,7 +74,7 @@ def target_evidence(
     saver: ScreenshotSaver,
     *,
     step: int,
-    display: str | None,
+    desktop: Backend | None,
     window: WindowInfo | Literal["active"] | None = "active",
     tree: Tree | None = None,
 ) -> list[dict[str, Any] | None]:
@@ -90,8 +89,8 @@ def target_evidence(
     if all(target_point(a) is None for a in actions):
         return [None] * len(actions)
     if window == "active":
-        window = active_window(display or os.environ.get("DISPLAY"))
-    tree = tree if tree is not None else desktop_tree(display)
+        window = focused_window(desktop)
+    tree = tree if tree is not None else desktop_tree(desktop)
     records = immediate_evidence(frame, actions, saver, step=step, window=window, tree=tree)
     return read_evidence(frame, records)
 
@@ -153,8 +152,8 @@ class BackgroundEvidence:
     the run's end; work already started still completes.
     """
 
-    def __init__(self, display: str | None, saver: ScreenshotSaver) -> None:
-        self.display = display
+    def __init__(self, desktop: Backend | None, saver: ScreenshotSaver) -> None:
+        self.desktop = desktop
         self.saver = saver
         self._pool = ThreadPoolExecutor(BACKGROUND_THREADS, thread_name_prefix="evidence")
         self._last_tree: tuple[bytes, Future[Tree]] | None = None
@@ -170,7 +169,7 @@ class BackgroundEvidence:
         last = self._last_tree
         if last is not None and last[0] == frame.raw:
             return last[1]
-        future = self._pool.submit(_read_tree, self.display)
+        future = self._pool.submit(_read_tree, self.desktop)
         self._last_tree = (frame.raw, future)
         return future
 
@@ -198,7 +197,7 @@ class BackgroundEvidence:
         elements = read.result()
         timings["a11y_wait"] = round(time.monotonic() - started, 4)
         started = time.monotonic()
-        window = active_window(self.display or os.environ.get("DISPLAY"))
+        window = focused_window(self.desktop)
         records = immediate_evidence(
             frame, actions, self.saver, step=step, window=window, tree=elements
         )
@@ -245,9 +244,9 @@ class WordCache:
         return list(found)
 
 
-def _read_tree(display: str | None) -> Tree:
+def _read_tree(desktop: Backend | None) -> Tree:
     try:
-        return desktop_tree(display)
+        return desktop_tree(desktop)
     except Exception as error:  # a background read must not end the run: the record says why
         return [], f"the accessibility tree could not be read: {type(error).__name__}: {error}"
 
@@ -256,16 +255,24 @@ def _unwrap(actions: Sequence[Any]) -> list[Any]:
     return [a.action if hasattr(a, "call_id") else a for a in actions]  # ParsedCall too
 
 
-def desktop_tree(display: str | None) -> Tree:
+def desktop_tree(desktop: Backend | None) -> Tree:
     """The desktop's accessible elements now, or none and the one-line reason (no AT-SPI bus)."""
-    env = dict(os.environ)
-    if display:
-        env["DISPLAY"] = display
-        env.pop("DBUS_SESSION_BUS_ADDRESS", None)  # the bus is found through the display
+    if desktop is None:
+        return [], "no desktop"
     try:
-        return read_elements(env), ""
-    except NoAccessibility as error:
+        return desktop.elements(), ""
+    except DisplayError as error:  # no AT-SPI bus, or a backend that reads no elements
         return [], str(error)
+
+
+def focused_window(desktop: Backend | None) -> WindowInfo | None:
+    """The window with the focus, or None where the backend cannot say (evidence is best-effort)."""
+    if desktop is None or Capability.WINDOWS not in desktop.capabilities:
+        return None
+    try:
+        return desktop.focused_window()
+    except DisplayError:
+        return None
 
 
 def element_at(

@@ -12,11 +12,9 @@ for the redactor to know again.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 
-from agent.display.a11y import WINDOW_ROLES, Element, read_elements
-from agent.errors import NoAccessibility
+from agent.display.a11y import WINDOW_ROLES, Element
 from agent.perception.coords import Mapping
 
 MAX_ELEMENTS = 80  # a huge list costs tokens on every step and drowns the useful lines
@@ -29,22 +27,6 @@ Mask = Callable[[str], str]  # text with the run's secrets masked (Executor.mask
 
 def _unmasked(text: str) -> str:
     return text
-
-
-def a11y_observation(display: str | None, mapping: Mapping, *, mask: Mask) -> str:
-    """The focused window's visible controls, one line each, boxes in model coordinates.
-
-    A desktop without an AT-SPI bus gets a one-line note instead, never an error.
-    """
-    env = dict(os.environ)
-    if display:
-        env["DISPLAY"] = display
-        env.pop("DBUS_SESSION_BUS_ADDRESS", None)  # the bus is found through the display
-    try:
-        elements = read_elements(env)
-    except NoAccessibility as error:
-        return mask(f"(no element list: {error})")
-    return describe_controls(elements, mapping, mask=mask)
 
 
 def tree_observation(tree: tuple[Sequence[Element], str], mapping: Mapping, *, mask: Mask) -> str:

@@ -1,17 +1,13 @@
-"""Seeing the screen: one mss grabber per run, frames, and waiting until the screen is still."""
+"""Seeing the screen: frames, and waiting until the screen is still, over any desktop backend."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import Literal, Protocol
 
-from agent.errors import DisplayError
 from agent.paths import warn
-
-if TYPE_CHECKING:
-    from agent.perception.damage import DamageWatch
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +31,9 @@ class Frame:
     grab_seconds: float = 0.0
     # The whole virtual screen (all monitors) in logical pixels; None: the region is all of it.
     virtual_screen: Region | None = None
+    # Where the pointer is drawn into the pixels (logical screen px), on a desktop that draws it
+    # there (a headless wlroots output); None: the frame holds no pointer.
+    pointer: tuple[int, int] | None = None
 
     @property
     def scale(self) -> float:
@@ -51,7 +50,7 @@ class Settled:
     timed_out: bool
     # Whether the frame differs, beyond the tolerance, from the one handed out before.
     changed: bool = True
-    # How changes were seen: X DAMAGE events, or comparing frames grabbed at intervals.
+    # How changes were seen: the backend's repaint events, or comparing frames at intervals.
     method: Literal["damage", "poll"] = "poll"
 
 
@@ -109,34 +108,41 @@ class Screen(Protocol):
         """Release the display connection."""
 
 
-class MssScreen:
-    """Frames from one monitor of an X display, through one open mss instance."""
+class ChangeWatch(Protocol):
+    """Tells when the screen was repainted: the event source settle waits on."""
 
-    def __init__(self, display: str | None, monitor: int = 1, *, events: bool = True) -> None:
-        """Open `monitor` of `display`; `events=False` settles by comparing frames only."""
-        import mss
+    def reset(self) -> None:
+        """Forget every repaint so far (ConnectionError when the desktop went away)."""
 
-        try:
-            self._mss = mss.MSS(display=display) if display else mss.MSS()
-        except Exception as error:  # mss raises its own ScreenShotError and sometimes others
-            raise DisplayError(
-                f"cannot open display {display or '(DISPLAY unset)'}: {error}. "
-                "Start an X server or pass --display; `deskpilot demo` starts a virtual one."
-            ) from None
-        monitors = self._mss.monitors
-        if not 1 <= monitor < len(monitors):
-            self._mss.close()
-            raise DisplayError(
-                f"monitor {monitor} does not exist; this display has 1..{len(monitors) - 1}"
-            )
-        m = monitors[monitor]
-        self._monitor = m
-        self.region = Region(m["left"], m["top"], m["width"], m["height"])
-        a = monitors[0]  # mss's monitor 0 spans every monitor
-        self.virtual_screen = Region(a["left"], a["top"], a["width"], a["height"])
-        self._display = display
-        self._events = events  # DAMAGE wanted; the watch itself opens at the first settle
-        self._watch: DamageWatch | None = None
+    def wait(self, timeout: float) -> bool:
+        """Sleep until something is repainted (True) or `timeout` seconds pass (False)."""
+
+    def close(self) -> None:
+        """Release what the watch holds."""
+
+
+class FrameSource(Protocol):
+    """A desktop as settle sees it: frames, and a repaint signal where it has one."""
+
+    def screen(self) -> Region:
+        """The monitor in logical pixels."""
+
+    def grab(self) -> Frame:
+        """The monitor now."""
+
+    def change_watch(self) -> ChangeWatch | None:
+        """A repaint signal of its own (the caller closes it), or None."""
+
+
+class DesktopScreen:
+    """Frames of one desktop, and waiting until it is still, whatever backend serves it."""
+
+    def __init__(self, source: FrameSource, *, events: bool = True) -> None:
+        """Frames from `source`; `events=False` settles by comparing frames only."""
+        self._source = source
+        self.region = source.screen()
+        self._events = events  # a repaint signal wanted; it opens at the first settle
+        self._watch: ChangeWatch | None = None
         self._shown: Frame | None = None  # the last frame handed out: what an action chose on
 
     def capture(self) -> Frame:
@@ -145,17 +151,7 @@ class MssScreen:
         return self._shown
 
     def _grab(self) -> Frame:
-        started = time.monotonic()
-        shot = self._mss.grab(self._monitor)
-        now = time.monotonic()
-        return Frame(
-            bytes(shot.raw),
-            shot.size,
-            self.region,
-            now,
-            round(now - started, 4),
-            virtual_screen=self.virtual_screen,
-        )
+        return self._source.grab()
 
     def settle(
         self,
@@ -167,7 +163,7 @@ class MssScreen:
         """Wait until the screen is still, and return the last frame (see `Screen.settle`)."""
         start = time.monotonic()
         before = self._shown
-        watch = self._damage_watch()
+        watch = self._change_watch()
         settled = None
         if watch is not None:
             try:
@@ -178,12 +174,12 @@ class MssScreen:
         if settled is None:
             settled = self._settle_by_polling(rule, start, expect_change)
         self._shown = settled.frame
-        changed = before is None or changed_pixels(before.raw, settled.frame.raw) > rule.tolerance
+        changed = before is None or frame_changes(before, settled.frame) > rule.tolerance
         return replace(settled, changed=changed)
 
     def _settle_by_events(
         self,
-        watch: DamageWatch,
+        watch: ChangeWatch,
         rule: SettleRule,
         start: float,
         expect_change: bool,
@@ -225,7 +221,7 @@ class MssScreen:
                     tell(still)
 
     def _await_change(
-        self, watch: DamageWatch, rule: SettleRule, start: float, before: Frame, frame: Frame
+        self, watch: ChangeWatch, rule: SettleRule, start: float, before: Frame, frame: Frame
     ) -> tuple[Frame, bool]:
         """The first frame that differs from `before`, waiting up to `rule.first_change`."""
         while (left := start + rule.first_change - time.monotonic()) > 0:
@@ -251,7 +247,7 @@ class MssScreen:
         while True:
             time.sleep(rule.interval)
             frame = self._grab()
-            if changed_pixels(previous.raw, frame.raw) > rule.tolerance:
+            if frame_changes(previous, frame) > rule.tolerance:
                 still_since = frame.captured_at
             if frame.captured_at - still_since >= rule.poll_quiet:
                 return Settled(frame, frame.captured_at - start, timed_out=False)
@@ -259,12 +255,10 @@ class MssScreen:
                 return Settled(frame, frame.captured_at - start, timed_out=True)
             previous = frame
 
-    def _damage_watch(self) -> DamageWatch | None:
-        """The DAMAGE watch, opened on first use; None when polling (wanted or forced)."""
+    def _change_watch(self) -> ChangeWatch | None:
+        """The repaint signal, opened on first use; None when polling (wanted or forced)."""
         if self._events and self._watch is None:
-            from agent.perception.damage import DamageWatch  # python-xlib only when settling
-
-            self._watch = DamageWatch.open(self._display)
+            self._watch = self._source.change_watch()
             self._events = self._watch is not None  # unavailable: do not try at every settle
         return self._watch
 
@@ -274,14 +268,47 @@ class MssScreen:
         self._watch, self._events = None, False
 
     def close(self) -> None:
-        """Release the display connections."""
+        """Release the repaint signal; the source is its owner's to close."""
         self._close_watch()
-        self._mss.close()
 
 
 def _differs(a: Frame, b: Frame, rule: SettleRule) -> bool:
     """Whether more than `rule.tolerance` pixels differ between two frames."""
-    return changed_pixels(a.raw, b.raw) > rule.tolerance
+    return frame_changes(a, b) > rule.tolerance
+
+
+# Around the pointer's hot spot, the box any arrow, hand or I-beam cursor is drawn in (logical px).
+POINTER_BOX = (-8, -8, 40, 40)
+
+
+def frame_changes(a: Frame, b: Frame) -> int:
+    """How many pixels differ between two frames, leaving out the pointer drawn into either.
+
+    A pointer that moved is not a change of the screen: an app's answer to it (a hover) is
+    drawn outside the pointer's own small box, and still counts.
+    """
+    if (a.pointer is None and b.pointer is None) or a.raw == b.raw:
+        return changed_pixels(a.raw, b.raw)
+    if len(a.raw) != len(b.raw):
+        return len(b.raw) // 4
+    import numpy as np
+
+    width, height = b.size
+    differ = np.frombuffer(a.raw, np.uint32) != np.frombuffer(b.raw, np.uint32)
+    differ = differ.reshape(height, width)
+    for frame in (a, b):
+        if frame.pointer is not None:
+            differ[_pointer_box(frame, frame.pointer)] = False
+    return int(np.count_nonzero(differ))
+
+
+def _pointer_box(frame: Frame, pointer: tuple[int, int]) -> tuple[slice, slice]:
+    """The rows and columns of `frame`'s pixels the pointer at `pointer` may cover."""
+    x = (pointer[0] - frame.region.left) * frame.scale
+    y = (pointer[1] - frame.region.top) * frame.scale
+    left, top, right, bottom = (round(edge * frame.scale) for edge in POINTER_BOX)
+    rows = slice(max(0, int(y) + top), max(0, int(y) + bottom))
+    return rows, slice(max(0, int(x) + left), max(0, int(x) + right))
 
 
 def changed_pixels(a: bytes, b: bytes) -> int:

@@ -15,7 +15,8 @@ from typing import Any, Protocol, TextIO
 
 from PIL import Image, ImageDraw
 
-from agent.display.windows import WindowInfo, WindowsUnreadable, active_window, window_at
+from agent.desktops.base import Backend, WindowInfo
+from agent.errors import DisplayError
 from agent.perception.screen import Frame
 from agent.policy.lines import Edit, Lines
 from agent.policy.rules import (
@@ -272,25 +273,30 @@ class _Facts:
 
 
 class DesktopSurroundings:
-    """The windows of an X display, and words by OCR of a fresh screenshot around a target."""
+    """A desktop's windows, and words by OCR of a fresh screenshot around a target."""
 
-    def __init__(self, display: str | None, capture: Callable[[], Frame]) -> None:
-        self.display = display
+    def __init__(self, desktop: Backend | None, capture: Callable[[], Frame]) -> None:
+        self.desktop = desktop  # None (a dry run): no window can be read
         self.capture = capture
 
     def focused_window(self) -> WindowInfo | None:
         """The focused window, or None."""
         try:
-            return active_window(self.display, strict=True)
-        except WindowsUnreadable as error:
+            return self._desktop().focused_window()
+        except DisplayError as error:  # unreadable, or a backend without windows (VNC)
             raise Unreadable(f"the focused window could not be read: {error}") from None
 
     def window_at(self, point: tuple[int, int] | None) -> WindowInfo | None:
         """The top-level window under `point` (None: the pointer), or None."""
         try:
-            return window_at(self.display, point, strict=True)
-        except WindowsUnreadable as error:
+            return self._desktop().window_at(point)
+        except DisplayError as error:
             raise Unreadable(f"the window under the target could not be read: {error}") from None
+
+    def _desktop(self) -> Backend:
+        if self.desktop is None:
+            raise DisplayError("no desktop is open (a dry run)")
+        return self.desktop
 
     def words_near(self, x: int, y: int) -> list[str]:
         """OCR words in a small box centred on (x, y)."""
@@ -325,14 +331,14 @@ def marked_screenshot(frame: Frame, point: tuple[int, int] | None, path: Path) -
 
 def desktop_gate(
     policy: Policy,
-    display: str | None,
+    desktop: Backend | None,
     capture: Callable[[], Frame],
     *,
     yes: bool,
     shots: Path,
     confirm: Ask | None = None,
 ) -> Gate:
-    """The gate of a run on `display`: confirm screenshots go into `shots`.
+    """The gate of a run on `desktop`: confirm screenshots go into `shots`.
 
     `confirm` answers what a rule says to confirm (a program's own hook); by default the
     terminal is asked, and with `yes` everything is approved without asking.
@@ -345,7 +351,7 @@ def desktop_gate(
         taken.append(str(path))
         return str(path.resolve())
 
-    around = DesktopSurroundings(display, capture)
+    around = DesktopSurroundings(desktop, capture)
     ask = confirm if confirm is not None and not yes else TerminalConfirm(yes=yes)
     return Gate(policy, around, ask, snapshot=snapshot)
 

@@ -22,7 +22,7 @@ from fnmatch import fnmatchcase
 from functools import lru_cache
 from typing import Any, Literal, Protocol, get_args
 
-from agent.display.windows import WindowInfo
+from agent.desktops.base import WindowInfo
 from agent.policy.commands import TOO_DEEP, TRUNCATED, command_lines
 from agent.policy.secrets import secrets_in
 from skills.computer import Key, LeftClickDrag

@@ -16,14 +16,14 @@ template search of a 1920x1080 screen takes tens of milliseconds (at half size f
 COARSE_FLOOR), a tree read 0.1-0.5 s and OCR about 0.2 s a region. A template match is only
 taken when it is near-identical, so it is as sure as the tree, and far cheaper.
 Every attempt is written down (`searched`) with its best score, so a miss explains itself. A
-miss never guesses: replay stops before acting. A desktop without an AT-SPI bus skips the
-tree with a one-line note saying so.
+miss never guesses: replay stops before acting. A desktop without an AT-SPI bus, or whose
+backend reads no elements (VNC), skips the tree with a one-line note saying so; one whose
+backend lists no windows skips the window rung likewise, and the pixels and OCR remain.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -31,11 +31,11 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
-from agent.display.a11y import Element, closest_names, describe, matching, read_elements
-from agent.display.windows import WindowInfo, windows_of_class
-from agent.errors import NoAccessibility
+from agent.desktops.base import Backend, Capability, WindowInfo
+from agent.display.a11y import Element, closest_names, describe, matching
+from agent.errors import DisplayError
 from agent.paths import inside
-from agent.perception.evidence import to_frame, to_screen, word_at
+from agent.perception.evidence import desktop_tree, to_frame, to_screen, word_at
 from agent.perception.imaging import open_image
 from agent.perception.screen import Frame
 from skills.ocr import Box, OcrError, Word, find_text, read_words
@@ -165,10 +165,13 @@ def locate(
     folder: Path | Crops,
     *,
     mode: Mode,
-    display: str | None,
+    desktop: Backend | None,
     quick: bool = False,
 ) -> Located:
     """Find `target` (an evidence record from `folder`, or from the folder of `Crops`) on `frame`.
+
+    `desktop` is what the frame shows, asked for its elements and windows where its backend has
+    them; None (a frame alone) leaves the pixels and OCR.
 
     Without its crop (none recorded, gone, or named outside the folder) no rung can compare
     pixels, so only the tree and OCR can find the target. `quick` tries only the rungs that
@@ -185,10 +188,10 @@ def locate(
     if mode == "strict":
         return _finish([*searched, _strict(target, screen, needle, frame)])
     rungs = (
-        lambda: _template(target, screen, needle, frame, display),
-        lambda: _a11y(target, display),
-        lambda: _ocr(target, frame, display),
-        lambda: _window(target, screen, needle, frame, display),
+        lambda: _template(target, screen, needle, frame, desktop),
+        lambda: _a11y(target, desktop),
+        lambda: _ocr(target, frame, desktop),
+        lambda: _window(target, screen, needle, frame, desktop),
     )
     for rung in rungs[:1] if quick else rungs:
         searched.append(rung())
@@ -240,19 +243,14 @@ def _attempt(method: str, score: float, point: Any, note: str, found: bool) -> d
     }
 
 
-def _a11y(target: dict[str, Any], display: str | None) -> dict[str, Any]:
+def _a11y(target: dict[str, Any], desktop: Backend | None) -> dict[str, Any]:
     """The recorded element in the accessibility tree: same path, else same role and name."""
     recorded = target.get("element")
     if not recorded or not str(recorded.get("name", "")).strip():
         return _attempt("a11y", 0.0, None, "no named element was recorded at the target", False)
-    env = dict(os.environ)
-    if display:
-        env["DISPLAY"] = display
-        env.pop("DBUS_SESSION_BUS_ADDRESS", None)  # the bus is found through the display
-    try:
-        elements = read_elements(env)
-    except NoAccessibility as error:
-        return _attempt("a11y", 0.0, None, str(error), False)
+    elements, why = desktop_tree(desktop)  # why: no AT-SPI bus, no ELEMENTS, no desktop
+    if why:
+        return _attempt("a11y", 0.0, None, why, False)
     role, name = recorded["role"], recorded["name"]
     same = [e for e in matching(elements, role=role, name=name) if e.box is not None]
     on_path = [
@@ -307,7 +305,7 @@ def _template(
     screen: np.ndarray,
     needle: np.ndarray | None,
     frame: Frame,
-    display: str | None,
+    desktop: Backend | None,
 ) -> dict[str, Any]:
     """The crop anywhere on screen: matched near-identically, and in one place that is sure."""
     if needle is None:
@@ -327,7 +325,7 @@ def _template(
     ties = [(score, to_screen(frame, (x + offset[0], y + offset[1]))) for score, (x, y) in peaks]
     ties = [tie for tie in ties if tie[0] >= best - TIE_MARGIN]
     if len(ties) > 1:
-        return _nearest(target, ties, display)
+        return _nearest(target, ties, desktop)
     second = peaks[1][0]
     if best >= SAME_PIXELS:
         note = f"the only copy of these pixels (next {second:.2f}, a lookalike)"
@@ -336,10 +334,10 @@ def _template(
 
 
 def _nearest(
-    target: dict[str, Any], ties: list[tuple[float, tuple[int, int]]], display: str | None
+    target: dict[str, Any], ties: list[tuple[float, tuple[int, int]]], desktop: Backend | None
 ) -> dict[str, Any]:
     """Of equal copies of the crop, the one clearly nearest to where the target should be."""
-    window = _same_window(target, display) if target.get("window") else None
+    window = _same_window(target, desktop) if target.get("window") else None
     anchor = _window_relative(target, window) if window else tuple(target["point"])
     where = "the recorded point moved with its window" if window else "the recorded point"
 
@@ -453,13 +451,13 @@ def _similarity(a: np.ndarray, b: np.ndarray) -> float:
     return float(score) if np.isfinite(score) else 0.0
 
 
-def _ocr(target: dict[str, Any], frame: Frame, display: str | None) -> dict[str, Any]:
+def _ocr(target: dict[str, Any], frame: Frame, desktop: Backend | None) -> dict[str, Any]:
     """The word under the recorded point, read again, with the same words around it."""
     words = target.get("words") or []
     anchor = word_at(words, target["point"])
     if anchor is None:
         return _attempt("ocr", 0.0, None, "no word was recorded at the target", False)
-    window = _same_window(target, display)
+    window = _same_window(target, desktop)
     area = (window.x, window.y, window.width, window.height) if window else None
     try:
         seen = _read_area(frame, area, int(target.get("ocr_scale", 2)))
@@ -528,10 +526,13 @@ def _window(
     screen: np.ndarray,
     needle: np.ndarray | None,
     frame: Frame,
-    display: str | None,
+    desktop: Backend | None,
 ) -> dict[str, Any]:
     """The same place inside a window of the recorded class, if the crop still matches there."""
-    window = _same_window(target, display)
+    if desktop is not None and Capability.WINDOWS not in desktop.capabilities:
+        note = f"{desktop.name} lists no windows"
+        return _attempt("window", 0.0, None, note, False)
+    window = _same_window(target, desktop)
     if window is None:
         wanted = (target.get("window") or {}).get("class") or "(none recorded)"
         return _attempt("window", 0.0, None, f"no window of class {wanted}", False)
@@ -561,14 +562,24 @@ def _window(
     return _attempt("window", best, found, note, best >= WINDOW_MIN_SCORE)
 
 
-def _same_window(target: dict[str, Any], display: str | None) -> WindowInfo | None:
+def _same_window(target: dict[str, Any], desktop: Backend | None) -> WindowInfo | None:
     """A visible window of the recorded class, preferring one with the recorded title."""
     recorded = target.get("window") or {}
     if not recorded.get("class"):
         return None
-    candidates = windows_of_class(display, recorded["class"])
+    candidates = windows_of_class(desktop, recorded["class"])
     titled = [w for w in candidates if w.title == recorded.get("title")]
     return (titled or candidates or [None])[0]
+
+
+def windows_of_class(desktop: Backend | None, wm_class: str) -> list[WindowInfo]:
+    """The desktop's windows whose class is exactly `wm_class`; none where it lists none."""
+    if desktop is None or Capability.WINDOWS not in desktop.capabilities:
+        return []
+    try:
+        return [w for w in desktop.windows() if w.wm_class == wm_class]
+    except DisplayError:  # the list could not be read: the other rungs still can
+        return []
 
 
 def _window_relative(target: dict[str, Any], window: WindowInfo) -> tuple[int, int]:

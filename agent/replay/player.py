@@ -33,24 +33,28 @@ from pydantic import ValidationError
 from agent import __version__
 from agent.act import Executor, results_json, stop_if_denied
 from agent.config import McpServer, Settings
-from agent.display.windows import active_window
+from agent.desktops.base import Backend
 from agent.errors import ConfigError, PolicyStopped, TargetNotFound
 from agent.parse import ParsedCall
 from agent.paths import inside, shown, warn
-from agent.perception.evidence import BackgroundEvidence, immediate_evidence, target_point
+from agent.perception.evidence import (
+    BackgroundEvidence,
+    focused_window,
+    immediate_evidence,
+    target_point,
+)
 from agent.perception.imaging import encode_bgra, open_image
-from agent.perception.screen import Frame, MssScreen
+from agent.perception.screen import DesktopScreen, Frame
 from agent.policy import desktop_gate, read_secrets, run_policy, secret_names
 from agent.records import read_numbered, read_run_info
 from agent.redact import Redactor
 from agent.replay.changes import Screenshots
 from agent.replay.locate import IN_PLACE, Crops, Located, Mode, locate
 from agent.run_folder import claim_run_dir, default_run_dir
-from agent.runner import resolve_display
+from agent.runner import open_run_desktop
 from agent.tools import open_toolbox
 from agent.trajectory import Trajectory, elapsed, timestamp
 from skills.computer import ACTION_ADAPTER, Action, Answer, Terminate, Type, Wait, action_json
-from skills.desktop import PyAutoGuiDesktop
 from skills.tools import STEP_ADAPTER, CallTool
 
 # Targets found by their recorded pixels, so that the recording's words and element still hold
@@ -205,33 +209,36 @@ def substitute_all(planned: list[Planned], params: dict[str, str]) -> list[Plann
 
 
 def replay(source: Path, settings: Settings, options: ReplayOptions) -> ReplayOutcome:
-    """Replay the run folder `source` on the display of `settings`; the new folder is complete."""
+    """Replay the run folder `source` on the desktop of `settings`; the new folder is complete.
+
+    Everything the recording and the settings can be refused for is checked before the desktop
+    is opened, and the desktop (its backend's connection) is closed however the replay ends.
+    """
     recorded = read_run_info(source)
     planned = plan(source, options)
     servers = _tool_servers(recorded, planned)
-    display = resolve_display(settings)
     policy = run_policy(settings.run.policy)
-    info = _run_info(recorded, source, options, display) | {"policy": policy.source}
-    folder = (
-        claim_run_dir(options.run_dir, replace=options.replace, source=source)
-        if options.run_dir
-        else default_run_dir(settings.run.runs_dir, f"replay {info['task']}")
-    )
+    # {{secret:NAME}} in the recording or in a --set value is typed from $NAME.
+    secrets = read_secrets(secret_names([item.action for item in planned]), os.environ)
+    redactor = Redactor(secrets.values())
     with ExitStack() as stack:
-        screen = MssScreen(display, settings.run.monitor)
-        stack.callback(screen.close)
-        desktop = (
-            None if options.dry_run else PyAutoGuiDesktop(display, failsafe=settings.run.failsafe)
+        desktop = open_run_desktop(settings)
+        stack.callback(desktop.close)
+        info = _run_info(recorded, source, options, desktop) | {"policy": policy.source}
+        folder = (
+            claim_run_dir(options.run_dir, replace=options.replace, source=source)
+            if options.run_dir
+            else default_run_dir(settings.run.runs_dir, f"replay {info['task']}")
         )
-        # {{secret:NAME}} in the recording or in a --set value is typed from $NAME.
-        secrets = read_secrets(secret_names([item.action for item in planned]), os.environ)
-        redactor = Redactor(secrets.values())
+        screen = DesktopScreen(desktop)
+        stack.callback(screen.close)
         box = stack.enter_context(open_toolbox([], servers, mask=redactor.text))
         trajectory = Trajectory(folder, info | box.status(), redactor=redactor)
         shots = folder / "screenshots"
-        gate = desktop_gate(policy, display, screen.capture, yes=settings.run.yes, shots=shots)
-        executor = Executor(desktop, gate, secrets, tools=box)
-        player = _Player(source, settings, options, screen, executor, trajectory, display)
+        gate = desktop_gate(policy, desktop, screen.capture, yes=settings.run.yes, shots=shots)
+        hands = None if options.dry_run else desktop.input()
+        executor = Executor(hands, gate, secrets, tools=box)
+        player = _Player(source, settings, options, screen, executor, trajectory, desktop)
         return player.run(planned)
 
 
@@ -243,16 +250,16 @@ class _Player:
         source: Path,
         settings: Settings,
         options: ReplayOptions,
-        screen: MssScreen,
+        screen: DesktopScreen,
         executor: Executor,
         trajectory: Trajectory,
-        display: str,
+        desktop: Backend,
     ) -> None:
         self.source, self.options, self.screen = source, options, screen
-        self.executor, self.trajectory, self.display = executor, trajectory, display
+        self.executor, self.trajectory, self.desktop = executor, trajectory, desktop
         # OCR and the tree for the replay's own evidence run in the background; the
         # trajectory's finish() waits for what they still owe.
-        self.evidence = BackgroundEvidence(display, trajectory)
+        self.evidence = BackgroundEvidence(desktop, trajectory)
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="replay-screenshots")
         self._writes: list[Future[str]] = []
         self.rule = settings.run.settle.rule()
@@ -355,7 +362,7 @@ class _Player:
         element moved with it. Reading them again (OCR about 0.2 s, a tree read up to 0.5 s,
         on every step) would find what the recording found around the same pixels."""
         started = time.monotonic()
-        window = active_window(self.display)
+        window = focused_window(self.desktop)  # None where the backend lists no windows
         (record,) = immediate_evidence(
             frame, [action], self.trajectory, step=number, window=window, tree=([], "")
         )
@@ -429,8 +436,8 @@ class _Player:
         if item.target is None:
             return Located(None, None, 0.0, [])  # an older run: nothing to find it by
         started = time.monotonic()
-        mode, display = self.options.mode, self.display
-        located = locate(item.target, frame, self.crops, mode=mode, display=display, quick=quick)
+        mode, desktop = self.options.mode, self.desktop
+        located = locate(item.target, frame, self.crops, mode=mode, desktop=desktop, quick=quick)
         timings["locate"] = round(timings.get("locate", 0.0) + elapsed(started), 4)
         return located
 
@@ -506,7 +513,7 @@ def _moved(action: Action, recorded: tuple[int, int], found: tuple[int, int]) ->
 
 
 def _run_info(
-    recorded: dict[str, Any], source: Path, options: ReplayOptions, display: str
+    recorded: dict[str, Any], source: Path, options: ReplayOptions, desktop: Backend
 ) -> dict[str, Any]:
     task, kind = recorded.get("task"), recorded.get("kind")
     return {
@@ -520,7 +527,8 @@ def _run_info(
         "to_step": options.to_step,
         "dry_run": options.dry_run,
         "params": sorted(options.params),  # names only: values may be private
-        "display": display,
+        "desktop": desktop.url,
+        "capabilities": sorted(desktop.capabilities),
         "deskpilot_version": __version__,
         "started_at": timestamp(),
     }

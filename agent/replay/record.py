@@ -7,6 +7,9 @@ evidence the agent records. At the end the events are merged into canonical acti
 (`agent.replay.input_events`) and written as trajectory.jsonl, one step per action.
 
 Stop with the Pause key (ordinary apps ignore it, and it is not recorded), Ctrl+C or SIGTERM.
+
+Listening to a person needs the desktop's Capability.LISTENING, which only X11 has: on any other
+desktop the command stops in one line before it listens or writes anything.
 """
 
 from __future__ import annotations
@@ -24,14 +27,15 @@ from pathlib import Path
 from typing import Any
 
 from agent import __version__
-from agent.display.windows import WindowInfo, active_window
+from agent.desktops.base import Backend, Capability, MissingCapability, WindowInfo, require
+from agent.desktops.open import DEFAULT_PASSWORD_ENV, open_desktop, parse_desktop
 from agent.errors import ActionError
 from agent.parse.keys import normalise_key
-from agent.perception.evidence import Tree, desktop_tree, target_evidence
+from agent.perception.evidence import Tree, desktop_tree, focused_window, target_evidence
 from agent.perception.imaging import encode_bgra
-from agent.perception.screen import Frame, MssScreen, Region
+from agent.perception.screen import DesktopScreen, Frame, Region
 from agent.replay.input_events import InputEvent, Merged, merge_events
-from agent.run_folder import claim_run_dir
+from agent.run_folder import claim_run_dir, default_run_dir
 from agent.trajectory import Trajectory, timestamp
 from skills.computer import action_json
 
@@ -58,10 +62,13 @@ class _Shot:
 
 
 class Recorder:
-    """Listens to one display and keeps the frame before every event."""
+    """Listens to one X desktop and keeps the frame before every event."""
 
-    def __init__(self, display: str, screen: MssScreen, *, stop_key: str = STOP_KEY) -> None:
-        self.display, self.screen, self.stop_key = display, screen, stop_key
+    def __init__(
+        self, desktop: Backend, screen: DesktopScreen, *, stop_key: str = STOP_KEY
+    ) -> None:
+        self.desktop, self.screen, self.stop_key = desktop, screen, stop_key
+        self.display = listening_display(desktop)
         self.events: list[InputEvent] = []
         self.stop = threading.Event()
         self._frames: deque[tuple[int, Frame]] = deque(maxlen=HISTORY_FRAMES)
@@ -118,10 +125,10 @@ class Recorder:
         if sequence not in self._pngs:
             self._pngs[sequence] = encode_bgra(frame.raw, frame.size, target=frame.size).data
         pointer = event.kind != "key_down"
-        window = active_window(self.display) if pointer else None
+        window = focused_window(self.desktop) if pointer else None
         # Read now, a grab interval after the press: at the end of the session the tree shows
         # what the screen became, not the control that was pressed.
-        tree = desktop_tree(self.display) if pointer else None
+        tree = desktop_tree(self.desktop) if pointer else None
         return _Shot(
             self._pngs[sequence],
             frame if pointer else None,
@@ -143,6 +150,15 @@ class Recorder:
     def add(self, event: InputEvent) -> None:
         """Called from the listener threads (list.append is atomic)."""
         self.events.append(event)
+
+
+def listening_display(desktop: Backend) -> str:
+    """The X display pynput listens on; MissingCapability for a desktop that cannot listen."""
+    require(desktop, Capability.LISTENING, "deskpilot record")
+    kind, display = parse_desktop(desktop.url)
+    if kind != "x11":  # pynput listens through X RECORD, and nowhere else
+        raise MissingCapability(desktop.name, Capability.LISTENING, "deskpilot record")
+    return display
 
 
 def _listeners(recorder: Recorder) -> tuple[Any, Any]:
@@ -199,20 +215,20 @@ def key_name(key: Any) -> tuple[str, str]:
 
 
 def write_recording(
-    folder: Path, items: list[tuple[Merged, _Shot]], events: list[InputEvent], display: str
+    folder: Path, items: list[tuple[Merged, _Shot]], events: list[InputEvent], desktop: str
 ) -> Trajectory:
     """One step per recorded action, in the run-folder format `deskpilot run` writes."""
     info = {
         "kind": "recording",
-        "task": f"recorded on {display}",
-        "display": display,
+        "task": f"recorded on {desktop}",
+        "desktop": desktop,
         "deskpilot_version": __version__,
         "started_at": timestamp(),
     }
     trajectory = Trajectory(folder, info)
     previous_end = events[items[0][0].first].t if items else 0.0
     for step, (merged, shot) in enumerate(items, start=1):
-        record = _step_record(step, merged, shot, trajectory, display)
+        record = _step_record(step, merged, shot, trajectory)
         record["pause_before"] = round(min(events[merged.first].t - previous_end, MAX_PAUSE), 3)
         previous_end = events[merged.last].t
         trajectory.begin_step(record)
@@ -221,9 +237,7 @@ def write_recording(
     return trajectory
 
 
-def _step_record(
-    step: int, merged: Merged, shot: _Shot, trajectory: Trajectory, display: str
-) -> dict[str, Any]:
+def _step_record(step: int, merged: Merged, shot: _Shot, trajectory: Trajectory) -> dict[str, Any]:
     path = trajectory.save_screenshot(f"step-{step:03d}.png", shot.png)
     record: dict[str, Any] = {
         "step": step,
@@ -241,7 +255,7 @@ def _step_record(
             [merged.action],
             trajectory,
             step=step,
-            display=display,
+            desktop=None,  # the window and the tree were read when the event came
             window=shot.window,
             tree=shot.tree or ([], "the tree was not read for this event"),
         )
@@ -249,22 +263,56 @@ def _step_record(
 
 
 def record_session(
-    display: str, folder: Path, *, stop_key: str = STOP_KEY, replace: bool = False
+    desktop: str | None,
+    folder: Path | None,
+    *,
+    stop_key: str = STOP_KEY,
+    replace: bool = False,
+    password_env: str = DEFAULT_PASSWORD_ENV,
 ) -> Trajectory:
-    """Record on `display` until stopped and write the run folder (new or empty, or replaced)."""
-    claim_run_dir(folder, replace=replace)  # before listening: a refused folder loses no work
-    screen = MssScreen(display)
+    """Record on the desktop URL `desktop` (None: the session's) until stopped, and write the
+    run folder `folder` (new or empty, or replaced; None: a new one under runs/)."""
+    # Before the desktop is reached, let alone listened to: a refused folder loses no work.
+    made = folder is not None and not folder.exists()
+    if folder is not None:
+        claim_run_dir(folder, replace=replace)
     try:
-        recorder = Recorder(display, screen, stop_key=stop_key)
-
-        def ready() -> None:
-            sys.stderr.write(f"recording on {display}: press {stop_key} (or Ctrl+C) to stop\n")
-            sys.stderr.flush()
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / ".recording").write_text(str(os.getpid()))  # tells a script we listen
-
-        items = recorder.record(on_ready=ready)
-        (folder / ".recording").unlink(missing_ok=True)
-        return write_recording(folder, items, recorder.events, display)
+        backend = _listening_backend(desktop, password_env)
+    except BaseException:
+        if made and folder is not None:
+            folder.rmdir()  # a refused desktop leaves no folder behind
+        raise
+    try:
+        folder = folder or default_run_dir(Path("runs"), "recording")
+        screen = DesktopScreen(backend)
+        try:
+            return _record(backend, screen, folder, stop_key)
+        finally:
+            screen.close()
     finally:
-        screen.close()
+        backend.close()
+
+
+def _listening_backend(desktop: str | None, password_env: str) -> Backend:
+    """The desktop, connected, if it can listen to a person's input; else closed and refused."""
+    backend = open_desktop(desktop, password_env=password_env)
+    try:
+        listening_display(backend)
+    except BaseException:
+        backend.close()
+        raise
+    return backend
+
+
+def _record(backend: Backend, screen: DesktopScreen, folder: Path, stop_key: str) -> Trajectory:
+    recorder = Recorder(backend, screen, stop_key=stop_key)
+
+    def ready() -> None:
+        sys.stderr.write(f"recording on {backend.url}: press {stop_key} (or Ctrl+C) to stop\n")
+        sys.stderr.flush()
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / ".recording").write_text(str(os.getpid()))  # tells a script we listen
+
+    items = recorder.record(on_ready=ready)
+    (folder / ".recording").unlink(missing_ok=True)
+    return write_recording(folder, items, recorder.events, backend.url)

@@ -12,10 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.desktops.base import MissingCapability
 from agent.display.a11y import describe
 from agent.errors import ConfigError, StepFailed
 from agent.paths import MAX_TEXT_BYTES, inside, read_capped, shown
-from agent.scenarios.display import ScenarioDisplay
+from agent.scenarios.desktop import ScenarioDesktop, poll
 from agent.scenarios.format import (
     Check,
     Clipboard,
@@ -47,7 +48,7 @@ class CheckResult:
 class Context:
     """What checks can look at."""
 
-    desktop: ScenarioDisplay
+    desktop: ScenarioDesktop  # its own virtual desktop, or the one the scenario names
     workdir: Path  # the scenario's scratch folder: relative paths in checks start here
     resolve: Callable[[Path], Path]  # a path in the scenario file -> a real path
 
@@ -56,6 +57,8 @@ def run_check(check: Check, context: Context) -> CheckResult:
     """Evaluate one check; an error while checking is a failed check, with its message."""
     try:
         passed, detail = _evaluate(check, context)
+    except MissingCapability as error:  # already one line that names what is missing
+        passed, detail = False, str(error)
     except Exception as error:  # a check that cannot look has not seen the right state
         passed, detail = False, f"could not check: {type(error).__name__}: {error}"
     return CheckResult(check.check, passed, detail)
@@ -73,7 +76,7 @@ def _evaluate(check: Check, context: Context) -> tuple[bool, str]:
             score = match_.score if match_ else 0.0
             return score >= check.threshold, f"best score {score:.2f}, needed {check.threshold}"
         case WindowTitle():
-            return _window_title(check, context.desktop.window_titles())
+            return _window_title(check, context.desktop)
         case FileExists():
             path = _in_workdir(context, check.path)
             exists = path.exists()
@@ -90,15 +93,27 @@ def _evaluate(check: Check, context: Context) -> tuple[bool, str]:
             return _element(check, context.desktop)
 
 
-def _window_title(check: WindowTitle, titles: list[str]) -> tuple[bool, str]:
-    for title in titles:
-        passed, _ = _compare("title", title, check.equals, check.contains, check.matches)
-        if passed:
-            return True, f"window {title!r}"
-    return False, f"no window title fits; titles: {titles}"
+def _window_title(check: WindowTitle, desktop: ScenarioDesktop) -> tuple[bool, str]:
+    """A window has the title asked for, now or within the check's timeout."""
+    titles: list[str] = []
+
+    def look() -> str | None:
+        nonlocal titles
+        titles = desktop.window_titles()
+        return next((t for t in titles if _title_fits(check, t)), None)
+
+    try:
+        title = poll(look, check.timeout, lambda: "")
+    except StepFailed:
+        return False, f"no window title fits; titles: {titles}"
+    return True, f"window {title!r}"
 
 
-def _element(check: ElementCheck, desktop: ScenarioDisplay) -> tuple[bool, str]:
+def _title_fits(check: WindowTitle, title: str) -> bool:
+    return _compare("title", title, check.equals, check.contains, check.matches)[0]
+
+
+def _element(check: ElementCheck, desktop: ScenarioDesktop) -> tuple[bool, str]:
     """The element is there; it has the states and the text asked for."""
     try:
         element = desktop.wait_for_element(
@@ -138,7 +153,7 @@ def _command(check: Command, context: Context) -> tuple[bool, str]:
     done = subprocess.run(
         check.argv,
         cwd=context.workdir,
-        env=context.desktop.env,
+        env=context.desktop.environment(),
         capture_output=True,
         text=True,
         timeout=check.timeout,

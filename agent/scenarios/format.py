@@ -2,7 +2,9 @@
 
     name: calculator adds
     tags: [galculator, steps]
-    display: {width: 1280, height: 800}
+    display: {width: 1280, height: 800}             # the size of its own virtual desktop, or
+    # desktop: vnc://127.0.0.1:5901                # a desktop that is already there: x11::N,
+                                                   # :N, wayland:[SOCKET] or vnc://HOST:PORT
     setup:
       files: {notes.txt: ""}                       # created in the scenario's work folder
       serve: pages                                 # a folder served on 127.0.0.1 ({url})
@@ -21,6 +23,15 @@
     timeout: 60
     retries: 0
 
+Without `desktop:` each run gets a fresh virtual X desktop of its own (Xvfb + openbox), where
+`setup.launch` starts its programs. With `desktop:` the scenario runs on the desktop named, as
+`--desktop` names one (a VNC password comes from $DESKPILOT_VNC_PASSWORD); its programs are
+already there, so `setup.launch` and `display` are refused. Pixel and OCR steps and checks work
+on any desktop; those that need windows (`window:`, `wait_for_window`, `window_title`) or
+elements (`click_element`, `wait_for_element`, `element`) fail the run in one line on a desktop
+without them (VNC has neither), before anything is done on it; `clipboard` needs an X desktop.
+`command` checks and `teardown` run on this machine, with the desktop's environment.
+
 Errors name the file, the line and the field. Paths are relative to the scenario file;
 `{workdir}` (the scenario's scratch folder) and `{url}` (the served folder) are filled in
 wherever text appears in setup, steps and checks.
@@ -35,11 +46,16 @@ from typing import Annotated, Any, Literal, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from agent.desktops.open import parse_desktop
 from agent.errors import ConfigError
 from agent.paths import inside, read_capped, shown
 from skills.computer import ACTION_CLASSES
 
 MAX_SCENARIO_BYTES = 1024 * 1024  # a scenario is a page of YAML; /dev/zero is not
+
+
+class BadDesktop(ConfigError):
+    """A scenario's `desktop:` names no desktop: like a bad --desktop, nothing runs (exit 2)."""
 
 
 class _Strict(BaseModel):
@@ -209,6 +225,9 @@ class WindowTitle(_Strict):
     equals: str | None = None
     contains: str | None = None
     matches: str | None = None  # a regular expression
+    # An application sets its title after it repainted (Chromium: about 0.2 s after the page
+    # changed it), so a check run right after the screen settled looks again for this long.
+    timeout: float = Field(default=1.0, ge=0)
 
 
 class FileExists(_Strict):
@@ -292,6 +311,9 @@ class Scenario(_Strict):
     description: str = ""
     tags: list[str] = []
     display: DisplaySize = DisplaySize()
+    # A desktop that is already there, by URL (x11::N, :N, wayland:SOCKET, vnc://HOST:PORT),
+    # instead of a fresh virtual one.
+    desktop: str | None = Field(default=None, min_length=1)
     setup: Setup = Setup()
     steps: list[Step] = []
     task: str | None = None
@@ -344,11 +366,30 @@ def load_scenario(path: Path) -> Scenario:
         scenario = Scenario.model_validate({**data, "source": path})
     except ValidationError as error:
         raise ConfigError(_describe(error, path, root)) from None
-    problem = _path_problem(scenario)
+    if scenario.desktop is not None:
+        try:
+            parse_desktop(scenario.desktop)  # what --desktop accepts, no more
+        except ConfigError as error:
+            line = _locate(root, ["desktop"])[0]
+            raise BadDesktop(f"{path}:{line}: desktop: {error}") from None
+    problem = _desktop_problem(scenario) or _path_problem(scenario)
     if problem is not None:
         loc, field, message = problem
         raise ConfigError(f"{path}:{_locate(root, loc)[0]}: {field}: {message}")
     return scenario
+
+
+def _desktop_problem(scenario: Scenario) -> tuple[list[Any], str, str] | None:
+    """What is wrong with `desktop:` or beside it: (YAML location, field, what is wrong)."""
+    if scenario.desktop is None:
+        return None
+    if scenario.setup.launch:
+        message = "starts programs on a virtual desktop of the scenario's own; with desktop: "
+        return ["setup", "launch"], "setup.launch", message + "they must be there already"
+    if "display" in scenario.model_fields_set:
+        message = "sizes a virtual desktop of the scenario's own; with desktop: the desktop's "
+        return ["display"], "display", message + "own size is used"
+    return None
 
 
 def _path_problem(scenario: Scenario) -> tuple[list[Any], str, str] | None:

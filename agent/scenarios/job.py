@@ -1,8 +1,9 @@
-"""Running one scenario, in this process, on a fresh virtual desktop of its own.
+"""Running one scenario, in this process, on a fresh virtual desktop of its own (or the one named).
 
 The worker process calls this once and exits: pyautogui binds the display at import, so one
 process never serves two scenarios. Whatever happens (a failed step, the timeout, Ctrl+C) the
-desktop and every application on it are stopped and the teardown commands run.
+teardown commands run, and the desktop and every application on it are stopped (a desktop the
+scenario names is only disconnected from).
 """
 
 from __future__ import annotations

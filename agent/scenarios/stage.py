@@ -2,13 +2,16 @@
 
 `staged()` builds everything a scenario needs before its steps (work folder, served pages,
 desktop, applications, waits) and takes it all down again, whatever happens. The worker and
-`deskpilot demo` both use it.
+`deskpilot demo` both use it. The desktop is a fresh virtual X display (ScenarioDisplay), or the
+one the scenario names with `desktop:` (AttachedDesktop); either way steps, the gate and the
+agent reach it through its backend, which the stage closes at the end.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -18,6 +21,7 @@ from typing import Any
 
 from agent.act import Executor
 from agent.config import load_settings
+from agent.desktops.base import Capability, require
 from agent.errors import ConfigError
 from agent.loop import StepReport
 from agent.model.scripted import ScriptedServer, load_replies
@@ -27,12 +31,19 @@ from agent.redact import Redactor
 from agent.run_folder import claim_run_dir
 from agent.runner import RunOutcome, run_task
 from agent.scenarios.checks import CheckResult, Context, run_check
+from agent.scenarios.desktop import AttachedDesktop, ScenarioDesktop
 from agent.scenarios.display import ScenarioDisplay
-from agent.scenarios.format import ClickElement, ElementCheck, Scenario, WaitForElement
+from agent.scenarios.format import (
+    ClickElement,
+    ElementCheck,
+    Scenario,
+    WaitForElement,
+    WaitForWindow,
+    WindowTitle,
+)
 from agent.scenarios.serve import REQUEST_LOG, serve_folder
 from agent.scenarios.steps import resolve_step, run_steps
 from agent.trajectory import Trajectory
-from skills.desktop import PyAutoGuiDesktop
 
 
 @dataclass(frozen=True)
@@ -40,7 +51,7 @@ class Stage:
     """A scenario ready to run: placeholders filled in, its desktop up, its work folder made."""
 
     scenario: Scenario
-    desktop: ScenarioDisplay
+    desktop: ScenarioDesktop  # a ScenarioDisplay unless the scenario names a desktop
     workdir: Path
 
 
@@ -56,12 +67,22 @@ def staged(scenario: Scenario) -> Iterator[Stage]:
             folder = scenario.resolve(scenario.setup.serve)
             url = stack.enter_context(serve_folder(folder, workdir / REQUEST_LOG))
         scenario = with_placeholders(scenario, workdir, url)
-        desktop = stack.enter_context(
-            ScenarioDisplay(scenario.display.width, scenario.display.height)
-        )
+        desktop = stack.enter_context(_desktop(scenario))
+        for capability, feature in needs(scenario):  # before anything is done on the desktop
+            require(desktop.backend, capability, feature)
         stack.callback(_teardown, scenario, desktop, workdir)
         _setup(scenario, desktop, workdir)
         yield Stage(scenario, desktop, workdir)
+
+
+def _desktop(scenario: Scenario) -> ScenarioDisplay | AttachedDesktop:
+    """The scenario's own virtual desktop, or the one it names, connected."""
+    if scenario.desktop is None:
+        return ScenarioDisplay(scenario.display.width, scenario.display.height)
+    attached = AttachedDesktop(scenario.desktop)
+    if not attached.backend.own:  # steps act on it before the agent's run would say so
+        sys.stderr.write(f"deskpilot: scenario {scenario.name} acts on {attached.url}\n")
+    return attached
 
 
 def run_scripted_steps(stage: Stage, folder: Path, *, replace: bool = False) -> None:
@@ -74,15 +95,15 @@ def run_scripted_steps(stage: Stage, folder: Path, *, replace: bool = False) -> 
     secrets = read_secrets(secret_names(stage.scenario.steps), os.environ)
     redactor = Redactor(secrets.values())
     trajectory = Trajectory(claim_run_dir(folder, replace=replace), info, redactor=redactor)
+    backend = stage.desktop.backend
     gate = desktop_gate(
         policy,
-        stage.desktop.display,
+        backend,
         stage.desktop.screen.capture,
         yes=False,
         shots=trajectory.folder / "screenshots",
     )
-    desktop = PyAutoGuiDesktop(stage.desktop.display, failsafe=False)
-    executor = Executor(desktop, gate, secrets)
+    executor = Executor(backend.input(), gate, secrets)
     status = "error"
     try:
         run_steps(stage.scenario.steps, stage.desktop, executor, trajectory, stage.scenario.resolve)
@@ -103,7 +124,8 @@ def run_agent(
     """The agent on the stage's desktop: scripted replies over HTTP, or live the real model."""
     scenario = stage.scenario
     preset = preset or scenario.model
-    run = {"display": stage.desktop.display, "max_steps": scenario.max_steps, "failsafe": False}
+    # run_task opens a connection of its own to the stage's desktop.
+    run = {"desktop": stage.desktop.url, "max_steps": scenario.max_steps, "failsafe": False}
     run["policy"] = scenario_policy(scenario)
     run["secrets"] = list(scenario.secrets) or None
     os.environ.update(scenario.secrets)  # read from there, as --secret reads them
@@ -153,7 +175,21 @@ def uses_elements(scenario: Scenario) -> bool:
     return any(isinstance(i, ClickElement | WaitForElement | ElementCheck) for i in items)
 
 
-def _setup(scenario: Scenario, desktop: ScenarioDisplay, workdir: Path) -> None:
+def needs(scenario: Scenario) -> list[tuple[Capability, str]]:
+    """What the scenario needs of its desktop beyond pixels: (capability, which item needs it)."""
+    named = [(f"setup.waits.{i} ({w.action})", w) for i, w in enumerate(scenario.setup.waits)]
+    named += [(f"steps.{i} ({s.action})", s) for i, s in enumerate(scenario.steps)]
+    named += [(f"checks.{i} ({c.check})", c) for i, c in enumerate(scenario.checks)]
+    found = []
+    for feature, item in named:
+        if isinstance(item, ClickElement | WaitForElement | ElementCheck):
+            found.append((Capability.ELEMENTS, feature))
+        elif isinstance(item, WaitForWindow | WindowTitle) or getattr(item, "window", None):
+            found.append((Capability.WINDOWS, feature))  # a `window:` of OCR reads one window
+    return found
+
+
+def _setup(scenario: Scenario, desktop: ScenarioDesktop, workdir: Path) -> None:
     for name, text in scenario.setup.files.items():
         # load_scenario() refused names that climb out; this also catches a symlink on the way.
         path = inside(workdir, name)
@@ -163,6 +199,16 @@ def _setup(scenario: Scenario, desktop: ScenarioDisplay, workdir: Path) -> None:
             )
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
+    if scenario.setup.launch:
+        if not isinstance(desktop, ScenarioDisplay):  # load_scenario() refuses it already
+            raise ConfigError(f"{scenario.source}: setup.launch needs a desktop of its own")
+        _launch(scenario, desktop, workdir)
+    for wait in scenario.setup.waits:
+        resolve_step(wait, desktop, scenario.resolve)
+
+
+def _launch(scenario: Scenario, desktop: ScenarioDisplay, workdir: Path) -> None:
+    """Start the scenario's programs on its own virtual desktop."""
     for launch in scenario.setup.launch:
         if launch.chromium is not None:
             screen = (0, 0, desktop.width, desktop.height)
@@ -181,8 +227,6 @@ def _setup(scenario: Scenario, desktop: ScenarioDisplay, workdir: Path) -> None:
             timeout=launch.timeout,
             cwd=workdir,
         )
-    for wait in scenario.setup.waits:
-        resolve_step(wait, desktop, scenario.resolve)
 
 
 def chromium_argv(
@@ -220,8 +264,7 @@ def chromium_argv(
     ]
 
 
-def _teardown(scenario: Scenario, desktop: ScenarioDisplay, workdir: Path) -> None:
+def _teardown(scenario: Scenario, desktop: ScenarioDesktop, workdir: Path) -> None:
+    env = desktop.environment() if scenario.teardown else {}
     for argv in scenario.teardown:
-        subprocess.run(
-            argv, cwd=workdir, env=desktop.env, capture_output=True, timeout=30, check=False
-        )
+        subprocess.run(argv, cwd=workdir, env=env, capture_output=True, timeout=30, check=False)

@@ -16,7 +16,7 @@ from agent.act import Executor, stop_if_denied
 from agent.parse import ParsedCall
 from agent.perception.imaging import encode_bgra
 from agent.perception.screen import SettleRule
-from agent.scenarios.display import ScenarioDisplay
+from agent.scenarios.desktop import ScenarioDesktop
 from agent.scenarios.format import (
     ClickElement,
     ClickImage,
@@ -36,7 +36,7 @@ CLICKS = {1: "left_click", 2: "double_click", 3: "triple_click"}
 
 def run_steps(
     steps: list[Step],
-    desktop: ScenarioDisplay,
+    desktop: ScenarioDesktop,
     executor: Executor,
     trajectory: Trajectory,
     resolve: Callable[[Path], Path],
@@ -67,7 +67,7 @@ def run_steps(
 
 
 def resolve_step(
-    step: Step, desktop: ScenarioDisplay, resolve: Callable[[Path], Path]
+    step: Step, desktop: ScenarioDesktop, resolve: Callable[[Path], Path]
 ) -> list[Action]:
     """The canonical actions a step comes down to, looking or waiting as it must (waits: none)."""
     match step:

@@ -17,7 +17,7 @@ from pathlib import Path
 from agent.errors import ConfigError, DeskpilotError
 from agent.run_folder import new_folder
 from agent.scenarios.backend import Backend
-from agent.scenarios.format import Scenario, load_scenario
+from agent.scenarios.format import BadDesktop, Scenario, load_scenario
 from agent.scenarios.job import Job, ScenarioResult
 
 
@@ -69,11 +69,17 @@ def discover(paths: list[Path]) -> list[Path]:
 
 
 def select(paths: list[Path], keyword: str | None, tags: list[str]) -> list[Selected]:
-    """Load the files and keep those whose name fits `-k` and that carry one of `tags`."""
+    """Load the files and keep those whose name fits `-k` and that carry one of `tags`.
+
+    A file that cannot be loaded is kept with its error, except for a `desktop:` that names no
+    desktop: BadDesktop is raised, as for a bad --desktop.
+    """
     chosen = []
     for path in paths:
         try:
             scenario = load_scenario(path)
+        except BadDesktop:
+            raise  # like a bad --desktop: nothing runs
         except DeskpilotError as error:
             chosen.append(Selected(path, None, str(error)))  # reported, never silently skipped
             continue

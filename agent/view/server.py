@@ -7,8 +7,10 @@ main thread (and Ctrl+C). Routes:
     GET  /stream    the desktop as multipart/x-mixed-replace JPEG frames, for an <img>
     GET  /state     the run's state as JSON: step, status, last output and action, tokens, cost
     POST /control   {"command": "pause" | "resume" | "takeover" | "stop"}
-    POST /input     one action of skills/computer.py, in desktop pixels, run on the display
+    POST /input     one action of skills/computer.py, in desktop pixels, run on the desktop
 
+The desktop is named by its URL (x11::1, wayland:SOCKET, vnc://HOST:PORT): the view opens a
+connection of its own in its grabber thread (frames.py) and runs the person's input through it.
 Who may ask is agent/view/gate.py's part: loopback freely, another address with the token.
 A POST body is one JSON object of at most MAX_BODY bytes, read as it comes and dropped once it
 is longer; anything else is refused in one line (413 or 400), never with a traceback.
@@ -33,7 +35,8 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from agent.errors import ConfigError
+from agent.desktops.open import DEFAULT_PASSWORD_ENV
+from agent.errors import ConfigError, DisplayError
 from agent.killswitch import KillSwitch
 from agent.loop import StepReport
 from agent.parse.keys import VALID_KEYS
@@ -45,6 +48,8 @@ from skills.desktop import Desktop
 
 if TYPE_CHECKING:
     import uvicorn
+
+    from agent.desktops.base import Backend
 
 BOUNDARY = "frame"
 REPEAT_AFTER = 0.3  # seconds of stillness after which the last frame is sent once more
@@ -58,24 +63,26 @@ MAX_BODY = 64 * 1024
 
 
 class ViewServer:
-    """The live view of one display, with the run's kill switch (None: a desktop without agent)."""
+    """The live view of one desktop, with the run's kill switch (None: a desktop without agent)."""
 
     def __init__(
         self,
-        display: str,
+        desktop: str,
         *,
         switch: KillSwitch | None,
         host: str = "127.0.0.1",
         port: int = 0,
         on_person_action: Callable[[Action], None] | None = None,
         token: str | None = None,
-        desktop: Desktop | None = None,
         on_stop: Callable[[], None] | None = None,
+        monitor: int = 1,
+        password_env: str = DEFAULT_PASSWORD_ENV,
     ) -> None:
+        """`desktop` is the desktop's URL; `password_env` names where a VNC password is read."""
         loopback = is_loopback(host)
         if not loopback and token is not None and not token:
             raise ConfigError(f"the view on {host} needs a token: only loopback may go without")
-        self.display = display
+        self.desktop = desktop
         self.switch = switch
         self.host = host
         self.port = port
@@ -83,9 +90,8 @@ class ViewServer:
         self._loopback = loopback
         self._on_person_action = on_person_action
         self._on_stop = on_stop
-        self._desktop = desktop  # made on the first input when None: pyautogui binds at import
-        self._acting = threading.Lock()  # GUI actions are ordered: one at a time
-        self._frames = FrameSource(display)
+        self._hands: Desktop | None = None  # the backend's input, taken at the first action
+        self._frames = FrameSource(desktop, monitor=monitor, password_env=password_env)
         self._frame_signal = _FrameSignal()
         self._frames.on_frame = self._frame_signal.announce
         self._state: dict[str, Any] = {"status": "running" if switch else "desktop", "tokens": 0}
@@ -105,7 +111,7 @@ class ViewServer:
         """Listen (port 0 picks a free port) and serve from a daemon thread; returns when ready."""
         import uvicorn
 
-        self._frames.start()  # DisplayError first, when the display cannot be read
+        self._frames.start()  # the desktop's error first, when it cannot be read
         try:
             sock = _listen(self.host, self.port)
         except ConfigError:
@@ -285,7 +291,7 @@ class ViewServer:
             return json_error(400, problem)
         try:
             done = await asyncio.to_thread(self._perform, action)
-        except Exception as error:  # pyautogui's fail-safe, a lost display: say it, keep serving
+        except Exception as error:  # pyautogui's fail-safe, a lost desktop: say it, keep serving
             return json_error(500, f"{action.action} failed: {type(error).__name__}: {error}")
         return JSONResponse({"done": done})
 
@@ -308,11 +314,15 @@ class ViewServer:
         return None
 
     def _perform(self, action: Action) -> str:
-        """Run the person's action on the display, then tell the run about it."""
-        with self._acting:
-            if self._desktop is None:
-                self._desktop = _person_desktop(self.display)
-            done = _on_screen(action, self._frames.region).perform(self._desktop)
+        """Run the person's action on the desktop, then tell the run about it."""
+        frames = self._frames
+        with frames.lock:  # GUI actions are ordered, and the backend stays open meanwhile
+            backend = frames.backend
+            if backend is None:
+                raise DisplayError("the view's connection to the desktop is closed")
+            if self._hands is None:
+                self._hands = _person_input(backend)
+            done = _on_screen(action, frames.region).perform(self._hands)
         if self._on_person_action is not None:
             self._on_person_action(action)
         return done
@@ -371,13 +381,18 @@ def _live_status(switch: KillSwitch) -> str:
     return "paused" if switch.paused else "running"
 
 
-def _person_desktop(display: str) -> Desktop:
-    """The desktop the person's input runs on, when the run did not hand over its own."""
-    from skills.desktop import PyAutoGuiDesktop
+def _person_input(backend: Backend) -> Desktop:
+    """The backend's input, for the person's actions.
 
-    # pyautogui's fail-safe is one switch for the whole process: keep what the run chose.
+    On X, pyautogui's fail-safe is one switch for the whole process, which the X backend's
+    input sets when it is made: a run in this process chose it first, so it is kept.
+    """
     gui = sys.modules.get("pyautogui")
-    return PyAutoGuiDesktop(display, failsafe=gui.FAILSAFE if gui is not None else True)
+    chosen = gui.FAILSAFE if gui is not None else None
+    desktop = backend.input()
+    if gui is not None:
+        gui.FAILSAFE = chosen
+    return desktop
 
 
 def _on_screen(action: Action, region: Region | None) -> Action:

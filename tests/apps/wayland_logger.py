@@ -1,6 +1,9 @@
 """A GTK 3 window that logs what reaches it, for the Wayland backend's tests.
 
-Usage (Debian's /usr/bin/python3, GDK_BACKEND=wayland): wayland_logger.py LOG_FILE
+Usage (Debian's /usr/bin/python3, GDK_BACKEND=wayland): wayland_logger.py LOG_FILE [LATE]
+
+F5 toggles the area between red and blue LATE seconds (default 0.45) after the key: an app that
+answers late, for the settle tests.
 
 The window (app_id deskpilot-logger) is a pure red 400x240 area above a text field that holds
 the keyboard focus; its caret does not blink, so the screen stays still between inputs.
@@ -13,6 +16,7 @@ One line per event is appended to LOG_FILE, flushed at once:
                               horizontal clicks the wrong way round on Wayland, deltas not)
   key KEYNAME STATE           key press with its GDK keyval name and modifier bits
   text REPR                   the field's whole text after each change, as a Python repr
+  painted COLOUR T            the area turned COLOUR (after F5), T as above
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from gi.repository import Gdk, GLib, Gtk  # noqa: E402
 KINDS = {Gdk.EventType.BUTTON_PRESS: 1, Gdk.EventType._2BUTTON_PRESS: 2}
 
 
-def main(path: str) -> None:
+def main(path: str, late: float) -> None:
     """Show the window until it is closed."""
     out = open(path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 (open for the app's life)
 
@@ -56,6 +60,19 @@ def main(path: str) -> None:
         Gdk.Screen.get_default(), css, Gtk.STYLE_PROVIDER_PRIORITY_APPLICATION
     )
     area.set_name("area")
+    colours = ["#ff0000", "#0000ff"]
+
+    def repaint() -> bool:
+        colours.reverse()
+        css.load_from_data(f"#area {{ background-color: {colours[0]}; }}".encode())
+        GLib.idle_add(lambda: log(f"painted {colours[0]} {time.monotonic():.6f}") and False)
+        return False
+
+    def key(_widget: Gtk.Widget, event: Gdk.EventKey) -> bool:
+        log(f"key {Gdk.keyval_name(event.keyval)} {int(event.state)}")
+        if event.keyval == Gdk.KEY_F5:
+            GLib.timeout_add(int(late * 1000), repaint)
+        return False
 
     def press(widget: Gtk.Widget, event: Gdk.EventButton) -> bool:
         x, y = widget.translate_coordinates(window, int(event.x), int(event.y))
@@ -77,10 +94,7 @@ def main(path: str) -> None:
     area.connect("scroll-event", scroll)
     entry = Gtk.Entry()
     entry.connect("changed", lambda e: log(f"text {e.get_text()!r}"))
-    window.connect(
-        "key-press-event",
-        lambda _w, e: log(f"key {Gdk.keyval_name(e.keyval)} {int(e.state)}") and False,
-    )
+    window.connect("key-press-event", key)
     box.pack_start(area, False, False, 0)
     box.pack_start(entry, False, False, 0)
     window.add(box)
@@ -92,4 +106,4 @@ def main(path: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], float(sys.argv[2]) if len(sys.argv) > 2 else 0.45)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 
-from agent.desktops.base import Capability, MissingCapability
+from agent.desktops.base import Capability, MissingCapability, WindowInfo
 from agent.desktops.vnc.desktop import VncDesktop
 from agent.desktops.vnc.errors import VncAuthFailed, VncError
 from agent.desktops.vnc.rfb import Password, RfbClient
 from agent.desktops.vnc.url import parse_url
 from agent.desktops.vnc.watch import VncChangeWatch
-from agent.display.windows import WindowInfo
+from agent.display.a11y import Element
 from agent.perception.screen import Frame, Region
 
 FIRST_FRAME_TIMEOUT = 10.0  # x11vnc takes about a second to send its first frame
@@ -30,6 +31,7 @@ class VncBackend:
     def __init__(self, url: str, password_env: str = "DESKPILOT_VNC_PASSWORD") -> None:
         self.host, self.port = parse_url(url)
         self.url = f"vnc://{self.host}:{self.port}"
+        self.own = False
         try:
             self._client = RfbClient(self.host, self.port, Password.from_env(password_env))
         except VncAuthFailed as error:
@@ -65,6 +67,18 @@ class VncBackend:
     def input(self) -> VncDesktop:
         """Pointer and keyboard as RFB events."""
         return self._input
+
+    def environment(self) -> dict[str, str]:
+        """Nothing: programs on a remote desktop are not started from here."""
+        return {}
+
+    def elements(self, window: str | None = None) -> list[Element]:
+        """Not read here yet: MissingCapability."""
+        raise MissingCapability(self.name, Capability.ELEMENTS, "reading the elements")
+
+    def hotkeys(self, bindings: Mapping[str, Callable[[], None]]) -> Callable[[], None]:
+        """Not here: MissingCapability."""
+        raise MissingCapability(self.name, Capability.HOTKEYS, "global hotkeys")
 
     def windows(self) -> list[WindowInfo]:
         """Not over VNC: MissingCapability."""

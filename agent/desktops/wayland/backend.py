@@ -8,10 +8,12 @@ dispatches another thread's events.
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import os
+from collections.abc import Callable, Mapping
 
-from agent.desktops.base import Capability, MissingCapability
+from agent.desktops.base import Capability, MissingCapability, WindowInfo
 from agent.desktops.wayland import sway
 from agent.desktops.wayland.capture import DamageWatch, Screencopy
 from agent.desktops.wayland.connection import Connection, MissingProtocol
@@ -19,7 +21,8 @@ from agent.desktops.wayland.input import WaylandDesktop
 from agent.desktops.wayland.protocols.screencopy import ZwlrScreencopyManagerV1
 from agent.desktops.wayland.protocols.virtual_keyboard import ZwpVirtualKeyboardManagerV1
 from agent.desktops.wayland.protocols.virtual_pointer import ZwlrVirtualPointerManagerV1
-from agent.display.windows import WindowInfo
+from agent.display.a11y import Element
+from agent.display.virtual_wayland import started_by_deskpilot
 from agent.perception.screen import Frame, Region
 
 NEEDED = (
@@ -39,6 +42,8 @@ class WaylandBackend:
     ) -> None:
         self._capture = Connection(socket)
         self.socket = self._capture.path
+        self.url = f"wayland:{self.socket}"
+        self.own = started_by_deskpilot(self.socket)
         self._output_name = output
         self._input: WaylandDesktop | None = None
         self._sway: sway.SwayIpc | None = None
@@ -66,8 +71,10 @@ class WaylandBackend:
         return self._output.region()
 
     def grab(self) -> Frame:
-        """The output now, as BGRX pixels."""
-        return self._copy.grab()
+        """The output now, as BGRX pixels; a headless output draws the pointer into them."""
+        frame = self._copy.grab()
+        pointer = self._input.position if self._input is not None else None
+        return dataclasses.replace(frame, pointer=pointer) if pointer else frame
 
     def change_watch(self) -> DamageWatch:
         """A repaint signal on a connection of its own (the caller closes it)."""
@@ -84,6 +91,22 @@ class WaylandBackend:
                 conn.close()
                 raise
         return self._input
+
+    def environment(self) -> dict[str, str]:
+        """WAYLAND_DISPLAY (and SWAYSOCK when sway's IPC is known) for programs started here."""
+        env = {**os.environ, "WAYLAND_DISPLAY": self.socket}
+        env.pop("DISPLAY", None)  # an X display would send GTK and Qt apps elsewhere
+        if self._sway is not None:
+            env["SWAYSOCK"] = self._sway.path
+        return env
+
+    def elements(self, window: str | None = None) -> list[Element]:
+        """Not read here yet: MissingCapability."""
+        raise MissingCapability(self.name, Capability.ELEMENTS, "reading the elements")
+
+    def hotkeys(self, bindings: Mapping[str, Callable[[], None]]) -> Callable[[], None]:
+        """Not here: MissingCapability."""
+        raise MissingCapability(self.name, Capability.HOTKEYS, "global hotkeys")
 
     def windows(self) -> list[WindowInfo]:
         """The windows on screen, bottom first."""

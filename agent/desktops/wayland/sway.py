@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from agent.display.windows import WindowInfo
+from agent.desktops.base import WindowInfo
 from agent.errors import DisplayError
 
 MAGIC = b"i3-ipc"

@@ -1,65 +1,25 @@
 """Top-level windows on an X display: the active one, the one under a point, those of a class.
 
-Recording, replay and the agent's target evidence use these to say which window an action was
-aimed at and to find that window again when it has moved. The agent asks on every step, so the
-queries speak the X protocol over one cached connection per display (well under a millisecond
-a query) instead of starting xdotool, xprop and xwininfo (tens of milliseconds each). The
-display is always named, so the answer never depends on which display pyautogui bound at import.
+Recording, replay, the policy gate and the agent's target evidence use these to say which
+window an action was aimed at and to find that window again when it has moved. They ask over
+the display's cached connection (agent/display/xconn.py).
 """
 
 from __future__ import annotations
 
-import io
-import os
-import re
-import socket
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, redirect_stdout, suppress
-from dataclasses import dataclass
-from typing import TypeVar
+from collections.abc import Iterator
 
 from Xlib import X, Xatom
 from Xlib import error as xerror
 from Xlib.display import Display
 from Xlib.xobject.drawable import Window
 
-_XWININFO_RE = re.compile(r"^\s*(Absolute upper-left [XY]|Width|Height):\s+(-?\d+)", re.M)
+from agent.desktops.base import WindowInfo
+from agent.display import xconn
+from agent.errors import WindowsUnreadable
+
 # Deep enough for any real window tree; a cycle-free X tree never reaches it.
 MAX_DEPTH = 64
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class WindowInfo:
-    """A window: its id, title, WM_CLASS (instance and class) and client area on screen."""
-
-    id: int
-    title: str
-    instance: str
-    wm_class: str
-    x: int
-    y: int
-    width: int
-    height: int
-
-    def as_json(self) -> dict[str, object]:
-        """The window as run folders store it."""
-        return {
-            "id": self.id,
-            "title": self.title,
-            "instance": self.instance,
-            "class": self.wm_class,
-            "x": self.x,
-            "y": self.y,
-            "width": self.width,
-            "height": self.height,
-        }
-
-
-class WindowsUnreadable(Exception):
-    """The windows could not be read (no display, a refused connection, an X error)."""
 
 
 def active_window(display: str | None, *, strict: bool = False) -> WindowInfo | None:
@@ -72,7 +32,7 @@ def active_window(display: str | None, *, strict: bool = False) -> WindowInfo | 
         wid = _cardinal(conn, conn.screen().root, "_NET_ACTIVE_WINDOW")
         return _describe(conn, wid, strict=strict) if wid else None
 
-    return _query(display, query, None, strict=strict)
+    return xconn.query(display, query, None, strict=strict)
 
 
 def window_at(
@@ -98,7 +58,7 @@ def window_at(
                 return _describe(conn, _client(conn, child).id, strict=strict)
         return None
 
-    return _query(display, query, None, strict=strict)
+    return xconn.query(display, query, None, strict=strict)
 
 
 def windows_of_class(display: str | None, wm_class: str) -> list[WindowInfo]:
@@ -114,7 +74,7 @@ def windows_of_class(display: str | None, wm_class: str) -> list[WindowInfo]:
         found = [_describe(conn, w.id) for w in candidates if _class(w)[1] == wm_class]
         return [w for w in found if w is not None]
 
-    return _query(display, query, [])
+    return xconn.query(display, query, [])
 
 
 def visible_windows(display: str | None) -> list[WindowInfo]:
@@ -127,39 +87,12 @@ def visible_windows(display: str | None) -> list[WindowInfo]:
         found = [_describe(conn, wid) for wid in ids]
         return [w for w in found if w is not None]
 
-    return _query(display, query, [])
+    return xconn.query(display, query, [])
 
 
 def describe_window(display: str | None, wid: int) -> WindowInfo | None:
     """Title, class and client geometry of window `wid`, or None when it is gone."""
-    return _query(display, lambda conn: _describe(conn, wid), None)
-
-
-def root_text(display: str | None, name: str) -> str:
-    """A text property of the display's root window ("" when it is not set, or no display)."""
-
-    def query(conn: Display) -> str:
-        atom = conn.get_atom(name, only_if_exists=True)
-        if atom == X.NONE:
-            return ""
-        prop = conn.screen().root.get_full_property(atom, X.AnyPropertyType)
-        if prop is None or prop.format != 8:  # text is 8-bit; anything else is no address
-            return ""
-        return _text(prop.value, "utf-8")
-
-    return _query(display, query, "")
-
-
-def client_area(xwininfo: str) -> tuple[int, int, int, int] | None:
-    """x, y, width and height of the client area in `xwininfo -id` output; None if incomplete."""
-    # xwininfo, not `xdotool getwindowgeometry`: under a reparenting WM the latter adds the
-    # frame offset twice. "Absolute upper-left" is the client area's own corner on screen.
-    values = dict(_XWININFO_RE.findall(xwininfo))
-    if len(values) != 4:
-        return None
-    names = ("Absolute upper-left X", "Absolute upper-left Y", "Width", "Height")
-    x, y, width, height = (int(values[name]) for name in names)
-    return x, y, width, height
+    return xconn.query(display, lambda conn: _describe(conn, wid), None)
 
 
 # -- the protocol side ------------------------------------------------------------------------
@@ -207,11 +140,11 @@ def _title(conn: Display, window: Window) -> str:
     utf8 = conn.get_atom("UTF8_STRING")
     net = window.get_full_property(conn.get_atom("_NET_WM_NAME"), utf8)
     if net is not None and net.value:
-        return _text(net.value, "utf-8")
+        return xconn.text(net.value, "utf-8")
     old = window.get_full_property(Xatom.WM_NAME, X.AnyPropertyType)
     if old is None or not old.value:
         return ""
-    return _text(old.value, "utf-8" if old.property_type == utf8 else "latin-1")
+    return xconn.text(old.value, "utf-8" if old.property_type == utf8 else "latin-1")
 
 
 def _named(conn: Display, window: Window) -> bool:
@@ -229,12 +162,8 @@ def _class(window: Window) -> tuple[str, str]:
         return "", ""
     if prop is None:
         return "", ""
-    names = _text(prop.value, "latin-1").split("\0")
+    names = xconn.text(prop.value, "latin-1").split("\0")
     return (names[0], names[1]) if len(names) >= 2 else ("", "")
-
-
-def _text(value: bytes | str, encoding: str) -> str:
-    return value if isinstance(value, str) else value.decode(encoding, errors="replace")
 
 
 def _cardinal(conn: Display, window: Window, name: str) -> int:
@@ -274,85 +203,3 @@ def _is_viewable(window: Window) -> bool:
         return bool(window.get_attributes().map_state == X.IsViewable)
     except xerror.XError:
         return False
-
-
-# -- one connection per display ------------------------------------------------------------------
-# python-xlib connections are not safe to share between threads, so each one has a lock that a
-# whole query holds; queries are short, so a second thread waits a millisecond at most.
-
-_connections: dict[str, tuple[Display, threading.Lock]] = {}
-_connections_lock = threading.Lock()
-
-
-def _query(
-    display: str | None, ask: Callable[[Display], T], default: T, *, strict: bool = False
-) -> T:
-    """`ask` on the display's connection; `default` when there is no display to ask.
-
-    A cached connection whose server went away (a virtual desktop stopped, its number reused
-    by the next one) is dropped and opened again once. `strict`: every way of getting no
-    answer raises WindowsUnreadable instead of giving `default`.
-    """
-    problem = "no display is set"
-    for _attempt in range(2 if display else 0):
-        try:
-            with _connection(display) as conn:  # type: ignore[arg-type]
-                return ask(conn)
-        except (xerror.ConnectionClosedError, OSError) as error:
-            _forget(display)  # type: ignore[arg-type]
-            problem = f"the connection to {display} broke: {error}"
-        except (xerror.DisplayError, xerror.XauthError) as error:
-            problem = f"display {display} refuses us: {error}"  # no such display
-            break
-        except xerror.XError as error:
-            problem = f"an X error: {error}"  # a window asked about went away mid-query
-            break
-    if strict:
-        raise WindowsUnreadable(problem)
-    return default
-
-
-@contextmanager
-def _connection(display: str) -> Iterator[Display]:
-    with _connections_lock:
-        entry = _connections.get(display)
-        if entry is None:
-            if not _listening(display):
-                raise xerror.DisplayConnectionError(display, "no X server listens there")
-            # python-xlib prints a warning to stdout when the display has no cookie (Xvfb);
-            # stdout belongs to the command (the MCP server speaks JSON-RPC on it).
-            with redirect_stdout(io.StringIO()):
-                opened = Display(display)
-            entry = _connections[display] = (opened, threading.Lock())
-    conn, lock = entry
-    with lock:
-        yield conn
-
-
-def _listening(display: str) -> bool:
-    """Whether a local display (":N") has a server, asked without python-xlib.
-
-    python-xlib leaves its sockets open when it cannot connect, so a stopped virtual desktop
-    is recognised here first: its socket file is gone and nothing listens at the abstract one.
-    """
-    local = re.fullmatch(r"(?:unix)?:(\d+)(?:\.\d+)?", display)
-    if local is None:
-        return True  # a remote display: python-xlib finds out
-    path = f"/tmp/.X11-unix/X{local.group(1)}"
-    if os.path.exists(path):
-        return True
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        try:
-            probe.connect("\0" + path)
-        except OSError:
-            return False
-    return True
-
-
-def _forget(display: str) -> None:
-    with _connections_lock:
-        entry = _connections.pop(display, None)
-    if entry is not None:
-        with suppress(xerror.ConnectionClosedError, OSError):  # broken: why it is forgotten
-            entry[0].close()
-        entry[0].display.socket.close()  # close() gives up before this when the server is gone
