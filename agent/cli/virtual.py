@@ -14,7 +14,6 @@ import argparse
 import shlex
 import shutil
 import threading
-import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from typing import TYPE_CHECKING
@@ -27,12 +26,12 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from agent.display.virtual import VirtualDisplay
-    from agent.display.virtual_wayland import VirtualWayland
     from agent.killswitch import KillSwitch
     from agent.loop import StepReport
+    from agent.scenarios.wayland import ScenarioWayland
     from agent.view.server import ViewServer
 
-    VirtualDesktop = VirtualDisplay | VirtualWayland
+    VirtualDesktop = VirtualDisplay | ScenarioWayland
 
 DEFAULT_SIZE = (1280, 800)
 KINDS = ("x11", "wayland")
@@ -126,7 +125,9 @@ def start_desktop(
     """A fresh virtual desktop with each command launched in order, its window up."""
     kind, (width, height) = spec
     if kind == "wayland":
-        desk: VirtualDesktop = _start_wayland(stack, width, height)
+        from agent.scenarios.wayland import ScenarioWayland
+
+        desk: VirtualDesktop = stack.enter_context(ScenarioWayland(width, height))
     else:
         from agent.display.virtual import VirtualDisplay
 
@@ -134,48 +135,20 @@ def start_desktop(
     console.print(f"virtual desktop {desktop_name(desk)} ({width}x{height}) is ready")
     for command in commands:
         try:
-            pid = _launch(desk, launch_argv(command))
+            app = desk.launch(launch_argv(command), title=ANY_WINDOW, timeout=LAUNCH_TIMEOUT)
         except DisplayError as error:
             # One line: the app's output tail stays in the desktop's log, not on the console.
             first = str(error).splitlines()[0].rstrip(";:, ")
             raise ConfigError(f"--launch {command!r}: {first}") from None
-        console.print(f"launched {command} (pid {pid})")
+        console.print(f"launched {command} (pid {app.pid})")
     return desk
 
 
 def desktop_name(desk: VirtualDesktop) -> str:
-    """The URL --desktop calls a virtual desktop by."""
-    return desk.url if hasattr(desk, "url") else desk.display
+    """What --desktop calls a virtual desktop: `:N` for X, `wayland:SOCKET` for sway."""
+    from agent.display.virtual import VirtualDisplay
 
-
-def _start_wayland(stack: ExitStack, width: int, height: int) -> VirtualWayland:
-    from agent.display.virtual_wayland import VirtualWayland
-
-    return stack.enter_context(VirtualWayland(width, height))
-
-
-def _launch(desk: VirtualDesktop, argv: list[str]) -> int:
-    """Start argv on the desktop and wait for its first window; its pid."""
-    if hasattr(desk, "display"):
-        return desk.launch(argv, title=ANY_WINDOW, timeout=LAUNCH_TIMEOUT).pid
-    from agent.desktops.open import open_desktop
-
-    backend = open_desktop(desk.url)
-    try:
-        before = {window.id for window in backend.windows()}
-        app = desk.launch(argv)
-        deadline = time.monotonic() + LAUNCH_TIMEOUT
-        while not {window.id for window in backend.windows()} - before:
-            if app.poll() is not None:
-                said = desk.logs[app.pid].read_text(errors="replace").strip().splitlines()
-                last = f": {said[-1][:200]}" if said else ""
-                raise DisplayError(f"it exited with {app.returncode} before showing a window{last}")
-            if time.monotonic() > deadline:
-                raise DisplayError(f"no window within {LAUNCH_TIMEOUT:g} s")
-            time.sleep(0.05)
-    finally:
-        backend.close()
-    return app.pid
+    return desk.display if isinstance(desk, VirtualDisplay) else desk.url
 
 
 def start_view(

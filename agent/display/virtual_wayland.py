@@ -148,13 +148,44 @@ class VirtualWayland:
         return ipc
 
     def launch(
-        self, argv: list[str], *, env: dict[str, str] | None = None
+        self,
+        argv: list[str],
+        *,
+        env: dict[str, str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
     ) -> subprocess.Popen[bytes]:
         """Start a program on this compositor as its uid (no shell); it stops with the desktop."""
         log = self.runtime / f"app-{len(self._processes)}.log"
-        app = self._spawn(argv, {**self.env, **(env or {})}, log)
+        app = self._spawn(argv, {**self.env, **(env or {})}, log, cwd=cwd)
         self.logs[app.pid] = log
         return app
+
+    def place(self, window_id: int, geometry: tuple[int, int, int, int]) -> None:
+        """Float the window with sway's id `window_id` at (x, y) with size (width, height)."""
+        x, y, width, height = geometry
+        command = (
+            # Resize before moving: sway keeps a floating window's centre when it resizes.
+            f"[con_id={window_id}] floating enable, resize set {width} {height}, "
+            f"move absolute position {x} {y}"
+        )
+        done = subprocess.run(
+            ["swaymsg", "-s", self.swaysock, command],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+        if done.returncode != 0:
+            said = (done.stdout + done.stderr).strip().splitlines() or [""]
+            raise DisplayError(f"sway would not place window {window_id}: {said[-1]}")
+
+    def give(self, folder: Path) -> None:
+        """Hand `folder` and everything in it to the compositor's uid, so its apps can write it."""
+        if os.getuid() == self.uid:
+            return
+        for path in [folder, *folder.rglob("*")]:
+            os.chown(path, self.uid, self.uid, follow_symlinks=False)
 
     def installed(self, script: Path) -> Path:
         """A copy of `script` the compositor's uid can read, wherever it lives."""
@@ -167,7 +198,14 @@ class VirtualWayland:
         """A path in the runtime directory that the compositor's uid may write."""
         return self.runtime / name
 
-    def _spawn(self, argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        log: Path,
+        *,
+        cwd: str | os.PathLike[str] | None = None,
+    ) -> subprocess.Popen[bytes]:
         uid = self.uid
 
         def as_compositor() -> None:
@@ -181,7 +219,7 @@ class VirtualWayland:
             proc = subprocess.Popen(
                 argv,
                 env=env,
-                cwd=self.runtime,
+                cwd=cwd or self.runtime,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,

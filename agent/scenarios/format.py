@@ -2,7 +2,8 @@
 
     name: calculator adds
     tags: [galculator, steps]
-    display: {width: 1280, height: 800}             # the size of its own virtual desktop, or
+    display: {width: 1280, height: 800}             # its own virtual desktop (kind: x11, or
+                                                   # wayland for a headless sway), or
     # desktop: vnc://127.0.0.1:5901                # a desktop that is already there: x11::N,
                                                    # :N, wayland:[SOCKET] or vnc://HOST:PORT
     setup:
@@ -23,8 +24,10 @@
     timeout: 60
     retries: 0
 
-Without `desktop:` each run gets a fresh virtual X desktop of its own (Xvfb + openbox), where
-`setup.launch` starts its programs. With `desktop:` the scenario runs on the desktop named, as
+Without `desktop:` each run gets a fresh virtual desktop of its own, where `setup.launch` starts
+its programs: X (Xvfb + openbox), or with `display: {kind: wayland}` a headless sway whose apps
+run natively on Wayland (windows and pixels; no elements, and under root its apps run as a spare
+uid that is given the work folder). With `desktop:` the scenario runs on the desktop named, as
 `--desktop` names one (a VNC password comes from $DESKPILOT_VNC_PASSWORD); its programs are
 already there, so `setup.launch` and `display` are refused. Pixel and OCR steps and checks work
 on any desktop; those that need windows (`window:`, `wait_for_window`, `window_title`) or
@@ -63,8 +66,9 @@ class _Strict(BaseModel):
 
 
 class DisplaySize(_Strict):
-    """The virtual screen."""
+    """The virtual screen: X11 (Xvfb and openbox) or Wayland (a headless sway)."""
 
+    kind: Literal["x11", "wayland"] = "x11"
     width: int = Field(default=1280, ge=320)
     height: int = Field(default=800, ge=240)
 

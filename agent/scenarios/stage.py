@@ -2,9 +2,10 @@
 
 `staged()` builds everything a scenario needs before its steps (work folder, served pages,
 desktop, applications, waits) and takes it all down again, whatever happens. The worker and
-`deskpilot demo` both use it. The desktop is a fresh virtual X display (ScenarioDisplay), or the
-one the scenario names with `desktop:` (AttachedDesktop); either way steps, the gate and the
-agent reach it through its backend, which the stage closes at the end.
+`deskpilot demo` both use it. The desktop is a fresh virtual one (an X display, ScenarioDisplay,
+or a headless sway, ScenarioWayland), or the one the scenario names with `desktop:`
+(AttachedDesktop); either way steps, the gate and the agent reach it through its backend, which
+the stage closes at the end.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from agent.scenarios.format import (
 )
 from agent.scenarios.serve import REQUEST_LOG, serve_folder
 from agent.scenarios.steps import resolve_step, run_steps
+from agent.scenarios.wayland import ScenarioWayland
 from agent.trajectory import Trajectory
 
 
@@ -51,7 +53,7 @@ class Stage:
     """A scenario ready to run: placeholders filled in, its desktop up, its work folder made."""
 
     scenario: Scenario
-    desktop: ScenarioDesktop  # a ScenarioDisplay unless the scenario names a desktop
+    desktop: ScenarioDesktop  # a virtual one of its own unless the scenario names a desktop
     workdir: Path
 
 
@@ -75,10 +77,13 @@ def staged(scenario: Scenario) -> Iterator[Stage]:
         yield Stage(scenario, desktop, workdir)
 
 
-def _desktop(scenario: Scenario) -> ScenarioDisplay | AttachedDesktop:
+def _desktop(scenario: Scenario) -> ScenarioDisplay | ScenarioWayland | AttachedDesktop:
     """The scenario's own virtual desktop, or the one it names, connected."""
+    size = scenario.display
+    if scenario.desktop is None and size.kind == "wayland":
+        return ScenarioWayland(size.width, size.height)
     if scenario.desktop is None:
-        return ScenarioDisplay(scenario.display.width, scenario.display.height)
+        return ScenarioDisplay(size.width, size.height)
     attached = AttachedDesktop(scenario.desktop)
     if not attached.backend.own:  # steps act on it before the agent's run would say so
         sys.stderr.write(f"deskpilot: scenario {scenario.name} acts on {attached.url}\n")
@@ -199,15 +204,17 @@ def _setup(scenario: Scenario, desktop: ScenarioDesktop, workdir: Path) -> None:
             )
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
+    if isinstance(desktop, ScenarioWayland):
+        desktop.give(workdir)  # its apps run as the compositor's uid, and save files there
     if scenario.setup.launch:
-        if not isinstance(desktop, ScenarioDisplay):  # load_scenario() refuses it already
+        if not isinstance(desktop, ScenarioDisplay | ScenarioWayland):  # load_scenario() refuses
             raise ConfigError(f"{scenario.source}: setup.launch needs a desktop of its own")
         _launch(scenario, desktop, workdir)
     for wait in scenario.setup.waits:
         resolve_step(wait, desktop, scenario.resolve)
 
 
-def _launch(scenario: Scenario, desktop: ScenarioDisplay, workdir: Path) -> None:
+def _launch(scenario: Scenario, desktop: ScenarioDisplay | ScenarioWayland, workdir: Path) -> None:
     """Start the scenario's programs on its own virtual desktop."""
     for launch in scenario.setup.launch:
         if launch.chromium is not None:
@@ -217,6 +224,7 @@ def _launch(scenario: Scenario, desktop: ScenarioDisplay, workdir: Path) -> None
                 workdir / "chromium-profile",
                 screen,
                 accessibility=uses_elements(scenario),
+                wayland=isinstance(desktop, ScenarioWayland),
             )
             desktop.launch(argv, wm_class="chromium", timeout=max(launch.timeout, 30), cwd=workdir)
             continue
@@ -236,13 +244,17 @@ def chromium_argv(
     *,
     app: bool = False,
     accessibility: bool = False,
+    wayland: bool = False,
 ) -> list[str]:
     """Chromium at `window` (x, y, width, height), as root, with no first-run screens and no
     network chatter; with `app`, the page alone (no tabs, no address bar); with
-    `accessibility`, the page's elements on the AT-SPI bus too."""
+    `accessibility`, the page's elements on the AT-SPI bus too; with `wayland`, a native
+    Wayland client (sway places the window: Wayland lets no client choose its position)."""
     x, y, width, height = window
     # Without this flag Chromium publishes its own window's controls but none of the page's.
     extra = ["--force-renderer-accessibility"] if accessibility else []
+    if wayland:
+        extra.append("--ozone-platform=wayland")
     return [
         "chromium",
         "--no-sandbox",  # refuses to start as root without it

@@ -1,0 +1,129 @@
+"""Scenarios on a virtual Wayland desktop of their own: `display: {kind: wayland}`.
+
+Each scenario gets a fresh headless sway (as a spare uid under root) with its own runtime
+directory and session bus; its apps run natively on Wayland (no Xwayland). The library's
+scenarios/wayland/ runs with the whole library (tests/test_scenarios.py); here, a Chromium form
+driven by OCR steps through `deskpilot test`, window placement, and the one-line refusals.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from test_scenario_desktops import run_scenario, write
+
+from agent.errors import ConfigError, DisplayError
+from agent.scenarios.format import load_scenario
+from agent.scenarios.wayland import ScenarioWayland
+
+DESKPILOT = str(Path(sys.executable).with_name("deskpilot"))
+PAGES = Path(__file__).resolve().parent.parent / "scenarios" / "chromium" / "pages"
+
+pytestmark = pytest.mark.gui
+
+
+def test_a_suite_fills_a_chromium_form_on_native_wayland(tmp_path: Path):
+    suite = tmp_path / "suite"
+    (suite / "pages").mkdir(parents=True)
+    for page in PAGES.iterdir():
+        (suite / "pages" / page.name).write_bytes(page.read_bytes())
+    write(
+        suite,
+        """
+name: wayland-chromium-form
+display: {kind: wayland, width: 1280, height: 800}
+setup:
+  serve: pages
+  launch:
+    - {chromium: "{url}form.html"}
+  waits:
+    - {action: wait_for_window, wm_class: chromium, timeout: 20}
+    - {action: wait_for_text, text: Not saved yet, window: chromium, timeout: 20}
+steps:
+  - {action: click_text, text: Name, window: chromium}
+  - {action: type, text: Grace}
+  - {action: click_text, text: Save, window: chromium}
+  - {action: wait_for_text, text: Saved Grace, window: chromium}
+checks:
+  - {check: file_contains, path: requests.log, text: "GET /saved?name=Grace"}
+  - {check: window_title, contains: "Saved: Grace"}
+""",
+    )
+    junit = tmp_path / "junit.xml"
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    done = subprocess.run(
+        [
+            DESKPILOT,
+            "test",
+            str(suite),
+            "--runs-dir",
+            str(tmp_path / "runs"),
+            "--junit",
+            str(junit),
+        ],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    cases = ET.parse(junit).getroot().iter("testcase")
+    assert [case.get("name") for case in cases] == ["wayland-chromium-form"]
+    (steps,) = (tmp_path / "runs").rglob("steps/run.json")
+    assert json.loads(steps.read_text())["status"] == "done"
+
+
+def test_a_launched_window_is_placed_where_the_scenario_says(tmp_path: Path):
+    with ScenarioWayland(1280, 800) as desk:
+        desk.launch(["foot"], wm_class="foot", geometry=(100, 50, 700, 400))
+        (window,) = desk.backend.windows()
+        assert (window.x, window.y) == (100, 50)
+        # foot sizes itself in whole character cells: within one cell of what was asked.
+        assert abs(window.width - 700) < 20 and abs(window.height - 400) < 40
+        assert window.wm_class == "foot"
+
+
+def test_an_app_that_exits_before_a_window_is_one_line_with_its_last_words(tmp_path: Path):
+    with ScenarioWayland(640, 480) as desk, pytest.raises(DisplayError) as caught:
+        desk.launch(["sh", "-c", "echo no display for me >&2; exit 3"], timeout=5)
+    message = str(caught.value)
+    assert message == "sh exited with 3 before showing a window: no display for me"
+
+
+def test_elements_on_a_virtual_wayland_desktop_fail_in_one_line_before_any_step(tmp_path: Path):
+    marker = tmp_path / "typed"
+    path = write(
+        tmp_path,
+        f"""
+name: needs-elements-on-wayland
+display: {{kind: wayland}}
+setup:
+  launch:
+    - {{argv: [foot], wm_class: foot}}
+steps:
+  - {{action: type, text: "touch {marker}\\n"}}
+checks:
+  - {{check: element, role: push button, name: OK}}
+""",
+    )
+    result = run_scenario(path, tmp_path / "run")
+    assert result.status == "error"
+    error = result.error or ""
+    assert "\n" not in error
+    assert "checks.0 (element) needs elements from the desktop, and wayland has none" in error
+    assert not marker.exists()
+
+
+def test_an_unknown_display_kind_names_the_file_the_line_and_the_kinds(tmp_path: Path):
+    path = write(tmp_path, "name: s\ndisplay: {kind: mir}\nsteps: [{action: wait}]\n"
+                 "checks: [{check: text_visible, text: x}]\n")  # fmt: skip
+    with pytest.raises(ConfigError) as caught:
+        load_scenario(path)
+    assert str(caught.value).startswith(f"{path}:2: display.kind: Input should be 'x11' or")
