@@ -781,3 +781,27 @@ def test_settle_waits_for_a_late_paint_and_never_returns_an_unsettled_frame(
 def _bgr(frame, point: tuple[int, int]) -> tuple[int, int, int]:
     offset = (point[1] * frame.size[0] + point[0]) * 4
     return tuple(frame.raw[offset : offset + 3])
+
+
+def test_one_process_reads_the_windows_of_xvfb_and_then_xvnc(xvfb: VirtualDisplay, folder: Path):
+    # python-xlib shares its extension event table between connections; the two servers number
+    # their extensions differently, and the second connection raised TypeError inside it.
+    server = start_xvnc(folder, None)
+    try:
+        show_xev(server, folder)
+        script = (
+            "import sys\n"
+            "from agent.desktops.x11.windows import visible_windows\n"
+            "for display in sys.argv[1:]:\n"
+            "    print(len(visible_windows(display)))\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", script, xvfb.display, server.display],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.split() == ["1", "1"]  # xev on each
+    finally:
+        server.stop()

@@ -273,7 +273,7 @@ def test_a_failure_reported_by_the_model_exits_1(desktop: VirtualDisplay, tmp_pa
     ("args", "kwargs", "code", "message"),
     [
         ([], {"key": None}, 2, "DESKPILOT_API_KEY"),
-        ([], {"display": False}, 2, "no display"),
+        ([], {"display": False}, 2, "no desktop: set DISPLAY or WAYLAND_DISPLAY"),
         (["--base-url", "http://127.0.0.1:9/v1"], {}, 3, "cannot reach"),
         (["--config", "no-such-preset"], {}, 2, "known presets"),
         (["--max-steps", "0"], {}, 2, "--max-steps"),

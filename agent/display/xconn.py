@@ -22,6 +22,7 @@ from Xlib import X
 from Xlib import error as xerror
 from Xlib.display import Display
 
+from agent.display import xlib_events  # noqa: F401  (one event table per connection)
 from agent.errors import WindowsUnreadable
 
 T = TypeVar("T")

@@ -21,6 +21,7 @@ from Xlib import display as xdisplay
 from Xlib import error as xerror
 from Xlib.ext import damage
 
+from agent.display import xlib_events  # noqa: F401  (one event table per connection)
 from agent.paths import warn
 
 
