@@ -49,7 +49,9 @@ ToolMode = Literal["auto", "native", "text"]
 CacheMode = Literal["auto", "explicit", "off"]
 # A model family: the prompt, tool description, coordinate space, parser and history policy its
 # own harness uses, as one unit (agent/model/profiles.py holds the texts).
-Profile = Literal["qwen3", "qwen2.5-vl", "ui-tars-1.5", "gui-plus"]
+Profile = Literal[
+    "qwen3", "qwen2.5-vl", "ui-tars-1.5", "gui-plus", "qwen3-mobile", "qwen2.5-mobile"
+]
 PROFILES: tuple[str, ...] = get_args(Profile)
 DEFAULT_PROFILE: Profile = "qwen3"
 # Families whose harness writes the actions into the prompt instead of sending a tool.
@@ -99,7 +101,33 @@ PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
         "history_images": 3,
         "history_turns": 12,
     },
+    # Qwen's phone agents (mobile_use): the current screenshot only, earlier steps as progress
+    # lines. Qwen3: a 0..999 grid ("The screen's resolution is 999x999"); Qwen2.5-VL: pixels of
+    # the smart-resized image, the tool in the system prompt.
+    "qwen3-mobile": {
+        "coords": "relative-999",
+        "dialect": "auto",
+        "tool_mode": "auto",
+        "resize": {"factor": 32, "min_pixels": 4 * 32 * 32, "max_pixels": 2_621_440},
+        "history_images": 1,
+        "history_chunk": 1,
+        "history_turns": 1,
+    },
+    "qwen2.5-mobile": {
+        "coords": "image",
+        "dialect": "auto",
+        "tool_mode": "text",
+        "resize": {"factor": 28, "min_pixels": 4 * 28 * 28, "max_pixels": 1280 * 28 * 28},
+        "history_images": 1,
+        "history_chunk": 1,
+        "history_turns": 1,
+    },
 }
+# On a phone (an adb: desktop), a desktop profile becomes its generation's phone profile unless
+# a flag or the environment names the profile: the default preset's qwen3 is Qwen3's desktop
+# agent, and the same models drive phones through mobile_use.
+PHONE_PROFILES: dict[str, Profile] = {"qwen3": "qwen3-mobile", "qwen2.5-vl": "qwen2.5-mobile"}
+PROFILE_ENV = "DESKPILOT_MODEL__PROFILE"
 
 
 class _Section(BaseModel):
@@ -405,12 +433,26 @@ def load_settings(preset: str | None = None, **overrides: Any) -> Settings:
     with_file = type(
         "Settings", (Settings,), {"model_config": {**Settings.model_config, "toml_file": path}}
     )
+    given = _drop_none(overrides)
     try:
-        return with_file(**_drop_none(overrides))
+        settings = with_file(**given)
+        phone = _phone_profile(settings, given)
+        if phone is not None:
+            settings = with_file(**{**given, "model": {**given.get("model", {}), "profile": phone}})
+        return settings
     except ValidationError as error:
         raise ConfigError(f"invalid settings (preset {path}): {_first_lines(error)}") from None
     except ValueError as error:  # a broken TOML file or environment value
         raise ConfigError(f"cannot read settings (preset {path}): {error}") from None
+
+
+def _phone_profile(settings: Settings, given: dict[str, Any]) -> Profile | None:
+    """The phone profile a run on an adb: desktop takes instead of the preset's desktop one."""
+    on_phone = (settings.run.desktop or "").startswith("adb:")
+    named = "profile" in given.get("model", {}) or os.environ.get(PROFILE_ENV)
+    if not on_phone or named:
+        return None
+    return PHONE_PROFILES.get(settings.model.profile)
 
 
 def read_api_key(settings: Settings) -> SecretStr | None:

@@ -16,7 +16,8 @@ from typing import Annotated, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
-from skills.desktop import Button, Desktop
+from agent.errors import ActionError
+from skills.desktop import Button, Desktop, Phone, SystemButton
 from skills.keys import normalise_keys
 
 MAX_WAIT_SECONDS = 60.0
@@ -255,6 +256,78 @@ class Answer(_Action):
         return "answer recorded"
 
 
+# -- a phone's own actions: they need a touch screen (skills.desktop.Phone) -------------------
+
+
+def _phone(desktop: Desktop, action: str) -> Phone:
+    """The desktop as a phone, or the model's mistake in one line."""
+    if not isinstance(desktop, Phone):
+        raise ActionError(
+            f"{action} needs a phone (an adb: desktop); on this desktop use the mouse and "
+            "keyboard actions"
+        )
+    return desktop
+
+
+class LongPress(_Action):
+    """Touch the coordinate and hold it."""
+
+    announced: ClassVar[str] = "Press and hold the given point on the screen."
+    action: Literal["long_press"] = "long_press"
+    x: int = Field(ge=0)
+    y: int = Field(ge=0)
+    seconds: float = Field(default=1.0, gt=0, le=MAX_WAIT_SECONDS)
+
+    def perform(self, desktop: Desktop) -> str:
+        _phone(desktop, self.action).long_press(self.x, self.y, seconds=self.seconds)
+        return f"long_press at ({self.x}, {self.y}) for {self.seconds:g} s"
+
+
+class Swipe(_Action):
+    """Slide a finger from the start point to the coordinate."""
+
+    announced: ClassVar[str] = "Swipe from one point on the screen to another."
+    action: Literal["swipe"] = "swipe"
+    start_x: int = Field(ge=0)
+    start_y: int = Field(ge=0)
+    x: int = Field(ge=0)
+    y: int = Field(ge=0)
+    seconds: float = Field(default=0.3, gt=0, le=MAX_WAIT_SECONDS)
+
+    def perform(self, desktop: Desktop) -> str:
+        start, end = (self.start_x, self.start_y), (self.x, self.y)
+        _phone(desktop, self.action).swipe(start, end, seconds=self.seconds)
+        return f"swipe from {start} to {end}"
+
+
+class SystemButtonPress(_Action):
+    """Press one of the phone's system buttons."""
+
+    announced: ClassVar[str] = "Press a system button: back, home, menu or enter."
+    action: Literal["system_button"] = "system_button"
+    button: SystemButton
+
+    def perform(self, desktop: Desktop) -> str:
+        _phone(desktop, self.action).system_button(self.button)
+        return self.summary()
+
+    def summary(self) -> str:
+        """The button pressed."""
+        return f"pressed the {self.button} button"
+
+
+class OpenApp(_Action):
+    """Start an app by its package name, or by a name that picks one package."""
+
+    announced: ClassVar[str] = "Open an app by its name."
+    action: Literal["open_app"] = "open_app"
+    name: str = Field(min_length=1, max_length=200)
+
+    def perform(self, desktop: Desktop) -> str:
+        package = _phone(desktop, self.action).open_app(self.name)
+        return f"opened {package}"
+
+
 Action = Annotated[
     LeftClick
     | RightClick
@@ -269,7 +342,11 @@ Action = Annotated[
     | HScroll
     | Wait
     | Terminate
-    | Answer,
+    | Answer
+    | LongPress
+    | Swipe
+    | SystemButtonPress
+    | OpenApp,
     Field(discriminator="action"),
 ]
 ACTION_ADAPTER: TypeAdapter[Action] = TypeAdapter(Action)
@@ -293,7 +370,10 @@ ActionName = Literal[
     "terminate",
     "answer",
 ]
-ACTION_NAMES: tuple[str, ...] = get_args(ActionName)
+ACTION_NAMES: tuple[str, ...] = get_args(ActionName)  # the desktop's: what computer_use offers
+PHONE_ACTIONS: tuple[str, ...] = ("long_press", "swipe", "system_button", "open_app")
+# Every canonical action: what scenarios, the gate, replay and MCP know by name.
+ALL_ACTIONS: tuple[str, ...] = ACTION_NAMES + PHONE_ACTIONS
 # The actions that point at x, y when given and act at the pointer otherwise.
 POINTER_ACTIONS = frozenset(
     cls.model_fields["action"].default for cls in ACTION_CLASSES if issubclass(cls, _PointerAction)
@@ -313,6 +393,7 @@ SCREEN_CHANGING_ACTIONS = frozenset(
         "type",
         "scroll",
         "hscroll",
+        *PHONE_ACTIONS,
     }
 )
 
@@ -416,10 +497,20 @@ class ToolFamily:
     # Qwen2.5-VL's clicks act where the cursor is: only mouse_move and drags take a point.
     clicks_take_a_point: bool = True
 
+    name: str = "computer_use"
+
     def __post_init__(self) -> None:
         unknown = [name for name in self.actions if name not in ACTION_NAMES]
         if unknown:
             raise ValueError(f"not canonical actions: {unknown}")
+
+    def schema(self, width: int, height: int) -> dict[str, object]:
+        """The tool's definition for a screen announced as width x height."""
+        return tool_schema(width, height, self)
+
+    def schema_json(self, width: int, height: int) -> str:
+        """The definition as one JSON line, for the text-mode system prompt."""
+        return tool_schema_json(width, height, self)
 
 
 QWEN3_TOOL = ToolFamily(actions=ACTION_NAMES)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 Button = Literal["left", "right", "middle"]
+SystemButton = Literal["back", "home", "menu", "enter"]
 
 
 class Desktop(Protocol):
@@ -34,3 +35,26 @@ class Desktop(Protocol):
 
     def clear_selections(self) -> None:
         """Leave CLIPBOARD and PRIMARY empty, so that nothing selected so far can be pasted."""
+
+
+@runtime_checkable
+class Phone(Desktop, Protocol):
+    """A touch screen with system buttons and apps: what a phone adds to the desktop's input.
+
+    On a phone `click` is a tap, `drag` a swipe and `type_text` the keyboard of the focused field.
+    """
+
+    def long_press(self, x: int, y: int, *, seconds: float) -> None:
+        """Touch (x, y) and hold it for `seconds`."""
+
+    def swipe(self, start: tuple[int, int], end: tuple[int, int], *, seconds: float) -> None:
+        """Slide a finger from `start` to `end` over `seconds`."""
+
+    def system_button(self, button: SystemButton) -> None:
+        """Press Back, Home, Menu (the recent apps) or Enter."""
+
+    def resolve_app(self, name: str) -> str:
+        """The package `open_app(name)` would start (what the policy gate checks)."""
+
+    def open_app(self, name: str) -> str:
+        """Start the app with this package name (or a name that picks one package); its package."""

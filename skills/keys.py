@@ -23,8 +23,22 @@ NAMED_KEYS = frozenset(
     printscreen right scrolllock select separator shift space subtract tab up win add
     """.split()  # noqa: SIM905 (one word per key reads better than a 100-item list)
 )
+# A phone's own keys, by the adb names Qwen's mobile_use uses (KEYCODE_VOLUME_UP is volume_up).
+# Only a phone presses them: the desktops' keyboards have no such key and refuse them.
+PHONE_KEYS = frozenset(
+    [
+        "volume_up",
+        "volume_down",
+        "volume_mute",
+        "power",
+        "camera",
+        "clear",
+        "search",
+        "notification",
+    ]
+)
 CHARACTER_KEYS = frozenset(string.ascii_lowercase + string.digits + string.punctuation)
-VALID_KEYS = NAMED_KEYS | CHARACTER_KEYS
+VALID_KEYS = NAMED_KEYS | CHARACTER_KEYS | PHONE_KEYS
 MODIFIERS = frozenset({"ctrl", "alt", "shift", "win"})
 
 # Spellings from pyautogui, xdotool/X keysyms, Anthropic, OpenAI, UI-TARS and habit (lowercased).
@@ -158,6 +172,8 @@ def normalise_key(name: str, *, alone: bool = True) -> list[str]:
     lowered = key.lower()
     if lowered == "iso_left_tab":  # X's name for shift+tab
         return ["shift", "tab"]
+    if lowered.startswith("keycode_") and lowered[8:] in PHONE_KEYS:
+        lowered = lowered[8:]  # adb's own spelling: KEYCODE_VOLUME_UP
     lowered = ALIASES.get(lowered, lowered)
     if lowered not in VALID_KEYS:
         raise UnknownKey(

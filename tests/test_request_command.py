@@ -35,6 +35,9 @@ BODIES = [
     ("qwen2.5-vl", "vllm-qwen2.5-vl", "text"),
     ("ui-tars-1.5", "vllm-ui-tars-1.5", "text"),
     ("gui-plus", "dashscope-gui-plus", "text"),
+    ("qwen3-mobile", "qwen3.7-plus", "native"),
+    ("qwen3-mobile", "qwen3.7-plus", "text"),
+    ("qwen2.5-mobile", "vllm-qwen2.5-vl", "text"),
 ]
 
 

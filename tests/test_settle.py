@@ -34,7 +34,7 @@ from agent.model.scripted import ScriptedReply, ScriptedServer
 from agent.perception.screen import DesktopScreen, Frame, SettleRule
 from agent.records import read_trajectory
 from agent.trajectory import Trajectory
-from skills.computer import ACTION_NAMES, SCREEN_CHANGING_ACTIONS
+from skills.computer import ALL_ACTIONS, SCREEN_CHANGING_ACTIONS
 
 APP = Path(__file__).parent / "apps" / "settle_app.py"
 # The app's colours as mss returns them (BGR; the fourth byte is padding).
@@ -227,7 +227,7 @@ def test_without_damage_the_screen_is_polled_and_said_so_once(capsys):
 
 
 def test_the_loop_waits_for_a_change_after_clicks_and_keys_only(tmp_path: Path):
-    assert set(ACTION_NAMES) >= SCREEN_CHANGING_ACTIONS
+    assert set(ALL_ACTIONS) >= SCREEN_CHANGING_ACTIONS
     replies = [
         ScriptedReply(action={"action": "mouse_move", "coordinate": [10, 10]}),
         ScriptedReply(action={"action": "left_click", "coordinate": [10, 10]}),

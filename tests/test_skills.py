@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from skills.computer import (
     ACTION_ADAPTER,
     ACTION_NAMES,
+    ALL_ACTIONS,
     Action,
     Answer,
     DoubleClick,
@@ -102,7 +103,7 @@ def test_action_names_match_the_action_union():
     union = get_args(get_args(Action)[0])
     from_classes = [cls.model_fields["action"].default for cls in union]
     assert len(from_classes) == len(set(from_classes))
-    assert set(from_classes) == from_schema == set(ACTION_NAMES)
+    assert set(from_classes) == from_schema == set(ALL_ACTIONS)
     assert list(ACTION_NAMES) == QWEN_ACTIONS
 
 

@@ -7,7 +7,7 @@ must not pay for them. tests/test_cli_startup.py checks that every copy equals i
 
 from __future__ import annotations
 
-PROFILES = ("qwen3", "qwen2.5-vl", "ui-tars-1.5", "gui-plus")
+PROFILES = ("qwen3", "qwen2.5-vl", "ui-tars-1.5", "gui-plus", "qwen3-mobile", "qwen2.5-mobile")
 DIALECTS = ("auto", "qwen", "uitars", "anthropic", "openai", "pyautogui", "computer13", "gui-plus")
 COORD_SPACES = ("relative-1000", "relative-999", "image", "screen")
 TOOL_MODES = ("auto", "native", "text")

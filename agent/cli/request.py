@@ -112,7 +112,8 @@ def _qwen(conversation: Conversation, step: int, said: str, arguments: dict[str,
     from agent.reply import Reply, ToolCall
 
     tool = conversation.profile.tool
-    if tool is not None and not tool.clicks_take_a_point and arguments["action"] == "left_click":
+    points_first = tool is not None and not getattr(tool, "clicks_take_a_point", True)
+    if points_first and arguments["action"] == "left_click":
         # Its clicks act where the cursor is: the step moves the cursor there instead.
         said, arguments = "Point at the middle of the screen.", arguments | {"action": "mouse_move"}
     call = json.dumps(arguments)
@@ -160,9 +161,29 @@ def _gui_plus(conversation: Conversation, step: int, said: str, arguments: dict[
     return Reply(content=json.dumps(reply, ensure_ascii=False), finish_reason="stop")
 
 
+def _mobile(conversation: Conversation, step: int, said: str, arguments: dict[str, Any]) -> Reply:
+    """Thought and Action lines and a mobile_use call: a tap, typing, a key, a wait."""
+    from agent.reply import Reply, ToolCall
+
+    action = arguments["action"]
+    if action == "left_click":
+        arguments = {"action": "click", "coordinate": arguments["coordinate"]}
+    elif action == "key":
+        arguments = {"action": "key", "text": arguments["keys"][0]}
+    call = json.dumps(arguments)
+    content = f"Thought: {said}\nAction: {said}" if conversation.profile.reply_format else ""
+    if conversation.text_mode:
+        block = f'<tool_call>\n{{"name": "mobile_use", "arguments": {call}}}\n</tool_call>'
+        return Reply(content=f"{content}\n{block}".strip(), finish_reason="stop")
+    native = ToolCall(id=f"call_{step}", name="mobile_use", arguments=call)
+    return Reply(content=content, tool_calls=(native,), finish_reason="tool_calls")
+
+
 _WRITERS: dict[str, Callable[[Conversation, int, str, dict[str, Any]], Reply]] = {
     "ui-tars-1.5": _uitars,
     "gui-plus": _gui_plus,
+    "qwen3-mobile": _mobile,
+    "qwen2.5-mobile": _mobile,
 }
 
 

@@ -36,7 +36,7 @@ from agent.redact import Redactor, mask_url, url_password
 from agent.run_folder import default_run_dir
 from agent.runner import _is_failsafe, desktop_url
 from agent.trajectory import Trajectory, timestamp
-from skills.computer import ACTION_ADAPTER, ACTION_NAMES, Action, action_json, changes_screen
+from skills.computer import ACTION_ADAPTER, ALL_ACTIONS, Action, action_json, changes_screen
 from skills.desktop import Button, Desktop
 
 T = TypeVar("T")
@@ -275,8 +275,8 @@ class Session:
         if not isinstance(fields, dict):
             return None, "an action is a JSON object such as {'action': 'left_click', ...}"
         name = fields.get("action")
-        if name not in ACTION_NAMES:
-            return None, f"unknown action {name!r} (allowed actions: {', '.join(ACTION_NAMES)})"
+        if name not in ALL_ACTIONS:
+            return None, f"unknown action {name!r} (allowed actions: {', '.join(ALL_ACTIONS)})"
         try:
             action = ACTION_ADAPTER.validate_python(fields)
         except ValidationError as error:

@@ -14,6 +14,11 @@ and content of each family's official harness; the wording is ours.
                                                        is in the user prompt     last 5 screenshots
     gui-plus      its JSON-action prompt               none: in the system       the last 12, with
                                                        prompt, image pixels      3 screenshots
+    qwen3-mobile  "helpful assistant" + Thought,       Qwen3's mobile_use,       the current
+                  Action and one call                  10 actions, 999x999       screenshot only,
+                                                                                 progress as lines
+    qwen2.5-      "helpful assistant"                  Qwen2.5's mobile_use,     as qwen3-mobile
+    mobile                                             9 actions, image pixels
 
 With native `tools` the server's chat template appends the tool to the system message; in text
 mode deskpilot appends it in the same (Nous) form, so both modes show the model the same prompt.
@@ -26,6 +31,7 @@ from typing import Literal
 
 from agent.config import ModelSettings
 from skills.computer import QWEN3_TOOL, QWEN25_TOOL, ToolFamily
+from skills.mobile import QWEN3_MOBILE_TOOL, QWEN25_MOBILE_TOOL, MobileFamily
 
 TextResults = Literal["tool_response", "problems"]
 
@@ -171,13 +177,34 @@ click, e.g. 'Chrome icon' or 'login button'>"}
 - Parameters: {"reason": "<string>"}"""
 
 
+# Qwen's phone agents: a thought, then the action, then the one call.
+MOBILE_REPLY_FORMAT = """# Response format
+
+Reply to every step in this format:
+1) Thought: one short sentence on what the screen shows and what to do next.
+2) Action: one short imperative sentence saying what to do on the phone.
+3) A single tool call (<tool_call>...</tool_call>) carrying that action.
+
+Rules:
+- Write exactly these three parts, in this order, and nothing else.
+- If the task asks for information, give it with action=answer.
+- When the task is done, or cannot be done, call action=terminate with its status."""
+
+# The phone agents send the current screenshot only; what was done so far is text.
+MOBILE_INSTRUCTION = """The user query: {task}
+
+Task progress (what has been done on the device so far):
+{previous}"""
+
+
 @dataclass(frozen=True, slots=True)
 class ProfileSpec:
     """One family's prompt and history policy (its settings are in PROFILE_DEFAULTS)."""
 
     name: str
     system: str  # the system message, before any tool block
-    tool: ToolFamily | None  # None: the actions are written in the prompt, never sent as a tool
+    # None: the actions are written in the prompt, never sent as a tool
+    tool: ToolFamily | MobileFamily | None
     reply_format: str  # after the tool block: how to answer
     # The task text: `{task}` for the task, `{previous}` for the "Step i: ..." lines of the
     # steps no longer sent in full ("None" while there are none).
@@ -239,6 +266,28 @@ PROFILE_SPECS: dict[str, ProfileSpec] = {
         instruction_alone=False,
         text_results="problems",
         note_unseen_steps=True,
+        thinks_by_default=False,
+    ),
+    "qwen3-mobile": ProfileSpec(
+        name="qwen3-mobile",
+        system=HELPFUL,
+        tool=QWEN3_MOBILE_TOOL,
+        reply_format=MOBILE_REPLY_FORMAT,
+        instruction=MOBILE_INSTRUCTION,
+        instruction_alone=False,
+        text_results="tool_response",
+        note_unseen_steps=False,
+        thinks_by_default=True,
+    ),
+    "qwen2.5-mobile": ProfileSpec(
+        name="qwen2.5-mobile",
+        system=HELPFUL,
+        tool=QWEN25_MOBILE_TOOL,
+        reply_format="",
+        instruction=MOBILE_INSTRUCTION,
+        instruction_alone=False,
+        text_results="tool_response",
+        note_unseen_steps=False,
         thinks_by_default=False,
     ),
 }

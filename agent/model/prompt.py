@@ -36,7 +36,6 @@ from agent.model.tool_prompt import in_instruction, in_system, native_entries, n
 from agent.parse.text import strip_thinking
 from agent.perception.imaging import EncodedImage
 from agent.reply import Reply
-from skills.computer import tool_schema, tool_schema_json
 from skills.tools import ToolImage, ToolSpec
 
 SUMMARY_CHARS = 200  # a "Step i: ..." line is cut to this length
@@ -147,7 +146,7 @@ class Conversation:
         profile = self.profile
         parts = [in_system(profile.name, profile.system, self.tools)]
         if self.text_mode and profile.tool is not None:
-            tool = tool_schema_json(*self.announced_size, profile.tool)
+            tool = profile.tool.schema_json(*self.announced_size)
             parts.append(TOOLS_BLOCK.format(tools=nous_lines(tool, self.tools)))
         if profile.reply_format:
             parts.append(profile.reply_format)
@@ -232,7 +231,7 @@ class Conversation:
         body: dict[str, Any] = {"model": s.name, "messages": messages, "max_tokens": max_tokens}
         if not self.text_mode and self.profile.tool is not None:
             body["tools"] = [
-                tool_schema(*self.announced_size, self.profile.tool),
+                self.profile.tool.schema(*self.announced_size),
                 *native_entries(self.tools),
             ]
         if s.stream:

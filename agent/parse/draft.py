@@ -55,7 +55,11 @@ def finish(item: Draft, mapping: Mapping) -> Action | CallTool:
 
 
 def explain(
-    error: ValidationError, *, action: str | None = None, tool: str = "computer_use"
+    error: ValidationError,
+    *,
+    action: str | None = None,
+    tool: str = "computer_use",
+    allowed: tuple[str, ...] = ACTION_NAMES,
 ) -> str:
     """A one-line account of a validation error that names the field and what is allowed."""
     problems = []
@@ -63,7 +67,7 @@ def explain(
         where = ".".join(str(p) for p in item["loc"] if not isinstance(p, int)) or "arguments"
         message = " ".join(item["msg"].split())
         if where == "action":
-            message = f"{message} (allowed actions: {', '.join(ACTION_NAMES)})"
+            message = f"{message} (allowed actions: {', '.join(allowed)})"
         problems.append(f"{where}: {message}")
     prefix = f"invalid {action} call" if action else f"invalid {tool} call"
     return f"{prefix}: " + "; ".join(problems)

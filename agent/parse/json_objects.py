@@ -18,12 +18,13 @@ from collections.abc import Callable
 from typing import Any
 
 from agent.errors import ParseError
-from agent.parse import anthropic, computer13, gui_plus, openai_cua, qwen
-from agent.parse.draft import Draft
+from agent.parse import anthropic, computer13, gui_plus, mobile, openai_cua, qwen
+from agent.parse.draft import Draft, enum
 from agent.parse.points import show
 from agent.parse.text import Block, json_spans, leading_object, loads_value, tool_call_blocks
 from agent.parse.tool_calls import NO_TOOLS, Tools, object_call
 from skills.computer import TOOL_NAME
+from skills.mobile import MOBILE_ONLY, MOBILE_TOOL_NAME
 from skills.tools import tool_names
 
 READERS: dict[str, Callable[[dict[str, Any]], list[Draft]]] = {
@@ -32,8 +33,11 @@ READERS: dict[str, Callable[[dict[str, Any]], list[Draft]]] = {
     "openai": openai_cua.drafts,
     "computer13": computer13.drafts,
     "gui-plus": gui_plus.drafts,
+    "mobile": mobile.drafts,  # Qwen's mobile_use: read by the qwen dialect (and auto)
 }
-# The function names each dialect's calls may carry; `computer_use` is the tool deskpilot offers.
+# The function names each dialect's calls may carry; `computer_use` is the tool deskpilot offers
+# a desktop, `mobile_use` the one it offers a phone.
+QWEN_TOOLS = frozenset({TOOL_NAME, MOBILE_TOOL_NAME})
 TOOL_NAMES = {
     "anthropic": frozenset({TOOL_NAME, "computer"}),
     "openai": frozenset({TOOL_NAME, "computer", "computer_use_preview"}),
@@ -80,25 +84,34 @@ def object_drafts(
     called = object_call(obj, tools)
     if called is not None:
         return [called]
-    inner = _unwrap(obj, dialect, where, tools)
+    inner, name = _unwrap(obj, dialect, where, tools)
     shape = _shape(inner) if dialect == "auto" else dialect
+    # Qwen's phone tool: named so, its `key` and `type` read as its own; unnamed, an action
+    # only it has (`click`, `swipe`, ...) written the Qwen way.
+    named_mobile = name == MOBILE_TOOL_NAME and dialect in ("auto", "qwen")
+    bare_mobile = name is None and shape == "qwen" and enum(inner.get("action")) in MOBILE_ONLY
+    if named_mobile or bare_mobile:
+        shape = "mobile"
     return READERS[shape](inner)
 
 
-def _unwrap(obj: dict[str, Any], dialect: str, where: str, tools: Tools) -> dict[str, Any]:
-    """The action object inside a function-call wrapper (or the object itself)."""
+def _unwrap(
+    obj: dict[str, Any], dialect: str, where: str, tools: Tools
+) -> tuple[dict[str, Any], str | None]:
+    """The action object inside a function-call wrapper (or the object itself), and the name of
+    the function it was passed to (None without a wrapper)."""
     if obj.get("type") == "function" and isinstance(obj.get("function"), dict):
         obj = obj["function"]
     if obj.get("type") == "tool_use" or (
         "name" in obj and "action" not in obj and "action_type" not in obj
     ):
-        return _arguments(obj, dialect, where, tools)
-    return obj
+        return _arguments(obj, dialect, where, tools), obj.get("name")
+    return obj, None
 
 
 def _arguments(call: dict[str, Any], dialect: str, where: str, tools: Tools) -> dict[str, Any]:
     name = call.get("name")
-    allowed = TOOL_NAMES.get(dialect, frozenset({TOOL_NAME}))
+    allowed = TOOL_NAMES.get(dialect, QWEN_TOOLS)
     if not isinstance(name, str) or name not in allowed:
         if tools:
             raise ParseError(f"unknown tool {show(name)}; the tools are {tool_names(tools)}")

@@ -33,7 +33,7 @@ RESERVED = frozenset(
     right_click middle_click double_click triple_click scroll hscroll wait terminate answer
     click left_single left_double right_single hover drag select hotkey press finished
     call_user long_press open_app press_home press_back keydown keyup release key_press
-    finish fail done
+    finish fail done mobile_use swipe system_button open
     """.split()  # noqa: SIM905
 )
 

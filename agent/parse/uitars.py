@@ -187,14 +187,21 @@ def _call_drafts(name: str, kwargs: dict[str, Any], tools: Tools) -> list[Draft]
     if name == "call_user":
         return failed()  # it asks a person for help; there is none, so the task cannot go on
     if name in MOBILE:
-        raise ParseError(
-            f"{name}() is a phone action; this is a desktop: use {', '.join(FUNCTIONS)}"
-        )
+        return [_phone_draft(name, kwargs)]
     if name in HELD:
         raise ParseError(
             f"{name}() is not supported here; use hotkey(key='ctrl c') for key combinations"
         )
     raise ParseError(f"unknown UI-TARS action {name}(); allowed: {', '.join(FUNCTIONS)}")
+
+
+def _phone_draft(name: str, kwargs: dict[str, Any]) -> Draft:
+    """UI-TARS's mobile actions (its phone action space); on a desktop they fail to run."""
+    if name == "long_press":
+        return draft("long_press", _box(kwargs, "start_box", name))
+    if name == "open_app":
+        return draft("open_app", name=text_field(kwargs, "app_name", "open_app()").strip())
+    return draft("system_button", button="home" if name == "press_home" else "back")
 
 
 def _scroll(kwargs: dict[str, Any]) -> Draft:

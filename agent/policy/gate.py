@@ -16,7 +16,7 @@ from typing import Any, Protocol, TextIO
 from PIL import Image, ImageDraw
 
 from agent.desktops.base import Backend, WindowInfo
-from agent.errors import DisplayError
+from agent.errors import ActionError, DisplayError
 from agent.perception.screen import Frame
 from agent.policy.lines import Edit, Lines
 from agent.policy.rules import (
@@ -30,7 +30,19 @@ from agent.policy.rules import (
     unreadable_line,
 )
 from agent.policy.secrets import copies_out, secrets_in
-from skills.computer import POINTER_ACTIONS, Key, LeftClickDrag, MouseMove, Type, action_json
+from skills.computer import (
+    POINTER_ACTIONS,
+    Key,
+    LeftClickDrag,
+    LongPress,
+    MouseMove,
+    OpenApp,
+    Swipe,
+    SystemButtonPress,
+    Type,
+    action_json,
+)
+from skills.desktop import Phone
 from skills.ocr import OcrError, read_words
 from skills.tools import CallTool
 
@@ -70,6 +82,9 @@ class Surroundings(Protocol):
 
     def words_near(self, x: int, y: int) -> list[str]:
         """The OCR words around (x, y)."""
+
+    def app_package(self, name: str) -> str:
+        """The package an app name opens on the phone."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +239,7 @@ class _Facts:
     _windows: list[tuple[WindowInfo | None, ...]] = field(default_factory=list)
     _focused: list[WindowInfo | None] = field(default_factory=list)
     _words: dict[tuple[int, int], list[str]] = field(default_factory=dict)
+    _apps: dict[str, str] = field(default_factory=dict)
 
     def windows(self) -> tuple[WindowInfo | None, ...]:
         """The windows that receive the action: under its points, or the focused one."""
@@ -260,10 +276,21 @@ class _Facts:
             self._words[x, y] = self.around.words_near(x, y)
         return self._words[x, y]
 
+    def app_package(self, name: str) -> str:
+        """The package `name` opens (Unreadable when the phone cannot say)."""
+        if name not in self._apps:
+            self._apps[name] = self.around.app_package(name)
+        return self._apps[name]
+
     def _read_windows(self) -> tuple[WindowInfo | None, ...]:
         action = self.action
-        if isinstance(action, Key | Type):
-            return (self.focused(),)
+        if isinstance(action, Key | Type | SystemButtonPress | OpenApp):
+            return (self.focused(),)  # a phone's buttons act on the app in front
+        if isinstance(action, Swipe):
+            start = (action.start_x, action.start_y)
+            return (self.around.window_at(start), self.around.window_at((action.x, action.y)))
+        if isinstance(action, LongPress):
+            return (self.around.window_at((action.x, action.y)),)
         if isinstance(action, LeftClickDrag):
             start = None if action.start_x is None else (action.start_x, action.start_y)
             return (self.around.window_at(start), self.around.window_at((action.x, action.y)))
@@ -292,6 +319,16 @@ class DesktopSurroundings:
             return self._desktop().window_at(point)
         except DisplayError as error:
             raise Unreadable(f"the window under the target could not be read: {error}") from None
+
+    def app_package(self, name: str) -> str:
+        """The package the phone would open for `name`."""
+        try:
+            phone = self._desktop().input()
+            if not isinstance(phone, Phone):
+                raise DisplayError(f"{self._desktop().name} desktops have no apps to open")
+            return phone.resolve_app(name)
+        except (DisplayError, ActionError) as error:
+            raise Unreadable(f"the app {name!r} could not be resolved: {error}") from None
 
     def _desktop(self) -> Backend:
         if self.desktop is None:

@@ -10,15 +10,16 @@ from typing import Any
 from agent.config import config_folders
 from agent.errors import ConfigError
 from agent.policy.rules import DECISIONS, Policy, Rule, WindowName
-from skills.computer import ACTION_NAMES
+from skills.computer import ALL_ACTIONS
 from skills.keys import UnknownKey, normalise_keys
 
 FIELDS = {"decision", "reason", "name", "actions", "text", "keys", "windows", "words", "region"}
-FIELDS |= {"secrets", "tools"}
+FIELDS |= {"secrets", "tools", "apps"}
 TOP_LEVEL = {"rule", "max_denials", "default"}
 MAX_POLICY_BYTES = 1_048_576
 NAME = re.compile(r"[a-z0-9][a-z0-9.-]*")
 TOOL_PATTERN = re.compile(r"[A-Za-z0-9_*?\[\]!-]{1,64}")
+APP_PATTERN = re.compile(r"[A-Za-z0-9_.*?\[\]!]{1,200}")
 
 
 def run_policy(path: Path | None) -> Policy:
@@ -91,9 +92,9 @@ def _rule(raw: Any, default_name: str, source: str) -> Rule:
     if decision not in DECISIONS:
         raise ConfigError(f"{where}: decision must be one of {', '.join(DECISIONS)}")
     actions = _strings(raw, "actions", where)
-    if actions is not None and not set(actions) <= set(ACTION_NAMES):
-        bad = sorted(set(actions) - set(ACTION_NAMES))[0]
-        raise ConfigError(f"{where}: unknown action {bad!r}; known: {', '.join(ACTION_NAMES)}")
+    if actions is not None and not set(actions) <= set(ALL_ACTIONS):
+        bad = sorted(set(actions) - set(ALL_ACTIONS))[0]
+        raise ConfigError(f"{where}: unknown action {bad!r}; known: {', '.join(ALL_ACTIONS)}")
     return Rule(
         name=name,
         decision=decision,
@@ -106,6 +107,7 @@ def _rule(raw: Any, default_name: str, source: str) -> Rule:
         region=_region(raw.get("region"), where),
         secrets=_frozen(_strings(raw, "secrets", where)),
         tools=_tool_patterns(_strings(raw, "tools", where), where),
+        apps=_app_patterns(_strings(raw, "apps", where), where),
     )
 
 
@@ -127,6 +129,19 @@ def _tool_patterns(values: list[str] | None, where: str) -> tuple[str, ...] | No
             raise ConfigError(
                 f"{where}: tools: {value!r} is no tool name (letters, digits, _ and -, "
                 "or a pattern with * ? [ ])"
+            )
+    return tuple(values)
+
+
+def _app_patterns(values: list[str] | None, where: str) -> tuple[str, ...] | None:
+    """Android package names, or shell patterns of them ("com.android.*")."""
+    if values is None:
+        return None
+    for value in values:
+        if not APP_PATTERN.fullmatch(value):
+            raise ConfigError(
+                f"{where}: apps: {value!r} is no package name (letters, digits, _ and dots, "
+                "e.g. com.android.settings, or a pattern with * ? [ ])"
             )
     return tuple(values)
 

@@ -25,7 +25,7 @@ from typing import Any, Literal, Protocol, get_args
 from agent.desktops.base import WindowInfo
 from agent.policy.commands import TOO_DEEP, TRUNCATED, command_lines
 from agent.policy.secrets import secrets_in
-from skills.computer import Key, LeftClickDrag
+from skills.computer import Key, LeftClickDrag, OpenApp
 from skills.tools import CallTool
 
 Decision = Literal["allow", "confirm", "deny"]
@@ -57,6 +57,9 @@ class Facts(Protocol):
 
     def words_near(self, x: int, y: int) -> list[str]:
         """The OCR words around (x, y) (Unreadable when they cannot be read)."""
+
+    def app_package(self, name: str) -> str:
+        """The package an app name opens on the phone (Unreadable when it cannot be told)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +105,8 @@ class Rule:
     region: tuple[int, int, int, int] | None = None
     secrets: frozenset[str] | None = None
     tools: tuple[str, ...] | None = None  # tool names or patterns ("fs__*"); only tool calls
+    # Package names or patterns ("com.android.*") of the apps an open_app starts; only those.
+    apps: tuple[str, ...] | None = None
 
     @property
     def allows(self) -> bool:
@@ -155,6 +160,8 @@ class Rule:
             x, y, w, h = self.region
             if point is None or not (x <= point[0] < x + w and y <= point[1] < y + h):
                 return False
+        if self.apps is not None and not self._opens_app(subject):
+            return False
         if self.windows is not None and not self._in_windows(subject.facts.windows()):
             return False
         if self.words is not None:
@@ -163,6 +170,14 @@ class Rule:
             seen = {w.casefold().strip(".,:;!?") for w in subject.facts.words_near(*point)}
             return any(word.casefold() in seen for word in self.words)
         return True
+
+    def _opens_app(self, subject: Subject) -> bool:
+        """Whether the action opens a named app: by the package the phone resolves it to."""
+        assert self.apps is not None
+        if not isinstance(subject.action, OpenApp):
+            return False
+        package = subject.facts.app_package(subject.action.name)  # Unreadable: fails closed
+        return any(fnmatchcase(package, pattern) for pattern in self.apps)
 
     def _in_windows(self, windows: tuple[WindowInfo | None, ...]) -> bool:
         assert self.windows is not None
