@@ -23,7 +23,7 @@ The wings, lowest first; a module imports only from its own wing or lower ones
     display/                    AT-SPI trees, X connections, virtual X desktops, processes
                                 that die with their owner
     desktops/                   the desktop seam (base.py), one folder per backend (x11/,
-                                wayland/, vnc/) and open.py, which maps --desktop to one
+                                wayland/, vnc/, adb/) and open.py, which maps --desktop to one
     perception/                 target evidence and the element list for --observe a11y
     parse/                      a model reply in any dialect -> canonical actions in screen pixels
     config                      settings: preset, environment, flags

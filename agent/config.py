@@ -276,7 +276,7 @@ class RunSettings(_Section):
     loop_nudge_after: int = Field(default=3, ge=2)  # same action on an unchanged screen: nudge
     loop_stop_after: int = Field(default=5, ge=2)  # ... and stop the run
     runs_dir: Path = Path("runs")
-    # --desktop: x11::N, :N, wayland:[SOCKET], vnc://HOST:PORT; default: the session's own
+    # --desktop: x11::N, :N, wayland:[SOCKET], vnc://HOST:PORT, adb:[SERIAL]; default: the session's
     desktop: str | None = None
     display: str | None = None  # an X display (":1"): the older name of desktop = ":1"
     vnc_password_env: str = "DESKPILOT_VNC_PASSWORD"  # where a VNC desktop's password is read

@@ -153,6 +153,32 @@ def test_backends_do_not_import_each_other_and_nothing_above_the_seam_imports_on
     assert crossing == []
 
 
+# The library that speaks each remote backend's protocol, imported by that backend alone (and
+# only once it is chosen: parse_desktop and `import agent` load none of them).
+BACKEND_LIBRARIES = {"adbutils": "adb", "pywayland": "wayland"}
+
+
+def third_party_imports(path: Path) -> set[str]:
+    """The top-level names of the modules a file imports, anywhere in it."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_each_backend_library_is_imported_by_its_backend_alone() -> None:
+    misplaced = [
+        f"{name} imports {library}"
+        for name, path in modules().items()
+        for library in third_party_imports(path) & set(BACKEND_LIBRARIES)
+        if backend_of(name) != BACKEND_LIBRARIES[library]
+    ]
+    assert misplaced == []
+
+
 ROOT_IMPORTS = """
 import json, sys
 import agent, skills

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 
 import pytest
 
@@ -23,6 +25,13 @@ from agent.errors import ConfigError, DisplayError
         ("wayland:/run/user/1000/wayland-0", ("wayland", "/run/user/1000/wayland-0")),
         ("vnc://10.0.0.5:5901", ("vnc", "vnc://10.0.0.5:5901")),
         (" vnc://host ", ("vnc", "vnc://host")),
+        ("adb:", ("adb", "adb:")),
+        ("adb:emulator-5554", ("adb", "adb:emulator-5554")),
+        ("ADB:R58M12ABCDE", ("adb", "adb:R58M12ABCDE")),
+        ("adb:adb-R58M-x9._adb-tls-connect._tcp", ("adb", "adb:adb-R58M-x9._adb-tls-connect._tcp")),
+        ("adb:192.168.1.20:5555", ("adb", "adb:192.168.1.20:5555")),
+        ("adb:phone.lan:05555", ("adb", "adb:phone.lan:5555")),
+        ("adb:[::1]:5555", ("adb", "adb:[::1]:5555")),
     ],
 )
 def test_each_form_names_its_backend(url: str, parsed: tuple[str, str]) -> None:
@@ -36,6 +45,49 @@ def test_anything_else_is_one_line_naming_the_forms(url: str) -> None:
     with pytest.raises(ConfigError) as caught:
         parse_desktop(url)
     assert "\n" not in str(caught.value) and "vnc://HOST:PORT" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "adb://127.0.0.1:5555",
+        "adb:host:0",
+        "adb:host:70000",
+        "adb:host:port",
+        "adb:-s",
+        "adb:a b",
+        "adb:;reboot",
+        "adb:$(id)",
+        "adb:host:5555:1",
+        "adb:" + "x" * 300,
+    ],
+)
+def test_a_bad_adb_address_is_one_line_naming_the_adb_forms(url: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_desktop(url)
+    message = str(caught.value)
+    assert "\n" not in message and "adb:SERIAL" in message and "adb:HOST:PORT" in message
+    assert len(message) < 300
+
+
+def test_a_user_in_an_adb_address_is_never_echoed() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_desktop("adb:user:hunter2@10.0.0.5:5555")
+    assert "hunter2" not in str(caught.value)
+
+
+def test_parsing_an_adb_address_loads_no_adb_library() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", ADB_IMPORTS], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["adb", "False"]
+
+
+ADB_IMPORTS = """
+import sys
+from agent.desktops.open import parse_desktop
+print(parse_desktop("adb:emulator-5554")[0], "adbutils" in sys.modules)
+"""
 
 
 def test_a_password_in_a_bad_url_is_never_echoed() -> None:

@@ -35,8 +35,8 @@ def add_desktop_options(parser: argparse.ArgumentParser, what: str = "act on") -
     parser.add_argument(
         "--desktop",
         metavar="URL",
-        help=f"the desktop to {what}: x11::N or :N, wayland:[SOCKET], vnc://HOST:PORT "
-        "(default: the session's, from WAYLAND_DISPLAY or DISPLAY)",
+        help=f"the desktop to {what}: x11::N or :N, wayland:[SOCKET], vnc://HOST:PORT, "
+        "adb:[SERIAL] (default: the session's, from WAYLAND_DISPLAY or DISPLAY)",
     )
     parser.add_argument("--display", help="an X display, e.g. :1 (the same as --desktop :1)")
     parser.add_argument(

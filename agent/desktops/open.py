@@ -4,6 +4,8 @@
     wayland:[SOCKET]      a wlroots compositor; $WAYLAND_DISPLAY when no socket is named
     vnc://HOST[:PORT]     any desktop a VNC server shows; the password comes from the
                           environment variable named by --vnc-password-env
+    adb:[SERIAL]          an Android phone the adb server sees: the only one attached, or the
+    adb:HOST:PORT         one named by its serial, or one on the network (`adb connect` first)
 
 The one module that may import every backend; each backend's modules load only when chosen.
 """
@@ -17,7 +19,7 @@ from collections.abc import Mapping
 from agent.desktops.base import Backend
 from agent.errors import ConfigError, DisplayError
 
-FORMS = "x11::N, :N, wayland:[SOCKET] or vnc://HOST:PORT"
+FORMS = "x11::N, :N, wayland:[SOCKET], vnc://HOST:PORT or adb:[SERIAL|HOST:PORT]"
 X_DISPLAY = re.compile(r"[\w.-]*:\d+(\.\d+)?")
 DEFAULT_PASSWORD_ENV = "DESKPILOT_VNC_PASSWORD"
 # What a Wayland session without the wlroots protocols can use instead (GNOME, KDE).
@@ -42,6 +44,10 @@ def open_desktop(
         return X11Backend(address, monitor, failsafe=failsafe)
     if kind == "wayland":
         return _wayland(address or None)
+    if kind == "adb":
+        from agent.desktops.adb.backend import AdbBackend
+
+        return AdbBackend(address)
     from agent.desktops.vnc.backend import VncBackend
 
     return VncBackend(address, password_env)
@@ -80,6 +86,10 @@ def parse_desktop(url: str) -> tuple[str, str]:
 
         parse_url(text)  # vnc://HOST[:PORT] and nothing more, said in one line (never a password)
         return "vnc", text
+    if colon and scheme == "adb":
+        from agent.desktops.adb.url import parse_url as parse_adb
+
+        return "adb", parse_adb(text).url  # adb:, adb:SERIAL, adb:HOST:PORT; one line otherwise
     shown = text[:80] + ("..." if len(text) > 80 else "")
     if scheme == "vnc" or "@" in shown:  # never echo what may hold a password
         shown = scheme + ":..."

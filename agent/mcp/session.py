@@ -37,7 +37,7 @@ from agent.run_folder import default_run_dir
 from agent.runner import _is_failsafe, desktop_url
 from agent.trajectory import Trajectory, timestamp
 from skills.computer import ACTION_ADAPTER, ALL_ACTIONS, Action, action_json, changes_screen
-from skills.desktop import Button, Desktop
+from skills.desktop import Button, Desktop, Phone
 
 T = TypeVar("T")
 POINT_FIELDS = (("x", "y"), ("start_x", "start_y"))
@@ -234,7 +234,7 @@ class Session:
         if self._executor is None:
             run = self.settings.run
             backend = self._open_backend()
-            desktop = None if run.dry_run else FailSafeErrors(backend.input())
+            desktop = None if run.dry_run else _session_input(backend.input())
             # The same gate as `deskpilot run`: stdin is the protocol here, not a terminal, so
             # a rule that says confirm is refused unless the server was started with yes.
             folder = self._open_trajectory().folder
@@ -376,6 +376,11 @@ class FailSafeErrors:
     def clear_selections(self) -> None:
         """Empty CLIPBOARD and PRIMARY (no pointer involved: nothing to trip)."""
         self._desktop.clear_selections()
+
+
+def _session_input(desktop: Desktop) -> Desktop:
+    """The backend's input for a session: a phone as it is (it has no pyautogui fail-safe)."""
+    return desktop if isinstance(desktop, Phone) else FailSafeErrors(desktop)
 
 
 @contextlib.contextmanager

@@ -5,7 +5,8 @@
     display: {width: 1280, height: 800}             # its own virtual desktop (kind: x11, or
                                                    # wayland for a headless sway), or
     # desktop: vnc://127.0.0.1:5901                # a desktop that is already there: x11::N,
-                                                   # :N, wayland:[SOCKET] or vnc://HOST:PORT
+                                                   # :N, wayland:[SOCKET], vnc://HOST:PORT
+                                                   # or adb:[SERIAL] (a phone)
     setup:
       files: {notes.txt: ""}                       # created in the scenario's work folder
       serve: pages                                 # a folder served on 127.0.0.1 ({url})
@@ -315,7 +316,8 @@ class Scenario(_Strict):
     description: str = ""
     tags: list[str] = []
     display: DisplaySize = DisplaySize()
-    # A desktop that is already there, by URL (x11::N, :N, wayland:SOCKET, vnc://HOST:PORT),
+    # A desktop that is already there, by URL (x11::N, :N, wayland:SOCKET, vnc://HOST:PORT,
+    # adb:SERIAL),
     # instead of a fresh virtual one.
     desktop: str | None = Field(default=None, min_length=1)
     setup: Setup = Setup()

@@ -49,7 +49,7 @@ class FrameSource:
         interval: float = INTERVAL,
         quality: int = QUALITY,
     ) -> None:
-        self.desktop = desktop  # the URL: x11::1, wayland:SOCKET, vnc://HOST:PORT
+        self.desktop = desktop  # the URL: x11::1, wayland:SOCKET, vnc://HOST:PORT, adb:SERIAL
         self.monitor = monitor
         self.password_env = password_env
         self.interval = interval

@@ -9,8 +9,9 @@ main thread (and Ctrl+C). Routes:
     POST /control   {"command": "pause" | "resume" | "takeover" | "stop"}
     POST /input     one action of skills/computer.py, in desktop pixels, run on the desktop
 
-The desktop is named by its URL (x11::1, wayland:SOCKET, vnc://HOST:PORT): the view opens a
-connection of its own in its grabber thread (frames.py) and runs the person's input through it.
+The desktop is named by its URL (x11::1, wayland:SOCKET, vnc://HOST:PORT, adb:SERIAL): the view
+opens a connection of its own in its grabber thread (frames.py) and runs the person's input
+through it (on a phone, a click is a tap and a drag a swipe; Back, Home and Recent show there).
 Who may ask is agent/view/gate.py's part: loopback freely, another address with the token.
 A POST body is one JSON object of at most MAX_BODY bytes, read as it comes and dropped once it
 is longer; anything else is refused in one line (413 or 400), never with a traceback.
@@ -182,6 +183,8 @@ class ViewServer:
         switch = self.switch
         region = self._frames.region
         state["desktop"] = None if region is None else [region.width, region.height]
+        backend = self._frames.backend
+        state["phone"] = backend is not None and backend.name == "adb"  # Back, Home, Recent
         state["agent"] = switch is not None
         state["interactive"] = self._interactive()
         state["viewers"] = self._frames.watchers
