@@ -1,7 +1,7 @@
 """Scenarios on a virtual Wayland desktop of their own: `display: {kind: wayland}`.
 
 Each scenario gets a fresh headless sway (as a spare uid under root) with its own runtime
-directory and session bus; its apps run natively on Wayland (no Xwayland). The library's
+directory; its apps run natively on Wayland (no Xwayland). The library's
 scenarios/wayland/ runs with the whole library (tests/test_scenarios.py); here, a Chromium form
 driven by OCR steps through `deskpilot test`, window placement, and the one-line refusals.
 """
@@ -127,3 +127,14 @@ def test_an_unknown_display_kind_names_the_file_the_line_and_the_kinds(tmp_path:
     with pytest.raises(ConfigError) as caught:
         load_scenario(path)
     assert str(caught.value).startswith(f"{path}:2: display.kind: Input should be 'x11' or")
+
+
+def test_a_session_bus_is_advertised_only_when_one_runs():
+    from agent.display.virtual_wayland import VirtualWayland, _has_account
+
+    with VirtualWayland(320, 240) as desk:
+        assert desk.has_bus == _has_account(desk.uid)
+        if desk.has_bus:
+            assert desk.env["DBUS_SESSION_BUS_ADDRESS"].endswith("/bus")
+        else:  # the spare uid has no account: dbus-daemon would refuse it, so apps get no bus
+            assert "DBUS_SESSION_BUS_ADDRESS" not in desk.env
