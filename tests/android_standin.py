@@ -1303,3 +1303,17 @@ def _kill_strays(port: int) -> None:
         if exe == adb and pattern.search(cmdline):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(int(entry.name), signal.SIGKILL)
+
+
+def leftovers(port: int, folder: Path) -> list[str]:
+    """Command lines of processes still running for this adb port or under `folder`."""
+    marks = (f"tcp:localhost:{port}", f"tcp:{port} ", str(folder))
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if any(mark in cmdline for mark in marks) and entry.name != str(os.getpid()):
+            found.append(cmdline)
+    return found

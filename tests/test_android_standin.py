@@ -26,6 +26,7 @@ from android_standin import (
     adb_path,
     adb_server,
     connected,
+    leftovers,
 )
 
 from agent.display.virtual import VirtualDisplay
@@ -111,20 +112,6 @@ def open_notes_field(device: adbutils.AdbDevice, phone: PhoneStandIn) -> None:
         device.shell("input keyevent " + " ".join(["KEYCODE_DEL"] * len(field)))
     assert phone.state()["focused"] == "com.example.notes:id/note_input"
     assert phone.state()["field"] == ""
-
-
-def leftovers(port: int, folder: Path) -> list[str]:
-    """Command lines of processes still running for this adb port or this phone's folder."""
-    marks = (f"tcp:localhost:{port}", f"tcp:{port} ", str(folder))
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if any(mark in cmdline for mark in marks) and entry.name != str(os.getpid()):
-            found.append(cmdline)
-    return found
 
 
 # -- the screen ------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import io
-import os
 import socket
 import time
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from android_standin import (
     PhoneStandIn,
     _kill_strays,
     adb_server,
+    leftovers,
 )
 
 from agent.desktops.adb.backend import AdbBackend
@@ -83,20 +83,6 @@ def phone(rig: tuple[PhoneStandIn, int, Path], backend: AdbBackend) -> PhoneStan
     backend.input().system_button("home")
     assert standin.state()["screen"] == "home"
     return standin
-
-
-def leftovers(port: int, folder: Path) -> list[str]:
-    """Command lines of processes still running for this adb port or under `folder`."""
-    marks = (f"tcp:localhost:{port}", f"tcp:{port} ", str(folder))
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if any(mark in cmdline for mark in marks) and entry.name != str(os.getpid()):
-            found.append(cmdline)
-    return found
 
 
 def sent(phone: PhoneStandIn, since: int) -> list[list[str]]:

@@ -12,14 +12,13 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from test_desktop_vnc import free_port, wait_listening
 
 from agent.display.virtual import VirtualDisplay
 from agent.errors import ConfigError
@@ -47,23 +46,6 @@ def run_scenario(path: Path, folder: Path) -> ScenarioResult:
 
 
 # -- a VNC server showing an Xvfb of the test's own --------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_listening(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"x11vnc exited ({proc.returncode}): {log.read_text()[-800:]}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            return
-        time.sleep(0.02)
-    raise RuntimeError(f"x11vnc never listened on {port}: {log.read_text()[-800:]}")
 
 
 @contextlib.contextmanager
