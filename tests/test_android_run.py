@@ -75,13 +75,14 @@ def field_of_notes(phone: PhoneStandIn) -> tuple[int, int]:
     return where
 
 
-def test_an_agent_adds_a_note_on_the_phone(rig, tmp_path: Path):
+@pytest.mark.parametrize("coords", ["relative-999", "screen"])
+def test_an_agent_adds_a_note_on_the_phone(rig, tmp_path: Path, coords: str):
     phone, env = rig
     field = field_of_notes(phone)
     before = len(phone.commands())
     replies = [
         mobile(action="open", text="notes"),
-        mobile(action="click", coordinate=grid(field)),
+        mobile(action="click", coordinate=grid(field) if coords == "relative-999" else list(field)),
         mobile(action="type", text="buy milk; then 'tea' & $(cake)"),
         mobile(action="key", text="enter"),
         mobile(action="system_button", button="Back"),
@@ -91,7 +92,7 @@ def test_an_agent_adds_a_note_on_the_phone(rig, tmp_path: Path):
     with ScriptedServer(replies) as server:
         argv = [DESKPILOT, "run", "Add the note 'buy milk' in Notes, then go back"]
         argv += ["--base-url", server.base_url, "--api-key-env", "NO_KEY_NEEDED"]
-        argv += ["--desktop", f"adb:{phone.serial}", "--run-dir", str(folder)]
+        argv += ["--desktop", f"adb:{phone.serial}", "--run-dir", str(folder), "--coords", coords]
         done = subprocess.run(
             argv,
             env=env | {"NO_KEY_NEEDED": "unused"},
@@ -122,7 +123,8 @@ def test_an_agent_adds_a_note_on_the_phone(rig, tmp_path: Path):
     for request in server.requests:
         (tool,) = request["tools"]
         assert tool["function"]["name"] == "mobile_use"
-        assert "resolution is 999x999" in tool["function"]["description"]
+        announced = "999x999" if coords == "relative-999" else f"{WIDTH}x{HEIGHT}"
+        assert f"resolution is {announced}" in tool["function"]["description"]
         images = [
             part
             for message in request["messages"]
