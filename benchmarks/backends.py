@@ -22,6 +22,7 @@ import contextlib
 import itertools
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -178,6 +179,7 @@ def vnc_desktop(width: int, height: int, page: Path) -> Iterator[str]:
         os.killpg(server.pid, 15)
         server.wait(5)
         os.close(read_fd)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def still_caret(home: Path) -> None:
