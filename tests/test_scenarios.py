@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +19,7 @@ from agent.scenarios.checks import Context, run_check
 from agent.scenarios.display import ScenarioDisplay
 from agent.scenarios.format import load_scenario
 from agent.scenarios.job import Job, ScenarioResult
+from agent.scenarios.process import start_worker
 from agent.scenarios.suite import SuiteResult, matches_keyword, run_suite, select
 
 LIBRARY = Path(__file__).resolve().parent.parent / "scenarios"
@@ -302,3 +306,27 @@ def test_live_tasks_use_the_configured_model_and_say_what_is_missing(
     (result,) = LocalBackend(1).run([job], lambda started: None)
     assert result.status == "error"
     assert "DESKPILOT_API_KEY" in (result.error or "")
+
+
+@pytest.mark.gui
+def test_a_killed_worker_leaves_no_temporary_files(tmp_path: Path):
+    path = write(
+        tmp_path,
+        """
+name: killed
+timeout: 60
+steps:
+  - {action: wait, seconds: 60}
+checks: [{check: file_exists, path: never}]
+""",
+    )
+    worker = start_worker(Job(scenario=path, folder=tmp_path / "run", timeout=60))
+    try:
+        deadline = time.monotonic() + 30
+        while not any(worker.scratch.iterdir()):  # its desktop's folder, under its own TMPDIR
+            assert time.monotonic() < deadline, "the worker made no temporary files"
+            time.sleep(0.1)
+        os.killpg(worker.process.pid, signal.SIGKILL)  # no chance to clean up after itself
+    finally:
+        worker.stop()
+    assert not worker.scratch.exists()

@@ -7,17 +7,23 @@ at import, so a process never serves a second scenario. Past its deadline the wo
 SIGTERM (it then stops its desktop) and, if it does not go, SIGKILL.
 
 A worker also dies with the process that started it (PR_SET_PDEATHSIG, set by the worker on
-itself): when Ray force-cancels a task or loses it, the scenario and its desktop go too.
+itself): when Ray force-cancels a task or loses it, the scenario and its desktop go too. Its
+temporary files (the desktop's, the scenario's scratch folder) go under a folder the launcher
+makes for it ($TMPDIR) and removes once the worker has ended, so a worker killed at its
+deadline leaves none behind.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from agent.display.processes import die_with_parent, kill_group, tail
 from agent.scenarios.job import Job, ScenarioResult, Status
@@ -35,6 +41,7 @@ class WorkerProcess:
     job: Job
     process: subprocess.Popen[bytes]
     deadline: float
+    scratch: Path  # the worker's $TMPDIR, removed once it has ended
 
     def done(self) -> bool:
         """Whether the worker has exited or is past its deadline."""
@@ -43,8 +50,7 @@ class WorkerProcess:
     def finish(self) -> ScenarioResult:
         """The worker's result, or an error result that says why there is none."""
         overdue = self.process.poll() is None
-        if overdue:
-            self.stop()
+        self.stop()  # ended already: only its temporary files go
         result_file = self.job.folder / "result.json"
         if result_file.is_file():
             return ScenarioResult.model_validate_json(result_file.read_text(encoding="utf-8"))
@@ -59,8 +65,9 @@ class WorkerProcess:
         )
 
     def stop(self) -> None:
-        """SIGTERM the worker's process group, then SIGKILL it if it lingers."""
+        """SIGTERM the worker's process group, then SIGKILL it if it lingers; remove its files."""
         kill_group(self.process, grace=STOP_WAIT)
+        shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 def start_worker(job: Job) -> WorkerProcess:
@@ -69,7 +76,11 @@ def start_worker(job: Job) -> WorkerProcess:
     job_file = job.folder / "job.json"
     job_file.write_text(job.model_dump_json(), encoding="utf-8")
     (job.folder / "result.json").unlink(missing_ok=True)
-    env = {**os.environ, PARENT_ENV: str(os.getpid())}
+    scratch = Path(tempfile.mkdtemp(prefix="deskpilot-worker-"))
+    # Others may pass through, not list: a Wayland desktop's compositor runs as a spare uid
+    # and reaches its runtime folder in here.
+    scratch.chmod(0o711)
+    env = {**os.environ, PARENT_ENV: str(os.getpid()), "TMPDIR": str(scratch)}
     with (job.folder / "worker.log").open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "agent.scenarios.worker", str(job_file)],
@@ -79,7 +90,7 @@ def start_worker(job: Job) -> WorkerProcess:
             start_new_session=True,
             env=env,
         )
-    return WorkerProcess(job, process, time.monotonic() + job.timeout + GRACE)
+    return WorkerProcess(job, process, time.monotonic() + job.timeout + GRACE, scratch)
 
 
 def run_worker(job: Job) -> tuple[ScenarioResult, int]:
