@@ -442,6 +442,11 @@ def test_a_scaled_output_gives_physical_pixels_and_takes_logical_input(tmp_path:
             assert backend.screen() == Region(0, 0, 640, 400)
             frame = backend.grab()
             assert (frame.size, frame.scale) == ((1280, 800), 2.0)
+            # GTK paints again at the new scale after it said ready: wait for that paint.
+            while _pixel(frame, 2 * 150, 2 * 170) != (255, 0, 0):
+                assert time.monotonic() < deadline, "the logger never painted at scale 2"
+                time.sleep(0.05)
+                frame = backend.grab()
             log.seen = len(log.lines())
             backend.input().click(150, 170, button="left", clicks=1)
             (press,) = log.new(prefix="press")

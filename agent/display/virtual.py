@@ -28,7 +28,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from Xlib import X
+
+from agent.display import xconn
 from agent.display.a11y import AccessibilityBus, start_bus
 from agent.display.processes import die_with_parent, group_alive, kill_group, signal_group, tail
 from agent.errors import DisplayError, NoAccessibility
@@ -74,6 +78,17 @@ def missing_programs() -> list[str]:
 # Displays this process started; with $DESKPILOT_STARTED_DISPLAY (set for what runs on one),
 # how a run tells a virtual desktop of its own from a person's real one.
 STARTED_DISPLAYS: set[str] = set()
+
+
+def _no_autorepeat(display: str) -> None:
+    """Turn the keyboard's autorepeat off: a key that a loaded machine holds down a little too
+    long (X repeats after 660 ms) must type its character once, not "cccurl"."""
+
+    def turn_off(conn: Any) -> None:
+        conn.change_keyboard_control(auto_repeat_mode=X.AutoRepeatModeOff)
+        conn.sync()
+
+    xconn.query(display, turn_off, None, strict=True)
 
 
 def started_by_deskpilot(display: str) -> bool:
@@ -194,6 +209,7 @@ class VirtualDisplay:
         xauthority.touch()  # pyautogui's old Xlib fails at import if the file does not exist
 
         self._start_xvfb()
+        _no_autorepeat(self.display)
         env = dict(os.environ)
         # Keep apps off the host's session: a shared D-Bus would make GTK apps single-instance
         # across parallel desktops, and a Wayland socket would win over DISPLAY.
