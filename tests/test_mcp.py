@@ -337,24 +337,40 @@ def free_port() -> int:
 def http_server(
     desktop: VirtualDisplay, tmp_path: Path, *args: str
 ) -> tuple[subprocess.Popen[str], int]:
-    """`deskpilot mcp --transport http` in the background, once it listens."""
-    port = free_port()
-    argv = [DESKPILOT, "mcp", "--transport", "http", "--port", str(port), "--display"]
-    proc = subprocess.Popen(
-        [*argv, desktop.display, "--runs-dir", str(tmp_path / "runs"), *args],
-        env=server_env(desktop, uuid.uuid4().hex),
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    """`deskpilot mcp --transport http` in the background, once it answers HTTP itself.
+
+    The port is free when picked but may be taken before the server binds it (the suite runs
+    in parallel): a server that exits is started again on another port, and the server counts
+    as up only when an HTTP request gets an answer while it runs.
+    """
+    for _attempt in range(3):
+        port = free_port()
+        argv = [DESKPILOT, "mcp", "--transport", "http", "--port", str(port), "--display"]
+        proc = subprocess.Popen(
+            [*argv, desktop.display, "--runs-dir", str(tmp_path / "runs"), *args],
+            env=server_env(desktop, uuid.uuid4().hex),
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        if _answers(proc, port):
+            return proc, port
+        if proc.poll() is None:
+            proc.kill()
+            raise AssertionError("the HTTP server did not start")
+    raise AssertionError(f"the HTTP server exited: {proc.stderr.read() if proc.stderr else ''}")
+
+
+def _answers(proc: subprocess.Popen[str], port: int) -> bool:
+    """Whether the server answers HTTP on `port` (False once it has exited) within 20 s."""
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return proc, port
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-        time.sleep(0.1)
-    proc.kill()
-    raise AssertionError("the HTTP server did not start")
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+        except httpx.HTTPError:
+            time.sleep(0.1)
+            continue
+        return proc.poll() is None
+    return False
 
 
 def stop(proc: subprocess.Popen[str]) -> str:
