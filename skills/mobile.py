@@ -15,8 +15,6 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from skills.computer import _NUMBER
-
 MOBILE_TOOL_NAME = "mobile_use"
 MobileActionName = Literal[
     "key",
@@ -98,14 +96,6 @@ class MobileUseCall(BaseModel):
         default=None,
         description="How the task ended. Required only by `action=terminate`.",
     )
-
-    @field_validator("coordinate", "coordinate2", mode="before")
-    @classmethod
-    def _numbers_in_text(cls, value: object) -> object:
-        """Models sometimes write a point as text: "[512, 38]" or "(512,38)"."""
-        if isinstance(value, str):
-            return [float(n) for n in _NUMBER.findall(value)]
-        return value
 
     @field_validator("button", mode="before")
     @classmethod

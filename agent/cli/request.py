@@ -109,19 +109,26 @@ def _earlier_reply(conversation: Conversation, step: int, mapping: Mapping) -> R
 
 def _qwen(conversation: Conversation, step: int, said: str, arguments: dict[str, Any]) -> Reply:
     """An Action line and a computer_use call: native, or a <tool_call> block in text mode."""
-    from agent.reply import Reply, ToolCall
-
     tool = conversation.profile.tool
     points_first = tool is not None and not getattr(tool, "clicks_take_a_point", True)
     if points_first and arguments["action"] == "left_click":
         # Its clicks act where the cursor is: the step moves the cursor there instead.
         said, arguments = "Point at the middle of the screen.", arguments | {"action": "mouse_move"}
-    call = json.dumps(arguments)
     content = f"Action: {said}" if conversation.profile.reply_format else ""
+    return _tool_call_reply(conversation, step, content, "computer_use", arguments)
+
+
+def _tool_call_reply(
+    conversation: Conversation, step: int, content: str, name: str, arguments: dict[str, Any]
+) -> Reply:
+    """`content` and one call of tool `name`: native, or a <tool_call> block in text mode."""
+    from agent.reply import Reply, ToolCall
+
+    call = json.dumps(arguments)
     if conversation.text_mode:
-        block = f'<tool_call>\n{{"name": "computer_use", "arguments": {call}}}\n</tool_call>'
+        block = f'<tool_call>\n{{"name": "{name}", "arguments": {call}}}\n</tool_call>'
         return Reply(content=f"{content}\n{block}".strip(), finish_reason="stop")
-    native = ToolCall(id=f"call_{step}", name="computer_use", arguments=call)
+    native = ToolCall(id=f"call_{step}", name=name, arguments=call)
     return Reply(content=content, tool_calls=(native,), finish_reason="tool_calls")
 
 
@@ -163,20 +170,13 @@ def _gui_plus(conversation: Conversation, step: int, said: str, arguments: dict[
 
 def _mobile(conversation: Conversation, step: int, said: str, arguments: dict[str, Any]) -> Reply:
     """Thought and Action lines and a mobile_use call: a tap, typing, a key, a wait."""
-    from agent.reply import Reply, ToolCall
-
     action = arguments["action"]
     if action == "left_click":
         arguments = {"action": "click", "coordinate": arguments["coordinate"]}
     elif action == "key":
         arguments = {"action": "key", "text": arguments["keys"][0]}
-    call = json.dumps(arguments)
     content = f"Thought: {said}\nAction: {said}" if conversation.profile.reply_format else ""
-    if conversation.text_mode:
-        block = f'<tool_call>\n{{"name": "mobile_use", "arguments": {call}}}\n</tool_call>'
-        return Reply(content=f"{content}\n{block}".strip(), finish_reason="stop")
-    native = ToolCall(id=f"call_{step}", name="mobile_use", arguments=call)
-    return Reply(content=content, tool_calls=(native,), finish_reason="tool_calls")
+    return _tool_call_reply(conversation, step, content, "mobile_use", arguments)
 
 
 _WRITERS: dict[str, Callable[[Conversation, int, str, dict[str, Any]], Reply]] = {

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from agent.errors import ParseError
 from agent.parse.keys import normalise_keys
-from agent.parse.points import Point, number, show
+from agent.parse.points import Point, number, show, to_point
 from agent.perception.coords import Mapping
 from skills.computer import ACTION_ADAPTER, ACTION_NAMES, Action
 from skills.tools import CallTool
@@ -91,6 +91,19 @@ def key_draft(keys: object, what: str = "keys") -> Draft:
         f"{what} must be a key name, a combo like 'ctrl+s', or a list of key names, "
         f"got {show(keys)}"
     )
+
+
+def required(value: Any, action: str, name: str) -> Any:
+    """An argument the action cannot do without; ParseError naming it when it is missing."""
+    if value is None:
+        raise ParseError(f"action={action} needs the {name} argument")
+    return value
+
+
+def point_argument(arguments: dict[str, Any], name: str) -> Point | None:
+    """The point in arguments[name], in any text form, or None when it is not given."""
+    value = arguments.get(name)
+    return None if value is None else to_point(value, name)
 
 
 def text_field(values: dict[str, Any], name: str, what: str) -> str:

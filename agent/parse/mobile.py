@@ -13,8 +13,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from agent.errors import ParseError
-from agent.parse.draft import Draft, draft, enum, explain, key_draft
-from agent.parse.points import Point, to_point
+from agent.parse.draft import Draft, draft, enum, explain, key_draft, point_argument, required
+from agent.parse.points import Point
 from skills.mobile import MOBILE_ACTIONS, MOBILE_TOOL_NAME, MobileUseCall
 
 POINT_FIELDS = ("coordinate", "coordinate2")
@@ -32,7 +32,7 @@ def drafts(arguments: dict[str, Any]) -> list[Draft]:
         wire = MobileUseCall.model_validate(rest)
     except ValidationError as error:
         raise ParseError(explain(error, tool=MOBILE_TOOL_NAME, allowed=MOBILE_ACTIONS)) from None
-    at, end = (_point(arguments, name) for name in POINT_FIELDS)
+    at, end = (point_argument(arguments, name) for name in POINT_FIELDS)
     return [_draft(wire, at, end)]
 
 
@@ -40,23 +40,23 @@ def _draft(wire: MobileUseCall, at: Point | None, end: Point | None) -> Draft:
     action = wire.action
     seconds = {} if wire.time is None else {"seconds": wire.time}
     if action == "click":
-        return draft("left_click", _required(at, action, "coordinate"))
+        return draft("left_click", required(at, action, "coordinate"))
     if action == "long_press":
-        return draft("long_press", _required(at, action, "coordinate"), **seconds)
+        return draft("long_press", required(at, action, "coordinate"), **seconds)
     if action == "swipe":
-        start = _required(at, action, "coordinate")
-        return draft("swipe", _required(end, action, "coordinate2"), start)
+        start = required(at, action, "coordinate")
+        return draft("swipe", required(end, action, "coordinate2"), start)
     if action in {"type", "answer"}:
-        return draft(action, text=_required(wire.text, action, "text"))
+        return draft(action, text=required(wire.text, action, "text"))
     if action == "open":
-        return draft("open_app", name=_required(wire.text, action, "text").strip())
+        return draft("open_app", name=required(wire.text, action, "text").strip())
     if action == "system_button":
-        return draft("system_button", button=_required(wire.button, action, "button").lower())
+        return draft("system_button", button=required(wire.button, action, "button").lower())
     if action == "key":
-        return _key(_required(wire.text, action, "text"))
+        return _key(required(wire.text, action, "text"))
     if action == "wait":
         return draft("wait", **seconds)
-    return draft("terminate", status=_required(wire.status, "terminate", "status"))
+    return draft("terminate", status=required(wire.status, "terminate", "status"))
 
 
 def _key(name: str) -> Draft:
@@ -65,14 +65,3 @@ def _key(name: str) -> Draft:
     if spoken in BUTTON_KEYS:
         return draft("system_button", button=BUTTON_KEYS[spoken])
     return key_draft(name, what="text")
-
-
-def _point(arguments: dict[str, Any], name: str) -> Point | None:
-    value = arguments.get(name)
-    return None if value is None else to_point(value, name)
-
-
-def _required(value: Any, action: str, name: str) -> Any:
-    if value is None:
-        raise ParseError(f"action={action} needs the {name} argument")
-    return value

@@ -13,8 +13,17 @@ from typing import Any
 from pydantic import ValidationError
 
 from agent.errors import ParseError
-from agent.parse.draft import Draft, draft, enum, explain, key_draft, scroll_clicks
-from agent.parse.points import Point, number, to_point
+from agent.parse.draft import (
+    Draft,
+    draft,
+    enum,
+    explain,
+    key_draft,
+    point_argument,
+    required,
+    scroll_clicks,
+)
+from agent.parse.points import Point, number
 from skills.computer import POINTER_ACTIONS, ComputerUseCall
 
 POINT_FIELDS = ("coordinate", "start_coordinate", "coordinate2")
@@ -33,7 +42,7 @@ def drafts(arguments: dict[str, Any]) -> list[Draft]:
         wire = ComputerUseCall.model_validate(rest)
     except ValidationError as error:
         raise ParseError(explain(error)) from None
-    points = {k: _point(arguments, k) for k in POINT_FIELDS}
+    points = {k: point_argument(arguments, k) for k in POINT_FIELDS}
     return [_draft(wire, points)]
 
 
@@ -47,25 +56,14 @@ def _draft(wire: ComputerUseCall, points: dict[str, Point | None]) -> Draft:
     if action not in POINTER_ACTIONS | TARGET_ACTIONS:
         at = None  # a stray coordinate on a keyboard action means nothing; leave it
     if action in {"type", "answer"}:
-        return draft(action, text=_required(wire.text, action, "text"))
+        return draft(action, text=required(wire.text, action, "text"))
     if action == "key":
-        return key_draft(_required(wire.keys, "key", "keys"))
+        return key_draft(required(wire.keys, "key", "keys"))
     if action in {"scroll", "hscroll"}:
-        pixels = number(_required(wire.pixels, action, "pixels"), "pixels")
+        pixels = number(required(wire.pixels, action, "pixels"), "pixels")
         return draft(action, at, clicks=scroll_clicks(pixels))
     if action == "wait":
         return draft("wait") if wire.time is None else draft("wait", seconds=wire.time)
     if action == "terminate":
-        return draft("terminate", status=_required(wire.status, "terminate", "status"))
+        return draft("terminate", status=required(wire.status, "terminate", "status"))
     return draft(action, at, start if action == "left_click_drag" else None)
-
-
-def _point(arguments: dict[str, Any], name: str) -> Point | None:
-    value = arguments.get(name)
-    return None if value is None else to_point(value, name)
-
-
-def _required(value: Any, action: str, name: str) -> Any:
-    if value is None:
-        raise ParseError(f"action={action} needs the {name} argument")
-    return value
