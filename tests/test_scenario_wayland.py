@@ -9,13 +9,12 @@ driven by OCR steps through `deskpilot test`, window placement, and the one-line
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from test_scenario_backends import run_suite
 from test_scenario_desktops import run_scenario, write
 
 from agent.errors import ConfigError, DisplayError
@@ -55,24 +54,7 @@ checks:
   - {check: window_title, contains: "Saved: Grace"}
 """,
     )
-    junit = tmp_path / "junit.xml"
-    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
-    done = subprocess.run(
-        [
-            DESKPILOT,
-            "test",
-            str(suite),
-            "--runs-dir",
-            str(tmp_path / "runs"),
-            "--junit",
-            str(junit),
-        ],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    done, junit = run_suite(suite, tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     cases = ET.parse(junit).getroot().iter("testcase")
     assert [case.get("name") for case in cases] == ["wayland-chromium-form"]
