@@ -182,6 +182,11 @@ class VirtualDisplay:
         self._apps: list[App] = []
         self._helper_groups: list[int] = []
 
+    @property
+    def wm_pid(self) -> int | None:
+        """The window manager's process id, while it runs."""
+        return self._wm.pid if self._wm is not None else None
+
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> VirtualDisplay:

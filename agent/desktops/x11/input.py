@@ -15,10 +15,13 @@ import warnings
 from collections.abc import Sequence
 from types import ModuleType
 
+from agent.errors import DisplayError
 from skills.desktop import Button
 from skills.keys import UnknownKey
 
 _BINDING = threading.Lock()  # pyautogui's display connection is one per process
+_BUTTON_MASKS = {"left": 1 << 8, "middle": 1 << 9, "right": 1 << 10}  # X's Button1Mask...
+FROZEN_SECONDS = 5.0
 
 
 class PyAutoGuiDesktop:
@@ -36,9 +39,11 @@ class PyAutoGuiDesktop:
 
     def click(self, x: int | None, y: int | None, *, button: Button, clicks: int) -> None:
         """Click `button` `clicks` times at (x, y), or where the pointer is when x is None."""
-        # pyautogui sleeps `interval` after every click, the last one too: only a multi-click
-        # needs the gap (so the toolkit sees one double click), a single click none.
-        self._gui.click(x, y, clicks=clicks, interval=0.05 if clicks > 1 else 0.0, button=button)
+        for n in range(clicks):
+            if n:
+                time.sleep(0.05)  # so the toolkit sees one double click, not two far apart
+            self._button(button, down=True, at=(x, y))
+            self._button(button, down=False, at=(x, y))
 
     def move(self, x: int, y: int) -> None:
         """Move the pointer to (x, y)."""
@@ -46,9 +51,33 @@ class PyAutoGuiDesktop:
 
     def drag(self, x: int, y: int, *, start: tuple[int, int] | None) -> None:
         """Drag with the left button from `start` (or the pointer) to (x, y)."""
-        if start is not None:
-            self._gui.moveTo(*start)
-        self._gui.dragTo(x, y, duration=self.DRAG_SECONDS, button="left")
+        self._button("left", down=True, at=start or (None, None))
+        self._gui.moveTo(x, y, duration=self.DRAG_SECONDS)
+        self._button("left", down=False, at=(x, y))
+
+    def _button(self, button: Button, *, down: bool, at: tuple[int | None, int | None]) -> None:
+        """Press or release `button` at `at`, and return once the server has really done it.
+
+        A window manager that focuses on click (openbox, xfwm, mutter) holds a synchronous grab
+        on unfocused windows: the server freezes the pointer until the manager lets the press
+        through. Events sent meanwhile queue up and are played at wherever the pointer is by
+        then, so the next click would land at the wrong place, or merge with this one.
+        """
+        if down:
+            self._gui.mouseDown(*at, button=button)
+        else:
+            self._gui.mouseUp(*at, button=button)
+        import pyautogui._pyautogui_x11 as x11
+
+        bit, root = _BUTTON_MASKS[button], x11._display.screen().root
+        deadline = time.monotonic() + FROZEN_SECONDS
+        while bool(root.query_pointer().mask & bit) != down:
+            if time.monotonic() > deadline:
+                raise DisplayError(
+                    f"the pointer stayed frozen for {FROZEN_SECONDS:g} s: another program "
+                    "holds a grab on it and does not let go (a hung window manager?)"
+                )
+            time.sleep(0.002)
 
     def type_text(self, text: str) -> None:
         """Type ASCII with key events, and paste anything else through the clipboard."""
