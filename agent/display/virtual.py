@@ -426,10 +426,17 @@ class VirtualDisplay:
             if time.monotonic() > deadline:
                 raise DisplayError(
                     f"{name} showed no window (xdotool search {' '.join(search)}) on "
-                    f"{self.display} within {timeout:g} s; its output ends with:\n"
-                    f"{app.log_tail()}"
+                    f"{self.display} within {timeout:g} s; {self._window_census()}; its "
+                    f"output ends with:\n{app.log_tail()}"
                 )
             time.sleep(POLL_INTERVAL)
+
+    def _window_census(self) -> str:
+        """What the display holds, for an error about a window that never showed."""
+        mapped = self._visible_windows(["--name", "."])
+        named = [self.run(["xdotool", "getwindowname", str(w)]).stdout.strip() for w in mapped]
+        wm = "running" if self._wm is not None and self._wm.poll() is None else "not running"
+        return f"the window manager is {wm}, the visible named windows are {named[:20]}"
 
     def _visible_windows(self, search: list[str]) -> list[int]:
         out = self.run(["xdotool", "search", "--onlyvisible", *search]).stdout
