@@ -67,6 +67,7 @@ PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
         "tool_mode": "auto",
         "resize": {"factor": 32, "min_pixels": 4 * 32 * 32, "max_pixels": 2_621_440},
         "history_images": 5,
+        "history_chunk": 7,  # make bench: the smallest chunk with 80 % of the prompt cached
         "history_turns": 4,
     },
     # Qwen2.5-VL: pixels of the smart-resized image (factor 28), the tool in the system prompt
@@ -88,6 +89,7 @@ PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
         "tool_mode": "text",
         "resize": {"factor": 28, "min_pixels": 100 * 28 * 28, "max_pixels": 16384 * 28 * 28},
         "history_images": 5,
+        "history_chunk": 8,  # make bench: the smallest chunk with 80 % of the prompt cached
         "history_turns": 50,
     },
     # gui-plus (Model Studio): its own JSON-action system prompt and pixels of the image after
@@ -184,9 +186,13 @@ class ModelSettings(_Section):
     # Older screenshots and steps are dropped this many at a time, so that between two drops
     # every request extends the last one (a provider's prompt cache serves all but the newest
     # step); the model sees at most history_images + history_chunk - 1 screenshots. 5 is the
-    # cheapest for every profile in `make bench`; 1 slides the window every step, as the
-    # families' own harnesses do.
+    # cheapest for every profile in `make bench` (qwen3 and ui-tars-1.5 take the smallest that
+    # has 80 % of the prompt cached); 1 slides the window every step, as the families' own
+    # harnesses do.
     history_chunk: int = Field(default=5, ge=1)
+    # Screenshots from before the last compaction go at this share of their sides (0.5: a
+    # quarter of the image tokens); the newest is always sent as taken. 1 sends all as taken.
+    history_scale: float = Field(default=0.5, gt=0, le=1)
     history_turns: int = Field(default=12, ge=1)  # steps kept in full; older ones become one line
     history_summary: int = Field(default=30, ge=0)  # one-line summaries kept of older steps
     connect_timeout: float = Field(default=10.0, gt=0)

@@ -7,10 +7,13 @@ action changed it, the same frame (and a settle that saw no change) when it did 
 every ten steps: clicks that change the screen, typing, Enter, scrolling, and two waits that
 change nothing (gui-plus has no wait: it scrolls a page already at its end).
 
-Each profile runs under four histories:
+Each profile runs under five histories:
 
     deskpilot      what deskpilot sends now: the profile's history_images and history_chunk,
-                   no screenshot sent again for an unchanged screen
+                   screenshots from before the last compaction at half size, no screenshot
+                   sent again for an unchanged screen
+    deskpilot, full-size
+                   the same with every screenshot as taken (history_scale 1)
     harness        the profile's own harness: the window slides every step (history_chunk 1)
                    and every step sends its screenshot; what `deskpilot request` showed before
     chunks of 4    deskpilot before this change (main at e491a1c): chunks of 4, every step
@@ -56,8 +59,9 @@ PROFILES = (
 # (name, model settings over the profile's, whether an unchanged screen is sent again)
 HISTORIES: tuple[tuple[str, dict[str, Any], bool], ...] = (
     ("deskpilot", {}, False),
-    ("harness", {"history_chunk": 1}, True),
-    ("chunks of 4", {"history_chunk": 4}, True),
+    ("deskpilot, full-size", {"history_scale": 1}, False),
+    ("harness", {"history_chunk": 1, "history_scale": 1}, True),
+    ("chunks of 4", {"history_chunk": 4, "history_scale": 1}, True),
     ("no history", {"history_images": 1, "history_chunk": 1}, True),
 )
 # USD per million tokens; cache hits and writes as shares of the input price (protocol §(i)).
@@ -219,14 +223,14 @@ def print_cost_table(cost: dict[str, Any]) -> None:
         f"{IMPLICIT_HIT:.0%}, explicit hits {EXPLICIT_HIT:.0%} and writes {EXPLICIT_WRITE:.0%}"
     )
     header = (
-        f"{'profile':<12} {'history':<12} {'prompt/step':>11} {'cacheable':>9} {'shots':>9} "
+        f"{'profile':<12} {'history':<20} {'prompt/step':>11} {'cacheable':>9} {'shots':>9} "
         f"{'no cache':>9} {'implicit':>9} {'explicit':>9}"
     )
     print(header)
     for row in cost["rows"]:
         usd, shots = row["cost_usd"], row["screenshots_per_request"]
         print(
-            f"{row['profile']:<12} {row['history']:<12} {row['prompt_tokens_per_step']:>11} "
+            f"{row['profile']:<12} {row['history']:<20} {row['prompt_tokens_per_step']:>11} "
             f"{row['cacheable_share_steps_2_on']:>9.1%} {shots['mean']:>5.1f}/{shots['max']:<3} "
             f"{usd['no_cache']:>9.4f} {usd['implicit']:>9.4f} {usd['explicit']:>9.4f}"
         )

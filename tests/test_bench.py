@@ -84,8 +84,8 @@ def test_the_cost_table_measures_every_figure_without_a_display():
 def assert_cost_figures(spent: dict, *, steps: int, profiles: int) -> None:
     """Every row of the cost table measured, and every goal reported (met or not)."""
     assert spent["steps"] == steps and spent["screen"] == "1920x1080"
-    histories = {"deskpilot", "harness", "chunks of 4", "no history"}
-    assert len(spent["rows"]) == 4 * profiles
+    histories = {"deskpilot", "deskpilot, full-size", "harness", "chunks of 4", "no history"}
+    assert len(spent["rows"]) == len(histories) * profiles
     assert {row["history"] for row in spent["rows"]} == histories
     for row in spent["rows"]:
         assert row["prompt_tokens_per_step"] > 1000, row  # a 1920x1080 screenshot at least

@@ -1,11 +1,12 @@
 """A history that keeps its prefix: requests extend each other between chunked compactions.
 
-tests/golden/steps/<name>.jsonl hold the bodies `deskpilot request` prints for steps 1 to 12 of
+tests/golden/steps/<name>.jsonl hold the bodies `deskpilot request` prints for steps 1 to 16 of
 each profile on a 1920x1080 screen, one compact body per line (step N on line N). The made-up
 steps are a click, typing, Enter and a wait that changes nothing, in turn, so the files show
 the prefix kept from step to step, the line sent in place of an unchanged screenshot, the
-compaction when the screenshots pass history_images + history_chunk - 1, and (for the DashScope
-presets) the cache_control markers. After a deliberate change, write them again with
+compaction when the screenshots pass history_images + history_chunk - 1 (the older ones sent
+reduced from then on), and (for the DashScope presets) the cache_control markers. After a
+deliberate change, write them again with
 
     DESKPILOT_UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_history.py
 
@@ -14,6 +15,8 @@ and read the diff before committing it.
 
 from __future__ import annotations
 
+import base64
+import io
 import itertools
 import json
 import os
@@ -24,6 +27,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from agent.cli.request import request_body, request_json
 from agent.config import ModelSettings, load_settings
@@ -34,6 +38,7 @@ from agent.perception.imaging import EncodedImage, encode_bgra
 from agent.reply import Reply
 
 STEPS = Path(__file__).resolve().parent / "golden" / "steps"
+LAST = 16  # the golden files' last step: every profile compacts by then
 SCREEN = (1920, 1080)
 # (golden name, preset, profile): each family with its own preset; DashScope's mark.
 RUNS = [
@@ -57,11 +62,11 @@ def no_deskpilot_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize(("name", "preset", "profile"), RUNS, ids=[r[0] for r in RUNS])
-def test_steps_1_to_12_match_their_golden_file(name: str, preset: str, profile: str):
+def test_steps_1_to_16_match_their_golden_file(name: str, preset: str, profile: str):
     settings = load_settings(preset, model={"profile": profile})
     lines = [
         json.dumps(json.loads(request_json(settings, SCREEN, step=step)), ensure_ascii=False)
-        for step in range(1, 13)
+        for step in range(1, LAST + 1)
     ]
     printed = "\n".join(lines) + "\n"
     golden = STEPS / f"{name}.jsonl"
@@ -78,7 +83,7 @@ def test_steps_1_to_12_match_their_golden_file(name: str, preset: str, profile: 
 @pytest.mark.parametrize(("name", "preset", "profile"), RUNS, ids=[r[0] for r in RUNS])
 def test_each_request_extends_the_last_but_at_a_compaction(name: str, preset: str, profile: str):
     settings = load_settings(preset, model={"profile": profile})
-    bodies = [request_body(settings, SCREEN, step=step) for step in range(1, 13)]
+    bodies = [request_body(settings, SCREEN, step=step) for step in range(1, LAST + 1)]
     model = settings.model
     most = model.history_images + model.history_chunk - 1
     compactions = []
@@ -90,13 +95,13 @@ def test_each_request_extends_the_last_but_at_a_compaction(name: str, preset: st
             compactions.append(step)
             assert _images(before) == most  # the window was full
             assert _images(after) <= model.history_images + 1
-    assert len(compactions) == 1, compactions  # every profile compacts once within 12 steps
+    assert compactions, "every profile compacts within 16 steps"
     assert all(_images(body) <= most for body in bodies)
     # step 5 follows the wait: a line, not step 4's screenshot again
     assert bodies[4]["messages"][-1]["content"][-1]["text"] == UNCHANGED
     # DashScope: the system message and the end of this request, then also of the last one
     markers = [json.dumps(body).count("cache_control") for body in bodies]
-    assert markers == ([2] + [3] * 11 if "dashscope" in preset else [0] * 12)
+    assert markers == ([2] + [3] * (LAST - 1) if "dashscope" in preset else [0] * LAST)
     assert max(markers) <= MAX_MARKERS
 
 
@@ -117,13 +122,14 @@ def screenshot(version: int, size: tuple[int, int]) -> EncodedImage:
     still=st.lists(st.booleans(), min_size=1, max_size=45),
     chunk=st.integers(min_value=1, max_value=7),
     explicit=st.booleans(),
+    scale=st.sampled_from([0.5, 0.7, 1.0]),
 )
 def test_any_run_keeps_its_prefix_and_its_screenshots_within_bounds(
-    profile: str, still: list[bool], chunk: int, explicit: bool
+    profile: str, still: list[bool], chunk: int, explicit: bool, scale: float
 ):
     """`still[i]`: step i + 1's action changed nothing, so step i + 2 sends no screenshot."""
     mode = "explicit" if explicit else "off"
-    model = ModelSettings(profile=profile, history_chunk=chunk, cache=mode)
+    model = ModelSettings(profile=profile, history_chunk=chunk, cache=mode, history_scale=scale)
     talk = Conversation("do it", model, (1000, 1000))
     provider = PromptCache(model.resize)
     least, most = model.history_images, model.history_images + chunk - 1
@@ -137,6 +143,7 @@ def test_any_run_keeps_its_prefix_and_its_screenshots_within_bounds(
         body = talk.request(step, image, unchanged_since=since)
         usage = provider.take(body)
         assert min(own, least) <= _images(body) <= most
+        _reduced_then_as_taken(body, (1280, 800), scale, model.resize.factor)
         newest = body["messages"][-1]["content"]  # this step's: its screenshot, or the line
         texts = [part.get("text") for part in newest]
         assert any(part["type"] == "image_url" for part in newest) is (since is None)
@@ -163,6 +170,36 @@ def test_any_run_keeps_its_prefix_and_its_screenshots_within_bounds(
     by_images = max(0, own - most + chunk - 1) // chunk
     by_steps = max(0, len(still) + 1 - model.history_turns + chunk - 1) // chunk
     assert breaks <= by_images + by_steps
+
+
+def _reduced_then_as_taken(
+    body: dict[str, Any], taken: tuple[int, int], scale: float, factor: int
+) -> None:
+    """The older screenshots reduced by `scale` (to multiples of `factor`), the rest as taken,
+    and the newest as taken."""
+    sizes = [_size(url) for url in _image_urls(body)]
+    as_taken = [size == taken for size in sizes]
+    assert as_taken == sorted(as_taken)  # once one is sent as taken, all after it are
+    assert not sizes or as_taken[-1]
+    for size in sizes[: as_taken.count(False)]:
+        assert scale < 1
+        assert size[0] % factor == 0 and size[1] % factor == 0
+        assert all(abs(side - was * scale) <= factor for side, was in zip(size, taken, strict=True))
+
+
+def _image_urls(body: dict[str, Any]) -> list[str]:
+    return [
+        part["image_url"]["url"]
+        for message in body["messages"]
+        if isinstance(message["content"], list)
+        for part in message["content"]
+        if part.get("type") == "image_url"
+    ]
+
+
+def _size(url: str) -> tuple[int, int]:
+    with Image.open(io.BytesIO(base64.b64decode(url.partition(",")[2]))) as image:
+        return image.size
 
 
 def _images(body: dict[str, Any]) -> int:

@@ -31,13 +31,13 @@ from agent.model.client import ChatCompletionsModel
 from agent.model.profiles import PROFILE_SPECS, UITARS_ACTIONS
 from agent.model.prompt import Conversation, Turn
 from agent.model.scripted import ScriptedReply, ScriptedServer
-from agent.perception.imaging import EncodedImage
+from agent.perception.imaging import encode_bgra
 from agent.records import read_trajectory
 from agent.reply import Reply
 from agent.trajectory import Trajectory
 from skills.computer import ACTION_NAMES, QWEN25_TOOL, tool_schema
 
-IMAGE = EncodedImage(b"\x89PNG fake", "png", 1288, 812)
+IMAGE = encode_bgra(bytes(1288 * 812 * 4), (1288, 812), target=(1288, 812))  # a black screen
 QWEN25_ACTIONS = [
     "key",
     "type",

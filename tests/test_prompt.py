@@ -6,10 +6,10 @@ import json
 
 from agent.config import ModelSettings
 from agent.model.prompt import Conversation, Turn
-from agent.perception.imaging import EncodedImage
+from agent.perception.imaging import encode_bgra
 from agent.reply import Reply, ToolCall
 
-IMAGE = EncodedImage(b"\x89PNG fake", "png", 1280, 800)
+IMAGE = encode_bgra(bytes(1280 * 800 * 4), (1280, 800), target=(1280, 800))  # a black screen
 CALL = ToolCall(
     id="call_1", name="computer_use", arguments='{"action": "left_click", "coordinate": [1, 2]}'
 )

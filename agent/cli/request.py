@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from agent.config import Settings
     from agent.model.prompt import Conversation
     from agent.perception.coords import Mapping
-    from agent.perception.imaging import EncodedImage
     from agent.reply import Reply
     from skills.desktop import Button
 
@@ -58,7 +57,7 @@ def request_body(
         since = _unchanged_since(earlier)
         conversation.record(acted_turn(earlier, image, reply, executor.run(calls), "", since))
     body = conversation.request(step, image, unchanged_since=_unchanged_since(step))
-    return _images_by_size(body, image)
+    return _images_by_size(body)
 
 
 def _unchanged_since(step: int) -> int | None:
@@ -75,15 +74,28 @@ def request_json(
     return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
 
 
-def _images_by_size(body: dict[str, Any], image: EncodedImage) -> dict[str, Any]:
+def _images_by_size(body: dict[str, Any]) -> dict[str, Any]:
     """The body with each image's data URL replaced by its size and format."""
-    shown = f"<image {image.width}x{image.height} {image.format}>"
     for message in body["messages"]:
         if isinstance(message["content"], list):
             for part in message["content"]:
                 if part.get("type") == "image_url":
-                    part["image_url"]["url"] = shown
+                    part["image_url"]["url"] = _shown(part["image_url"]["url"])
     return body
+
+
+def _shown(url: str) -> str:
+    """`<image WxH format>` for a data URL of deskpilot's own making."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    header, _, data = url.partition(",")
+    with Image.open(io.BytesIO(base64.b64decode(data))) as image:  # reads the header only
+        width, height = image.size
+    image_format = header.removeprefix("data:image/").partition(";")[0]
+    return f"<image {width}x{height} {image_format}>"
 
 
 # --- the made-up earlier steps, each as the family writes it ----------------------------------

@@ -11,6 +11,11 @@ previous one plus the newest step, and a provider's prompt cache serves all of t
                   newest history_turns; beyond that they may grow by history_chunk before the
                   oldest are folded into lines (at the same compaction as the screenshots)
 
+Screenshots from before the last compaction are sent at history_scale of their size: they were
+sent in full while they were new, the compaction sends them again anyway (a provider bills
+everything after a change afresh), and from then on they are context, not what the model points
+into. The model points into the newest screenshot, which is always sent as taken.
+
 A step whose screen did not change sends no screenshot of its own (prompt.py says so in a line)
 and so does not count. With history_chunk = 1 the window slides at every step, as the family's
 own harness does. The window is worked out again from the first step for every request, so the
@@ -29,10 +34,11 @@ from agent.config import ModelSettings
 
 @dataclass(frozen=True, slots=True)
 class Window:
-    """The oldest step whose screenshot is sent, and the oldest step sent in full."""
+    """The oldest step whose screenshot is sent, the oldest sent in full, and the last cut."""
 
     images_from: int = 1
     full_from: int = 1
+    cut_at: int = 1  # the step of the last compaction: older screenshots are sent reduced
 
 
 def window(
@@ -46,7 +52,7 @@ def window(
     for step in sorted(shots):
         floor = (floors or {}).get(step)
         if floor is not None and floor > current.images_from:
-            current = Window(floor, current.full_from)
+            current = Window(floor, current.full_from, step)
         if _overflows(current, step, shots, settings):
             current = _compacted(current, step, shots, settings)
     return current
@@ -73,4 +79,4 @@ def _compacted(
     keep = settings.history_images
     images_from = max(current.images_from, own[-keep] if len(own) >= keep else current.images_from)
     full_from = min(images_from, max(current.full_from, step - settings.history_turns))
-    return Window(images_from, full_from)
+    return Window(images_from, full_from, step)

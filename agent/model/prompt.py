@@ -34,7 +34,7 @@ from agent.model.profiles import TOOLS_BLOCK, profile_of
 from agent.model.thinking import reply_room
 from agent.model.tool_prompt import in_instruction, in_system, native_entries, nous_lines
 from agent.parse.text import strip_thinking
-from agent.perception.imaging import EncodedImage
+from agent.perception.imaging import EncodedImage, reduced
 from agent.reply import Reply
 from skills.tools import ToolImage, ToolSpec
 
@@ -82,6 +82,8 @@ class Conversation:
         # A family without a JSON tool (UI-TARS) has its actions in the prompt: always text.
         self.text_mode = settings.tool_mode == "text" or self.profile.tool is None
         self.images_from = 1  # the oldest step whose screenshot is still sent
+        self.cut_at = 1  # screenshots of steps before this one are sent reduced (history.py)
+        self.reduced: dict[int, EncodedImage] = {}  # made once: the bytes must not change
         self.folded: list[str] = []  # one line per step no longer sent in full
         # Text sent beside a step's screenshot (--observe a11y), and dropped with it.
         self.observations: dict[int, str] = {}
@@ -136,7 +138,8 @@ class Conversation:
     def _prune(self, step: int, own_screenshot: bool) -> None:
         """Move the window (history.py) and fold the steps it no longer sends in full."""
         current = window(self.shots | {step: own_screenshot}, self.settings, self.floors)
-        self.images_from = current.images_from
+        self.images_from, self.cut_at = current.images_from, current.cut_at
+        self.reduced = {k: image for k, image in self.reduced.items() if k >= self.images_from}
         folding = [turn for turn in self.turns if turn.step < current.full_from]
         self.folded += [_summary(turn) for turn in folding]
         self.turns = self.turns[len(folding) :]
@@ -165,6 +168,7 @@ class Conversation:
         if shown and not own:
             parts.append(_text(UNCHANGED))
         elif shown:
+            image = self._as_sent(step, image)
             parts.append({"type": "image_url", "image_url": {"url": image.data_url()}})
             if step in self.observations:
                 parts.append(_text(self.observations[step]))
@@ -173,6 +177,15 @@ class Conversation:
         if not shown and self.profile.note_unseen_steps:
             parts.append(_text(f"Step {step}: (screenshot no longer shown)"))
         return {"role": "user", "content": parts}
+
+    def _as_sent(self, step: int, image: EncodedImage) -> EncodedImage:
+        """`step`'s screenshot as sent now: reduced once a compaction has passed it."""
+        scale = self.settings.history_scale
+        if step >= self.cut_at or scale >= 1:
+            return image
+        if step not in self.reduced:
+            self.reduced[step] = reduced(image, scale, factor=self.settings.resize.factor)
+        return self.reduced[step]
 
     def _task_text(self) -> str:
         """The family's instruction: the task, and a line for each step no longer sent."""

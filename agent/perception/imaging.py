@@ -88,16 +88,38 @@ def encode_bgra(
     if target != size:
         # INTER_AREA averages the pixels each output pixel covers: no aliasing on downscale.
         bgr = cv2.resize(bgr, target, interpolation=cv2.INTER_AREA)
+    return _encode_bgr(bgr, image_format, quality)
+
+
+def reduced(image: EncodedImage, scale: float, *, factor: int, quality: int = 80) -> EncodedImage:
+    """`image` with its sides times `scale`, rounded to multiples of `factor` (Qwen's patches)."""
+    height, width = smart_resize(
+        round(image.height * scale),
+        round(image.width * scale),
+        factor=factor,
+        min_pixels=factor * factor,
+        max_pixels=image.width * image.height,
+    )
+    bgr = cv2.imdecode(np.frombuffer(image.data, np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ValueError(f"OpenCV could not decode a {image.width}x{image.height} {image.format}")
+    bgr = cv2.resize(bgr, (width, height), interpolation=cv2.INTER_AREA)
+    return _encode_bgr(bgr, image.format, quality)
+
+
+def _encode_bgr(bgr: np.ndarray, image_format: ImageFormat, quality: int) -> EncodedImage:
+    """BGR pixels as PNG, JPEG or lossless WebP."""
+    height, width = bgr.shape[:2]
     if image_format == "webp":
         # Pillow's lossless WebP at method 0 is several times faster than OpenCV's.
         image = Image.fromarray(bgr[:, :, ::-1])
         buffer = io.BytesIO()
         image.save(buffer, "WEBP", lossless=True, method=0)
-        return EncodedImage(buffer.getvalue(), image_format, *target)
+        return EncodedImage(buffer.getvalue(), image_format, width, height)
     ok, data = cv2.imencode(_CV_SUFFIX[image_format], bgr, _cv_params(image_format, quality))
     if not ok:
-        raise ValueError(f"OpenCV could not encode a {target[0]}x{target[1]} {image_format}")
-    return EncodedImage(data.tobytes(), image_format, *target)
+        raise ValueError(f"OpenCV could not encode a {width}x{height} {image_format}")
+    return EncodedImage(data.tobytes(), image_format, width, height)
 
 
 _CV_SUFFIX = {"png": ".png", "jpeg": ".jpg"}
