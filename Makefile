@@ -32,7 +32,7 @@ demo: system-deps venv
 	$(BIN)/deskpilot demo
 
 test: system-deps venv-dev
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal --durations=25
 
 bench: system-deps venv
 	$(BIN)/python benchmarks/bench.py
