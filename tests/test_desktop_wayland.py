@@ -136,13 +136,19 @@ def _pixel(frame, x: int, y: int) -> tuple[int, int, int]:
     return r, g, b
 
 
-def test_the_backend_declares_what_it_has(backend: WaylandBackend) -> None:
+def test_the_backend_declares_what_it_has(desk: VirtualWayland, backend: WaylandBackend) -> None:
     assert backend.name == "wayland"
-    assert backend.capabilities == {
-        Capability.CHANGE_EVENTS,
-        Capability.WINDOWS,
-        Capability.UNICODE_TEXT,
-    }
+    # Elements when the desktop has a session bus (its uid has an account: `nobody` here).
+    elements = {Capability.ELEMENTS} if desk.has_bus else set()
+    assert (
+        backend.capabilities
+        == {
+            Capability.CHANGE_EVENTS,
+            Capability.WINDOWS,
+            Capability.UNICODE_TEXT,
+        }
+        | elements
+    )
     assert (backend.screen().width, backend.screen().height) == (1280, 800)
 
 
@@ -402,6 +408,23 @@ def test_a_compositor_without_the_wlroots_protocols_is_refused(tmp_path: Path) -
         assert _open_fds() == before
 
 
+def test_elements_are_on_screen_where_a_click_reaches_them(
+    desk: VirtualWayland, backend: WaylandBackend, logger: Logger
+) -> None:
+    if not desk.has_bus:
+        pytest.skip(f"uid {desk.uid} has no account, so the desktop has no session bus")
+    found = backend.elements()  # GTK 3 says where in its window; the backend adds the window's
+    [field] = [e for e in found if e.role == "text" and e.window == "deskpilot logger"]
+    [area] = [e for e in found if e.role == "panel" and e.window == "deskpilot logger"]
+    assert area.box == (WIN_X, WIN_Y, WIN_W, AREA_H)
+    assert field.box is not None and field.box[:3] == (WIN_X, WIN_Y + AREA_H, WIN_W)
+    assert area.center is not None
+    backend.input().click(*area.center, button="left", clicks=1)
+    [press] = logger.new(prefix="press")
+    _, _, wx, wy = press.split()[:4]
+    assert (WIN_X + int(wx), WIN_Y + int(wy)) == area.center
+
+
 def test_without_sway_there_are_no_windows(desk: VirtualWayland, tmp_path: Path) -> None:
     plain = WaylandBackend(desk.socket, swaysock=None)  # sway is found next to the socket
     assert Capability.WINDOWS in plain.capabilities
@@ -415,6 +438,10 @@ def test_without_sway_there_are_no_windows(desk: VirtualWayland, tmp_path: Path)
             assert Capability.WINDOWS not in blind.capabilities
             with pytest.raises(MissingCapability, match="needs windows"):
                 blind.windows()
+            # Nor elements: their boxes are placed by their windows.
+            assert Capability.ELEMENTS not in blind.capabilities
+            with pytest.raises(MissingCapability, match="needs elements"):
+                blind.elements()
         finally:
             blind.close()
     finally:

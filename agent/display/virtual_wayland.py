@@ -1,11 +1,12 @@
 """A Wayland desktop of deskpilot's own: a headless sway with its own runtime directory.
 
-sway refuses to run as root, so under root it runs as a spare uid (DESKPILOT_WAYLAND_UID, 4343 by
-default: no passwd entry is needed), and so do the apps launched on it; deskpilot (root) reaches
-its sockets in the runtime directory. Under any other user everything runs as that user. A
-session bus of its own is started for a uid with an account (dbus-daemon refuses to run for one
-without a passwd entry, such as the spare uid): then the apps have none, and work without. The
-output is headless, rendered by pixman at 240 Hz: a frame is ready within about 4 ms of a repaint.
+sway refuses to run as root, so under root it runs as another uid ($DESKPILOT_WAYLAND_UID, else
+`nobody`), and so do the apps launched on it; deskpilot (root) reaches its sockets in the
+runtime directory. Under any other user everything runs as that user. The desktop has a session
+bus of its own, which lets deskpilot's user in too, so that the apps' AT-SPI elements can be
+read; a uid without an account gets none (dbus-daemon will not run for it), and its apps no
+elements. The output is headless, rendered by pixman at 240 Hz: a frame is ready within about
+4 ms of a repaint.
 
     with VirtualWayland(1280, 800) as desk:
         desk.url                        # "wayland:/tmp/deskpilot-wayland-.../wayland-1"
@@ -35,6 +36,15 @@ default_border none
 default_floating_border none
 xwayland disable
 focus_follows_mouse no
+"""
+# The system's session bus, plus deskpilot's own user (the elements are read over it).
+BUS_CONFIG = """\
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <include>/usr/share/dbus-1/session.conf</include>
+  <policy context="default"><allow user="{user}"/></policy>
+</busconfig>
 """
 
 # Compositor sockets this process started; with $DESKPILOT_STARTED_DESKTOP (set for what runs
@@ -80,18 +90,20 @@ class VirtualWayland:
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": str(self.runtime),
+            "SHELL": "/bin/sh",  # not the account's: `nobody`'s is nologin, and a terminal exits
             "LANG": os.environ.get("LANG", "C.UTF-8"),
             "XDG_RUNTIME_DIR": str(self.runtime),
             "WAYLAND_DISPLAY": "wayland-1",
             "GDK_BACKEND": "wayland",
             "QT_QPA_PLATFORM": "wayland",
-            "NO_AT_BRIDGE": "1",
             "DESKPILOT_STARTED_DESKTOP": self.socket,  # a run on it needs no real-desktop notice
         }
         if self.swaysock:
             env["SWAYSOCK"] = self.swaysock
         if self.has_bus:
             env["DBUS_SESSION_BUS_ADDRESS"] = f"unix:path={self.runtime / 'bus'}"
+        else:
+            env["NO_AT_BRIDGE"] = "1"  # no bus to find an AT-SPI bus on: apps need not look
         marker = os.environ.get("DESKPILOT_TEST_SESSION")  # the test suite's leak check
         if marker:
             env["DESKPILOT_TEST_SESSION"] = marker
@@ -120,8 +132,8 @@ class VirtualWayland:
         self.has_bus = shutil.which("dbus-daemon") is not None and _has_account(self.uid)
         if self.has_bus:
             address = f"--address=unix:path={self.runtime / 'bus'}"
-            bus = ["dbus-daemon", "--session", "--nofork", "--nopidfile", address]
-            self._spawn(bus, self.env, self.runtime / "dbus.log")
+            bus = ["dbus-daemon", f"--config-file={self._bus_config()}", "--nofork", "--nopidfile"]
+            self._spawn([*bus, address], self.env, self.runtime / "dbus.log")
         config = self.runtime / "sway.conf"
         size = {"width": self.width, "height": self.height, "refresh": self.refresh}
         config.write_text(CONFIG.format(**size) + self.config)
@@ -134,6 +146,13 @@ class VirtualWayland:
         sway = self._spawn(["sway", "-c", str(config)], env, self.runtime / "sway.log")
         self.swaysock = str(self._wait_for_sockets(sway))
         STARTED_SOCKETS.add(self.socket)
+
+    def _bus_config(self) -> Path:
+        """The session bus's configuration: the system's, and deskpilot's own uid let in too
+        (a session bus admits only its owner), so that it can read the apps' elements."""
+        config = self.runtime / "session-bus.conf"
+        config.write_text(BUS_CONFIG.format(user=pwd.getpwuid(os.getuid()).pw_name))
+        return config
 
     def _wait_for_sockets(self, sway: subprocess.Popen[bytes]) -> Path:
         ipc = self.runtime / f"sway-ipc.{self.uid}.{sway.pid}.sock"
@@ -248,7 +267,13 @@ def _has_account(uid: int) -> bool:
 
 
 def _compositor_uid() -> int:
-    """Our own uid, or under root (which sway refuses) a spare one."""
+    """Our own uid; under root (which sway refuses) $DESKPILOT_WAYLAND_UID, else `nobody`,
+    whose account lets the desktop have a session bus (and so elements), else a spare uid."""
     if os.getuid() != 0:
         return os.getuid()
-    return int(os.environ.get("DESKPILOT_WAYLAND_UID", SPARE_UID))
+    if "DESKPILOT_WAYLAND_UID" in os.environ:
+        return int(os.environ["DESKPILOT_WAYLAND_UID"])
+    try:
+        return pwd.getpwnam("nobody").pw_uid
+    except KeyError:
+        return SPARE_UID

@@ -12,16 +12,18 @@ import dataclasses
 import glob
 import os
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 from agent.desktops.base import Capability, MissingCapability, WindowInfo
 from agent.desktops.wayland import sway
 from agent.desktops.wayland.capture import DamageWatch, Screencopy
 from agent.desktops.wayland.connection import Connection, MissingProtocol
+from agent.desktops.wayland.elements import on_screen
 from agent.desktops.wayland.input import WaylandDesktop
 from agent.desktops.wayland.protocols.screencopy import ZwlrScreencopyManagerV1
 from agent.desktops.wayland.protocols.virtual_keyboard import ZwpVirtualKeyboardManagerV1
 from agent.desktops.wayland.protocols.virtual_pointer import ZwlrVirtualPointerManagerV1
-from agent.display.a11y import Element
+from agent.display.a11y import Element, read_elements
 from agent.display.virtual_wayland import started_by_deskpilot
 from agent.perception.screen import Frame, Region
 
@@ -61,9 +63,13 @@ class WaylandBackend:
         except BaseException:
             self._capture.close()
             raise
+        # Elements need the session bus their AT-SPI bus is found on, and the windows to place
+        # their boxes (elements.py).
+        readable = self._sway is not None and "DBUS_SESSION_BUS_ADDRESS" in self.environment()
         self.capabilities = frozenset(
             {Capability.CHANGE_EVENTS, Capability.UNICODE_TEXT}
             | ({Capability.WINDOWS} if self._sway else set())
+            | ({Capability.ELEMENTS} if readable else set())
         )
 
     def screen(self) -> Region:
@@ -93,16 +99,25 @@ class WaylandBackend:
         return self._input
 
     def environment(self) -> dict[str, str]:
-        """WAYLAND_DISPLAY (and SWAYSOCK when sway's IPC is known) for programs started here."""
+        """WAYLAND_DISPLAY (and SWAYSOCK when sway's IPC is known) for programs started here,
+        and the session bus beside the compositor's socket where there is one."""
         env = {**os.environ, "WAYLAND_DISPLAY": self.socket}
         env.pop("DISPLAY", None)  # an X display would send GTK and Qt apps elsewhere
         if self._sway is not None:
             env["SWAYSOCK"] = self._sway.path
+        # $XDG_RUNTIME_DIR/bus is where a session's bus lives (systemd's, and a virtual
+        # desktop's): the compositor's own session, whichever session started deskpilot.
+        bus = Path(self.socket).parent / "bus"
+        if bus.is_socket():
+            env["DBUS_SESSION_BUS_ADDRESS"] = f"unix:path={bus}"
+            env.pop("AT_SPI_BUS_ADDRESS", None)
         return env
 
     def elements(self, window: str | None = None) -> list[Element]:
-        """Not read here yet: MissingCapability."""
-        raise MissingCapability(self.name, Capability.ELEMENTS, "reading the elements")
+        """The accessible elements, boxes on screen (MissingCapability without ELEMENTS)."""
+        if Capability.ELEMENTS not in self.capabilities:
+            raise MissingCapability(self.name, Capability.ELEMENTS, "reading the elements")
+        return on_screen(read_elements(self.environment(), window=window), self.windows())
 
     def hotkeys(self, bindings: Mapping[str, Callable[[], None]]) -> Callable[[], None]:
         """Not here: MissingCapability."""
