@@ -41,6 +41,11 @@ class VncBackend:
     def __repr__(self) -> str:
         return f"VncBackend({getattr(self, 'url', 'not connected')})"  # also mid-__init__
 
+    @property
+    def security(self) -> str:
+        """How the connection is secured: "None", "VNC Authentication", "VeNCrypt X509Vnc"..."""
+        return self._client.info.security
+
     def screen(self) -> Region:
         """The remote screen: the framebuffer's size, at (0, 0)."""
         width, height = self._client.size

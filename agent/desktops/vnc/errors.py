@@ -21,6 +21,10 @@ class VncAuthFailed(VncError):
     """The server wants a password that is missing, or refused the one given."""
 
 
+class VncUntrusted(VncError):
+    """The server's TLS certificate does not check out against the authorities given."""
+
+
 class VncUnsupported(VncError):
     """The server offers only security types (or protocol versions) this client does not speak."""
 

@@ -1,9 +1,10 @@
 """A small RFB (VNC) client: the handshake, a framebuffer kept current, and input messages.
 
-RFC 6143 with protocol versions 3.3, 3.7 and 3.8, security types None and VNC Authentication,
-and the encodings Raw, CopyRect and the pseudo-encodings Cursor, DesktopSize and LastRect.
-The pixel format asked for is 32-bit little-endian true colour with red at bit 16, so every
-pixel arrives as the bytes B, G, R, X: the layout of an mss grab, copied in without converting.
+RFC 6143 with protocol versions 3.3, 3.7 and 3.8, security types None, VNC Authentication and
+VeNCrypt's TLS and X509 subtypes (vencrypt.py, tls.py), and the encodings Raw, CopyRect and the
+pseudo-encodings Cursor, DesktopSize and LastRect. The pixel format asked for is 32-bit
+little-endian true colour with red at bit 16, so every pixel arrives as the bytes B, G, R, X:
+the layout of an mss grab, copied in without converting.
 
 One thread reads what the server sends and keeps the framebuffer current: after each update it
 asks for the next incremental one, so the server pushes every repaint as it happens. The caller's
@@ -20,20 +21,25 @@ import contextlib
 import logging
 import os
 import socket
+import ssl
 import struct
 import threading
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
+from agent.desktops.vnc import vencrypt
 from agent.desktops.vnc.errors import (
     VncAuthFailed,
     VncConnectionLost,
     VncError,
     VncUnreachable,
     VncUnsupported,
+    VncUntrusted,
 )
+from agent.desktops.vnc.tls import TlsStream
 
 log = logging.getLogger("deskpilot.vnc")
 
@@ -61,7 +67,7 @@ SECURITY_NAMES = {
     113: "MSLogonII",
     129: "RSA-AES",
 }
-NONE, VNC_AUTH = 1, 2
+NONE, VNC_AUTH, VENCRYPT = 1, 2, vencrypt.VENCRYPT
 
 RAW, COPY_RECT = 0, 1
 CURSOR, DESKTOP_SIZE, LAST_RECT = -239, -223, -224
@@ -71,6 +77,14 @@ ENCODINGS = (RAW, COPY_RECT, CURSOR, DESKTOP_SIZE, LAST_RECT)
 BGRX = struct.pack(">BBBBHHHBBB3x", 32, 24, 0, 1, 255, 255, 255, 16, 8, 0)
 
 BUTTON_MASKS = {"left": 1, "middle": 2, "right": 4}
+
+
+class _Readable(Protocol):
+    def read(self, count: int, /) -> bytes | None: ...
+
+
+class _Writable(Protocol):
+    def sendall(self, data: bytes, /) -> None: ...
 
 
 class Password:
@@ -115,8 +129,12 @@ class RfbClient:
     def __init__(self, host: str, port: int, password: Password | None) -> None:
         """Connect, authenticate and ask for the first frame (VncError if any of it fails)."""
         self.address = f"{host}:{port}"
+        self._host = host
         self._sock = _connect(host, port, self.address)
         self._file = self._sock.makefile("rb", buffering=1 << 20)
+        # What is read and written: the socket, or the TLS session over it (VeNCrypt).
+        self._in: _Readable = self._file
+        self._out: _Writable = self._sock
         self._send_lock = threading.Lock()
         self._fb_lock = threading.Condition()
         self._error: VncError | None = None
@@ -224,7 +242,7 @@ class RfbClient:
                     f"the connection to the VNC server at {self.address} is closed"
                 )
             try:
-                self._sock.sendall(data)
+                self._out.sendall(data)
             except OSError as error:
                 raise VncConnectionLost(
                     f"the VNC server at {self.address} closed the connection "
@@ -241,7 +259,7 @@ class RfbClient:
 
     def _read(self, count: int, what: str = "between messages") -> bytes:
         try:
-            data = self._file.read(count)
+            data = self._in.read(count)
         except TimeoutError:
             raise
         except OSError as error:  # a reset: the server went away with our requests unread
@@ -271,9 +289,9 @@ class RfbClient:
             raise VncUnsupported(
                 f"the VNC server at {self.address} speaks RFB {major}.{minor}, older than 3.3"
             )
-        self._sock.sendall(b"RFB %03d.%03d\n" % version)
+        self._out.sendall(b"RFB %03d.%03d\n" % version)
         security = self._security(version, password)
-        self._sock.sendall(b"\x01")  # ClientInit: shared, other clients stay connected
+        self._out.sendall(b"\x01")  # ClientInit: shared, other clients stay connected
         width, height = struct.unpack(">HH", self._read(4, "during the handshake"))
         self._check_size(width, height)
         self._read(16, "during the handshake")  # the server's pixel format: ours replaces it
@@ -281,10 +299,11 @@ class RfbClient:
         name = self._read(min(length, NAME_LIMIT), "during the handshake")
         self._skip(length - len(name), "during the handshake")
         shown = name.decode("utf-8", "replace")
-        info = ServerInfo(f"{version[0]}.{version[1]}", SECURITY_NAMES[security], shown)
+        info = ServerInfo(f"{version[0]}.{version[1]}", security, shown)
         return info, width, height
 
-    def _security(self, version: tuple[int, int], password: Password | None) -> int:
+    def _security(self, version: tuple[int, int], password: Password | None) -> str:
+        """Agree on a security type and pass it; the name of what was agreed."""
         if version == (3, 3):
             (chosen,) = struct.unpack(">I", self._read(4, "during the handshake"))
             if chosen == 0:
@@ -295,23 +314,29 @@ class RfbClient:
             if count == 0:
                 self._refused()
             offered = list(self._read(count, "during the handshake"))
-            chosen = NONE if NONE in offered else VNC_AUTH if VNC_AUTH in offered else 0
-        if chosen not in (NONE, VNC_AUTH):
+            chosen = next((kind for kind in (VENCRYPT, NONE, VNC_AUTH) if kind in offered), 0)
+        if chosen not in (NONE, VNC_AUTH, VENCRYPT):
             names = ", ".join(SECURITY_NAMES.get(t, f"type {t}") for t in offered)
             raise VncUnsupported(
-                f"the VNC server at {self.address} offers only {names}; deskpilot speaks None and "
-                "VNC Authentication (configure the server for one of them, or tunnel it over SSH)"
+                f"the VNC server at {self.address} offers only {names}; deskpilot speaks None, "
+                "VNC Authentication and VeNCrypt (configure the server for one of them, or "
+                "tunnel it over SSH)"
             )
         if version != (3, 3):
-            self._sock.sendall(bytes([chosen]))
-        if chosen == VNC_AUTH:
+            self._out.sendall(bytes([chosen]))
+        name, inner = SECURITY_NAMES[chosen], chosen
+        if chosen == VENCRYPT:
+            subtype = self._vencrypt(password)
+            name = vencrypt.described(subtype)
+            inner = VNC_AUTH if subtype in vencrypt.WITH_PASSWORD else NONE
+        if inner == VNC_AUTH:
             if not password:
                 raise VncAuthFailed(
                     f"the VNC server at {self.address} asks for a password, and none was given"
                 )
             challenge = self._read(16, "during the handshake")
-            self._sock.sendall(vnc_auth_response(password, challenge))
-        if chosen == VNC_AUTH or version == (3, 8):
+            self._out.sendall(vnc_auth_response(password, challenge))
+        if chosen != NONE or version == (3, 8):
             (result,) = struct.unpack(">I", self._read(4, "during the handshake"))
             if result != 0:
                 if version == (3, 8):
@@ -319,7 +344,46 @@ class RfbClient:
                     # The reason is not shown: some servers echo what the client sent.
                     self._read(length, "during the handshake")
                 raise VncAuthFailed(f"the VNC server at {self.address} refused the password")
-        return chosen
+        return name
+
+    def _vencrypt(self, password: Password | None) -> int:
+        """VeNCrypt 0.2: agree on a subtype and start TLS; the subtype."""
+        major, minor = self._read(2, "during the handshake")
+        if (major, minor) < (0, 2):
+            raise VncUnsupported(
+                f"the VNC server at {self.address} speaks VeNCrypt {major}.{minor}, older than 0.2"
+            )
+        self._out.sendall(b"\x00\x02")
+        if self._read(1, "during the handshake") != b"\x00":
+            raise VncUnsupported(f"the VNC server at {self.address} refused VeNCrypt 0.2")
+        (count,) = self._read(1, "during the handshake")
+        offered = list(struct.unpack(f">{count}I", self._read(4 * count, "during the handshake")))
+        subtype = vencrypt.choose(offered, has_password=password is not None)
+        if subtype is None:
+            names = ", ".join(vencrypt.NAMES.get(t, f"subtype {t}") for t in offered) or "none"
+            raise VncUnsupported(
+                f"the VNC server at {self.address} offers VeNCrypt with {names}; deskpilot takes "
+                "X509None, X509Vnc, TLSNone and TLSVnc"
+            )
+        self._out.sendall(struct.pack(">I", subtype))
+        if self._read(1, "during the handshake") != b"\x01":
+            raise VncUnsupported(
+                f"the VNC server at {self.address} refused VeNCrypt {vencrypt.NAMES[subtype]}"
+            )
+        try:
+            stream = TlsStream(self._sock, vencrypt.context(subtype), self._host)
+        except ssl.SSLCertVerificationError as error:
+            raise VncUntrusted(
+                f"the VNC server at {self.address} has a certificate deskpilot cannot trust "
+                f"({error.verify_message}); put its authority's certificate (PEM) in a file "
+                f"and name it in ${vencrypt.CA_ENV}"
+            ) from None
+        except ssl.SSLError as error:
+            raise VncUnsupported(
+                f"TLS with the VNC server at {self.address} failed ({error.reason or error})"
+            ) from None
+        self._in = self._out = stream
+        return subtype
 
     def _refused(self) -> None:
         (length,) = struct.unpack(">I", self._read(4, "during the handshake"))
