@@ -32,6 +32,7 @@ from shared_runs import LibraryRun
 from agent.scenarios.job import Job
 from agent.scenarios.ray.artifacts import ArtifactError, adopt, manifest, pack, unpack
 from agent.scenarios.ray.env import relative_scenario, runtime_env, scenario_root
+from agent.scenarios.scratch import sweep
 
 LIBRARY = Path(__file__).resolve().parent.parent / "scenarios"
 BIN = Path(sys.executable).parent
@@ -58,8 +59,12 @@ def in_namespace(argv: list[str], **kwargs) -> list[str]:
 
 @pytest.fixture
 def ray_tmp() -> Iterator[Path]:
-    """Ray's temp folder for one test, removed after it (short: Ray puts sockets in it)."""
+    """Ray's temp folder for one test, removed after it (short: Ray puts sockets in it).
+
+    Its `tmp` is $TMPDIR for every process the test starts, so leftovers can be seen.
+    """
     folder = Path(tempfile.mkdtemp(prefix="dp-ray-"))
+    (folder / "tmp").mkdir()
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
 
@@ -69,6 +74,7 @@ def ray_env(token: str, temp: Path) -> dict[str, str]:
     return {
         **os.environ,
         "RAY_TMPDIR": str(temp),  # not /tmp/ray, which Ray never cleans up
+        "TMPDIR": str(temp / "tmp"),
         "RAY_USAGE_STATS_ENABLED": "0",
         "RAY_AUTH_MODE": "token",
         "RAY_AUTH_TOKEN": secrets.token_hex(32),  # never the user's ~/.ray/auth_token
@@ -100,6 +106,11 @@ def assert_nothing_left(token: str, wait: float = 20.0) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     assert left == {}
+
+
+def scratch_left(temp: Path) -> list[str]:
+    """deskpilot's temporary folders still in a test's $TMPDIR."""
+    return sorted(p.name for p in (temp / "tmp").glob("deskpilot-*"))
 
 
 def deskpilot(*args: str) -> list[str]:
@@ -320,6 +331,7 @@ def test_a_hanging_scenario_is_stopped_at_its_timeout_and_leaves_nothing(
     (suite,) = runs.glob("test-*")
     assert json.loads((suite / "hangs" / "result.json").read_text())["seconds"] < 10
     assert_nothing_left(token)  # no Xvfb, xterm or worker on the node, no Ray process here
+    assert scratch_left(ray_tmp) == []
 
 
 @needs_ray
@@ -348,6 +360,10 @@ def test_ctrl_c_cancels_the_scenarios_in_flight(tmp_path: Path, ray_tmp: Path):
             driver.communicate()
     assert driver.returncode != 0 and b"interrupted" in stderr
     assert_nothing_left(token)
+    # Ray killed the tasks and their workers with SIGKILL: their folders wait for the next
+    # launch on the node, which removes them as nobody holds them any more.
+    sweep(ray_tmp / "tmp")
+    assert scratch_left(ray_tmp) == []
 
 
 # The node runs every scenario in a fresh process although the Ray worker could run it itself,

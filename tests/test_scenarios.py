@@ -323,10 +323,11 @@ checks: [{check: file_exists, path: never}]
     worker = start_worker(Job(scenario=path, folder=tmp_path / "run", timeout=60))
     try:
         deadline = time.monotonic() + 30
-        while not any(worker.scratch.iterdir()):  # its desktop's folder, under its own TMPDIR
+        # its desktop's folder, under its own TMPDIR
+        while not any(worker.scratch.path.glob("deskpilot-desktop-*")):
             assert time.monotonic() < deadline, "the worker made no temporary files"
             time.sleep(0.1)
         os.killpg(worker.process.pid, signal.SIGKILL)  # no chance to clean up after itself
     finally:
         worker.stop()
-    assert not worker.scratch.exists()
+    assert not worker.scratch.path.exists()

@@ -10,23 +10,21 @@ A worker also dies with the process that started it (PR_SET_PDEATHSIG, set by th
 itself): when Ray force-cancels a task or loses it, the scenario and its desktop go too. Its
 temporary files (the desktop's, the scenario's scratch folder) go under a folder the launcher
 makes for it ($TMPDIR) and removes once the worker has ended, so a worker killed at its
-deadline leaves none behind.
+deadline leaves none behind; if the launcher is killed too, the next one removes it (scratch.py).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from agent.display.processes import die_with_parent, kill_group, tail
 from agent.scenarios.job import Job, ScenarioResult, Status
+from agent.scenarios.scratch import Scratch, make_scratch
 
 GRACE = 15.0  # seconds past a scenario's own timeout before the backend steps in
 STOP_WAIT = 5.0  # between SIGTERM and SIGKILL: the worker stops its desktop in that time
@@ -41,7 +39,7 @@ class WorkerProcess:
     job: Job
     process: subprocess.Popen[bytes]
     deadline: float
-    scratch: Path  # the worker's $TMPDIR, removed once it has ended
+    scratch: Scratch  # the worker's $TMPDIR, removed once it has ended
 
     def done(self) -> bool:
         """Whether the worker has exited or is past its deadline."""
@@ -67,20 +65,23 @@ class WorkerProcess:
     def stop(self) -> None:
         """SIGTERM the worker's process group, then SIGKILL it if it lingers; remove its files."""
         kill_group(self.process, grace=STOP_WAIT)
-        shutil.rmtree(self.scratch, ignore_errors=True)
+        self.scratch.remove()
 
 
-def start_worker(job: Job) -> WorkerProcess:
-    """Write the job file into the run folder and start a fresh worker on it."""
+def start_worker(job: Job, held: tuple[int, ...] = ()) -> WorkerProcess:
+    """Write the job file into the run folder and start a fresh worker on it.
+
+    `held`: locks of the launcher's own scratch folders, held by the worker too (scratch.py).
+    """
     job.folder.mkdir(parents=True, exist_ok=True)
     job_file = job.folder / "job.json"
     job_file.write_text(job.model_dump_json(), encoding="utf-8")
     (job.folder / "result.json").unlink(missing_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix="deskpilot-worker-"))
+    scratch = make_scratch("deskpilot-worker-")
     # Others may pass through, not list: a Wayland desktop's compositor runs as a spare uid
     # and reaches its runtime folder in here.
-    scratch.chmod(0o711)
-    env = {**os.environ, PARENT_ENV: str(os.getpid()), "TMPDIR": str(scratch)}
+    scratch.path.chmod(0o711)
+    env = {**os.environ, PARENT_ENV: str(os.getpid()), "TMPDIR": str(scratch.path)}
     with (job.folder / "worker.log").open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "agent.scenarios.worker", str(job_file)],
@@ -89,13 +90,14 @@ def start_worker(job: Job) -> WorkerProcess:
             stdin=subprocess.DEVNULL,
             start_new_session=True,
             env=env,
+            pass_fds=(scratch.fd, *held),
         )
     return WorkerProcess(job, process, time.monotonic() + job.timeout + GRACE, scratch)
 
 
-def run_worker(job: Job) -> tuple[ScenarioResult, int]:
+def run_worker(job: Job, held: tuple[int, ...] = ()) -> tuple[ScenarioResult, int]:
     """Run one job in a fresh worker and wait for it or its deadline; the result and its pid."""
-    worker = start_worker(job)
+    worker = start_worker(job, held)
     try:
         while not worker.done():
             time.sleep(POLL)

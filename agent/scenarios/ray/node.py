@@ -13,9 +13,7 @@ package (py_modules) and imported there by name.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from typing import Any
 from agent.scenarios.job import Job, run_job
 from agent.scenarios.process import run_worker
 from agent.scenarios.ray.artifacts import manifest, pack
+from agent.scenarios.scratch import make_scratch
 
 
 def run_on_node(request: dict[str, Any]) -> dict[str, Any]:
@@ -33,12 +32,12 @@ def run_on_node(request: dict[str, Any]) -> dict[str, Any]:
     if request["shared"]:
         folder = Path(request["shared"]) / request["suite"] / job.folder.name
     else:
-        scratch = Path(tempfile.mkdtemp(prefix="deskpilot-ray-"))
-        folder = scratch / job.folder.name
+        scratch = make_scratch("deskpilot-ray-")
+        folder = scratch.path / job.folder.name
     here = job.model_copy(update={"scenario": Path.cwd() / request["scenario"], "folder": folder})
     try:
         if request["isolate"]:
-            result, pid = run_worker(here)
+            result, pid = run_worker(here, held=(scratch.fd,) if scratch else ())
         else:  # only for the test that shows why isolation exists: never in real use
             result, pid = run_job(here), os.getpid()
         ended = time.time()
@@ -46,7 +45,7 @@ def run_on_node(request: dict[str, Any]) -> dict[str, Any]:
         archive = None if request["shared"] else pack(folder)
     finally:
         if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)
+            scratch.remove()
     return {
         "result": result.model_dump(mode="json"),
         "manifest": files,
