@@ -253,6 +253,9 @@ def test_a_launch_timeout_names_the_app_and_kills_it(desktop: VirtualDisplay) ->
     with pytest.raises(DisplayError, match=r"sleep \(pid \d+\) showed no window") as error:
         desktop.launch(["sleep", "30"], timeout=1)
     assert time.monotonic() - started < 3
+    # what the display does hold, to tell a lost window from a slow app
+    assert "the window manager is running (its log: " in str(error.value)
+    assert re.search(r"the named windows are \[(.* \(Is\w+\))?\]", str(error.value))
     pid = re.search(r"pid (\d+)", str(error.value))
     assert pid is not None
     assert not running(int(pid[1]))

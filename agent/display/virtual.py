@@ -433,10 +433,20 @@ class VirtualDisplay:
 
     def _window_census(self) -> str:
         """What the display holds, for an error about a window that never showed."""
-        mapped = self._visible_windows(["--name", "."])
-        named = [self.run(["xdotool", "getwindowname", str(w)]).stdout.strip() for w in mapped]
+        out = self.run(["xdotool", "search", "--name", "."]).stdout
+        windows = [self._described(int(w)) for w in out.split()[:20]]
         wm = "running" if self._wm is not None and self._wm.poll() is None else "not running"
-        return f"the window manager is {wm}, the visible named windows are {named[:20]}"
+        wm_log = tail(self.tmpdir / "openbox.log", 300) if self.tmpdir else ""
+        return f"the window manager is {wm} (its log: {wm_log!r}), the named windows are {windows}"
+
+    def _described(self, wid: int) -> str:
+        """A window's name and map state (IsViewable, IsUnMapped, IsUnviewable)."""
+        name = self.run(["xdotool", "getwindowname", str(wid)]).stdout.strip()
+        info = self.run(["xwininfo", "-id", str(wid)]).stdout
+        state = next(
+            (line.split(":")[1].strip() for line in info.splitlines() if "Map State" in line), "?"
+        )
+        return f"{name} ({state})"
 
     def _visible_windows(self, search: list[str]) -> list[int]:
         out = self.run(["xdotool", "search", "--onlyvisible", *search]).stdout
