@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.config import McpServer
 from agent.errors import ConfigError, RunStopped
 from agent.parse import RESERVED
 from agent.parse.tool_calls import loose
-from agent.tools.mcp import McpClients
 from skills.tools import CallTool, FunctionTool, Tool, ToolFailed, ToolResult, ToolSpec
+
+if TYPE_CHECKING:
+    from agent.tools.mcp import McpClients
 
 
 class Toolbox:
@@ -66,6 +68,13 @@ def open_toolbox(
     """The run's tools, the MCP servers connected for the length of the block."""
     own = [as_tool(tool) for tool in tools]
     taken = checked_names(own)
+    if not servers:
+        yield Toolbox(own)
+        return
+    # Imported here: the MCP SDK takes about half a second to import, and most runs and every
+    # scenario worker without a server would pay it.
+    from agent.tools.mcp import McpClients
+
     with McpClients(servers, mask=mask, say=say, taken=taken) as clients:
         yield Toolbox(own, clients)
 
