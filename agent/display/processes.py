@@ -62,14 +62,22 @@ def _signal_pid(pid: int, sig: signal.Signals) -> None:
 
 
 def group_alive(pgid: int) -> bool:
-    """Whether any process of the group still exists."""
+    """Whether any process of the group still runs; a zombie waiting for its reaper does not."""
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    # A member that outlived its parent (the AT-SPI bus launcher's dbus-daemon) is reaped by
+    # init, which may take its time: waiting for that would spend every grace period in full.
+    return any(_member(int(entry), pgid) for entry in os.listdir("/proc") if entry.isdigit())
+
+
+def _member(pid: int, pgid: int) -> bool:
+    """Whether pid is a live (not zombie) process of group pgid."""
+    fields = _proc_stat(pid)
+    return fields is not None and fields[0] != "Z" and int(fields[2]) == pgid
 
 
 def _proc_stat(pid: int) -> list[str] | None:
