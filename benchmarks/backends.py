@@ -134,6 +134,8 @@ def wayland_desktop(width: int, height: int, page: Path) -> Iterator[str]:
 @contextlib.contextmanager
 def vnc_desktop(width: int, height: int, page: Path) -> Iterator[str]:
     """Xvnc on a free loopback port, with mousepad on its display."""
+    from agent.display.processes import kill_group
+
     port = free_port()
     read_fd, write_fd = os.pipe()
     argv = ["Xvnc", "-geometry", f"{width}x{height}", "-depth", "24", "-rfbport", str(port)]
@@ -143,6 +145,7 @@ def vnc_desktop(width: int, height: int, page: Path) -> Iterator[str]:
     )
     os.close(write_fd)
     home = Path(tempfile.mkdtemp(prefix="deskpilot-vnc-home-"))
+    app = None
     try:
         display = ":" + os.read(read_fd, 32).decode().split()[0]
         still_caret(home)
@@ -173,11 +176,11 @@ def vnc_desktop(width: int, height: int, page: Path) -> Iterator[str]:
             timeout=10,
         )
         yield f"vnc://127.0.0.1:{port}"
-        os.killpg(app.pid, 15)
-        app.wait(5)
     finally:
-        os.killpg(server.pid, 15)
-        server.wait(5)
+        # The whole group goes before HOME does: mousepad writes its settings as it exits.
+        if app is not None:
+            kill_group(app, grace=5)
+        kill_group(server, grace=5)
         os.close(read_fd)
         shutil.rmtree(home, ignore_errors=True)
 
