@@ -64,7 +64,9 @@ def ray_tmp() -> Iterator[Path]:
     Its `tmp` is $TMPDIR for every process the test starts, so leftovers can be seen.
     """
     folder = Path(tempfile.mkdtemp(prefix="dp-ray-"))
-    (folder / "tmp").mkdir()
+    # Passable by others, like /tmp: a Wayland scenario's compositor runs as a spare uid.
+    folder.chmod(0o711)
+    (folder / "tmp").mkdir(mode=0o711)
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
 
