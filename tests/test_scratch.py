@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.scenarios.scratch import LOCK, make_scratch, sweep
+from agent.scenarios.scratch import LOCK, make_scratch, remove_locked, sweep
 
 OWNER = """
 import sys, time
@@ -84,3 +85,21 @@ def test_folders_it_cannot_vouch_for_are_left_alone(tmp_path: Path):
 
 def test_a_missing_temp_folder_sweeps_nothing(tmp_path: Path):
     assert sweep(tmp_path / "gone") == []
+
+
+def test_the_lock_file_is_the_last_thing_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    folder = tmp_path / "deskpilot-worker-x"
+    (folder / "desktop" / "runtime").mkdir(parents=True)
+    (folder / "run.json").write_text("{}")
+    (folder / LOCK).touch()
+    seen = []
+    real_rmtree = shutil.rmtree
+
+    def watch(path, *args, **kwargs):  # what is still there each time a part is removed
+        seen.append((Path(path).name, (folder / LOCK).exists()))
+        real_rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(shutil, "rmtree", watch)
+    remove_locked(folder)
+    assert not folder.exists()
+    assert seen[:-1] == [("desktop", True)] and seen[-1][0] == folder.name

@@ -31,7 +31,7 @@ class Scratch:
 
     def remove(self) -> None:
         """Remove the folder and let go of its lock."""
-        shutil.rmtree(self.path, ignore_errors=True)
+        remove_locked(self.path)
         with contextlib.suppress(OSError):
             os.close(self.fd)
 
@@ -70,6 +70,20 @@ def _abandoned(path: Path) -> bool:
     except OSError:
         os.close(fd)
         return False  # its owner or its worker is alive
-    shutil.rmtree(path, ignore_errors=True)
+    remove_locked(path)
     os.close(fd)
     return True
+
+
+def remove_locked(path: Path) -> None:
+    """Remove a scratch folder, its lock file last: if this is killed halfway, what is left
+    still carries the lock, so the next sweep can finish the job."""
+    with contextlib.suppress(OSError):
+        for entry in path.iterdir():
+            if entry.name == LOCK:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+    shutil.rmtree(path, ignore_errors=True)
