@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -71,13 +72,14 @@ def group_alive(pgid: int) -> bool:
         return True
     # A member that outlived its parent (the AT-SPI bus launcher's dbus-daemon) is reaped by
     # init, which may take its time: waiting for that would spend every grace period in full.
-    return any(_member(int(entry), pgid) for entry in os.listdir("/proc") if entry.isdigit())
+    return any(fields[0] != "Z" and int(fields[2]) == pgid for _, fields in _processes())
 
 
-def _member(pid: int, pgid: int) -> bool:
-    """Whether pid is a live (not zombie) process of group pgid."""
-    fields = _proc_stat(pid)
-    return fields is not None and fields[0] != "Z" and int(fields[2]) == pgid
+def _processes() -> Iterator[tuple[int, list[str]]]:
+    """Every process still there: its pid and its /proc stat fields after the command name."""
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (fields := _proc_stat(int(entry))):
+            yield int(entry), fields
 
 
 def _proc_stat(pid: int) -> list[str] | None:
@@ -98,9 +100,8 @@ def _pgid(pid: int) -> int | None:
 def _descendants(pid: int) -> list[int]:
     """Return the pids of all living descendants of pid."""
     children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and (fields := _proc_stat(int(entry))):
-            children.setdefault(int(fields[1]), []).append(int(entry))
+    for child, fields in _processes():
+        children.setdefault(int(fields[1]), []).append(child)
     found: list[int] = []
     todo = [pid]
     while todo:
