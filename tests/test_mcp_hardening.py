@@ -118,10 +118,27 @@ class HttpServer:
 
 
 def start_http(desk: ScenarioDisplay, folder: Path, *args: str, host: str) -> HttpServer:
-    """`deskpilot mcp --transport http --host HOST` in the background, once it listens."""
-    with socket.socket() as s:
-        s.bind((host, 0))
-        port = s.getsockname()[1]
+    """`deskpilot mcp --transport http --host HOST` in the background, once it answers.
+
+    A free port can be taken by another test between probe and bind, so a server that lost it
+    is started again on another port.
+    """
+    for _ in range(3):
+        with socket.socket() as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+        server = launch_http(desk, folder, args, host, port)
+        if wait_answering(server):
+            return server
+        if "address already in use" not in server.log.read_text().lower():
+            raise AssertionError(server.log.read_text())
+    raise AssertionError(f"no free port for the HTTP server: {server.log.read_text()}")
+
+
+def launch_http(
+    desk: ScenarioDisplay, folder: Path, args: tuple[str, ...], host: str, port: int
+) -> HttpServer:
+    """Start the server on `port`, its stderr in a log of its own."""
     log = folder / f"server-{port}.log"
     argv = [DESKPILOT, "mcp", "--transport", "http", "--host", host, "--port", str(port)]
     with log.open("wb") as err:
@@ -132,16 +149,30 @@ def start_http(desk: ScenarioDisplay, folder: Path, *args: str, host: str) -> Ht
             stderr=err,
             cwd=folder,
         )
+    return HttpServer(proc, host, port, log)
+
+
+def wait_answering(server: HttpServer) -> bool:
+    """True once this server's bearer gate answers; False if it exited (its log says why).
+
+    An HTTP answer, not an open port: another process may listen on the same port number.
+    """
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex((host, port)) == 0:
-                return HttpServer(proc, host, port, log)
-        if proc.poll() is not None:
-            raise AssertionError(log.read_text())
+        if server.proc.poll() is not None:
+            return False
+        try:
+            answer = httpx.get(server.url, timeout=2)
+        except httpx.TransportError:
+            time.sleep(0.1)
+            continue
+        if answer.status_code == 401 and answer.headers.get("www-authenticate", "").startswith(
+            "Bearer "
+        ):
+            return True
         time.sleep(0.1)
-    stop_http(HttpServer(proc, host, port, log))
-    raise AssertionError("the HTTP server did not start")
+    stop_http(server)
+    raise AssertionError(f"the HTTP server did not answer: {server.log.read_text()}")
 
 
 def stop_http(server: HttpServer) -> None:
