@@ -7,6 +7,7 @@ presses xev saw, the run folders on disk, the HTTP status a request got, the ser
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -43,6 +44,7 @@ INITIALIZE = {
     },
 }
 MCP_HEADERS = {"Accept": "application/json, text/event-stream"}
+ANNOUNCED = re.compile(r"deskpilot mcp: http://\S+:(\d+)/mcp")
 
 
 @pytest.fixture(scope="module")
@@ -118,29 +120,13 @@ class HttpServer:
 
 
 def start_http(desk: ScenarioDisplay, folder: Path, *args: str, host: str) -> HttpServer:
-    """`deskpilot mcp --transport http --host HOST` in the background, once it answers.
+    """`deskpilot mcp --transport http --host HOST --port 0` in the background, once it answers.
 
-    A free port can be taken by another test between probe and bind, so a server that lost it
-    is started again on another port.
+    Port 0: the server binds a free port itself and prints it, so no other test can take it
+    between a probe and the bind.
     """
-    for _ in range(3):
-        with socket.socket() as s:
-            s.bind((host, 0))
-            port = s.getsockname()[1]
-        server = launch_http(desk, folder, args, host, port)
-        if wait_answering(server):
-            return server
-        if "address already in use" not in server.log.read_text().lower():
-            raise AssertionError(server.log.read_text())
-    raise AssertionError(f"no free port for the HTTP server: {server.log.read_text()}")
-
-
-def launch_http(
-    desk: ScenarioDisplay, folder: Path, args: tuple[str, ...], host: str, port: int
-) -> HttpServer:
-    """Start the server on `port`, its stderr in a log of its own."""
-    log = folder / f"server-{port}.log"
-    argv = [DESKPILOT, "mcp", "--transport", "http", "--host", host, "--port", str(port)]
+    log = folder / f"server-{uuid.uuid4().hex[:8]}.log"
+    argv = [DESKPILOT, "mcp", "--transport", "http", "--host", host, "--port", "0"]
     with log.open("wb") as err:
         proc = subprocess.Popen(
             [*argv, "--display", desk.display, *args],
@@ -149,30 +135,25 @@ def launch_http(
             stderr=err,
             cwd=folder,
         )
-    return HttpServer(proc, host, port, log)
-
-
-def wait_answering(server: HttpServer) -> bool:
-    """True once this server's bearer gate answers; False if it exited (its log says why).
-
-    An HTTP answer, not an open port: another process may listen on the same port number.
-    """
+    server = HttpServer(proc, host, 0, log)
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if server.proc.poll() is not None:
-            return False
-        try:
-            answer = httpx.get(server.url, timeout=2)
-        except httpx.TransportError:
-            time.sleep(0.1)
-            continue
-        if answer.status_code == 401 and answer.headers.get("www-authenticate", "").startswith(
-            "Bearer "
-        ):
-            return True
+    while time.monotonic() < deadline and proc.poll() is None:
+        if not server.port and (found := ANNOUNCED.search(log.read_text())):
+            server.port = int(found[1])
+        if server.port and answers(server):
+            return server
         time.sleep(0.1)
     stop_http(server)
-    raise AssertionError(f"the HTTP server did not answer: {server.log.read_text()}")
+    raise AssertionError(f"the HTTP server did not answer: {log.read_text()}")
+
+
+def answers(server: HttpServer) -> bool:
+    """Whether the server's bearer gate answers a request that has no token."""
+    try:
+        answer = httpx.get(server.url, timeout=2)
+    except httpx.TransportError:
+        return False
+    return answer.status_code == 401
 
 
 def stop_http(server: HttpServer) -> None:
@@ -347,6 +328,23 @@ def test_replay_reads_only_run_folders_inside_the_runs_folder(
 
 
 # -- 9: what counts as loopback, and whose Host header is answered ---------------------------------
+
+
+def test_a_port_in_use_is_one_line_and_exit_2(desk: ScenarioDisplay) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        argv = [DESKPILOT, "mcp", "--transport", "http", "--port", str(port)]
+        done = subprocess.run(
+            [*argv, "--display", desk.display],
+            env=server_env(desk, uuid.uuid4().hex),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"error: deskpilot mcp cannot listen on 127.0.0.1:{port}: Address already in use"
+    ]
 
 
 def test_a_loopback_lookalike_needs_a_token(desk: ScenarioDisplay, tmp_path: Path) -> None:

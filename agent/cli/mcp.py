@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import secrets
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,7 +35,9 @@ def add_mcp_command(commands: argparse._SubParsersAction) -> None:  # type: igno
     )
     mcp.add_argument("--transport", choices=["stdio", "http"], default="stdio")
     mcp.add_argument("--host", default="127.0.0.1", help="HTTP: address to listen on")
-    mcp.add_argument("--port", type=int, default=8765, help="HTTP: port to listen on")
+    mcp.add_argument(
+        "--port", type=int, default=8765, help="HTTP: port to listen on (0: a free one, printed)"
+    )
     mcp.add_argument(
         "--token",
         help=f"HTTP: the bearer token clients must send (default: ${TOKEN_ENV}; generated "
@@ -105,8 +108,8 @@ def run_mcp(args: argparse.Namespace, console: Console) -> int:
         else:
             from agent.mcp.http import serve_http
 
-            console.print(f"deskpilot mcp: http://{args.host}:{args.port}/mcp")
-            serve_http(server, args.host, args.port, token)
+            announce = partial(console.print, "deskpilot mcp:")
+            serve_http(server, args.host, args.port, token, announce)
     finally:
         session.shutdown()
     return 0

@@ -13,9 +13,10 @@ import hmac
 import ipaddress
 import json
 import socket
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from agent.view.hosts import is_loopback
+from agent.view.hosts import is_loopback, listen, url_host
 
 if TYPE_CHECKING:  # the CLI imports this module to check --host: the SDK loads only to serve
     from mcp.server.mcpserver import MCPServer
@@ -104,11 +105,19 @@ async def _unauthorized(send: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def serve_http(server: MCPServer, host: str, port: int, token: str | None) -> None:
-    """Serve `server` over streamable HTTP at http://host:port/mcp until stopped."""
+def serve_http(
+    server: MCPServer, host: str, port: int, token: str | None, announce: Callable[[str], None]
+) -> None:
+    """Serve `server` over streamable HTTP until stopped; `announce` gets the endpoint's URL.
+
+    The socket is bound here, before uvicorn: a port in use is a one-line error (exit 2), and
+    port 0 announces the port it got.
+    """
     import uvicorn
 
+    sock = listen(host, port, "deskpilot mcp")
     app: Any = server.streamable_http_app(host=host, transport_security=transport_security(host))
     if token:
         app = BearerGate(app, token)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    announce(f"http://{url_host(host)}:{sock.getsockname()[1]}/mcp")
+    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])

@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import json
 import secrets
-import socket
 import sys
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -44,6 +43,7 @@ from agent.parse.keys import VALID_KEYS
 from agent.perception.screen import Region
 from agent.view.frames import FrameSource, JpegFrame
 from agent.view.gate import Gate, is_loopback, json_error
+from agent.view.hosts import listen, url_host
 from skills.computer import ACTION_ADAPTER, Action, Answer, Key, Terminate, Wait
 from skills.desktop import Desktop
 
@@ -104,9 +104,8 @@ class ViewServer:
     @property
     def url(self) -> str:
         """Where to open the view; with the token when the address is not loopback."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
         query = f"?token={self.token}" if self.token else ""
-        return f"http://{host}:{self.port}/{query}"
+        return f"http://{url_host(self.host)}:{self.port}/{query}"
 
     def start(self) -> ViewServer:
         """Listen (port 0 picks a free port) and serve from a daemon thread; returns when ready."""
@@ -114,7 +113,7 @@ class ViewServer:
 
         self._frames.start()  # the desktop's error first, when it cannot be read
         try:
-            sock = _listen(self.host, self.port)
+            sock = listen(self.host, self.port, "the view")
         except ConfigError:
             self._frames.stop()
             raise
@@ -419,15 +418,6 @@ def _on_screen(action: Action, region: Region | None) -> Action:
 def _off_corner(value: int, size: int) -> int:
     """A coordinate on the first or last pixel of its side, one pixel inward."""
     return 1 if value == 0 else size - 2 if value == size - 1 else value
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    """A listening socket on host:port; ConfigError in one line if that is not possible."""
-    try:
-        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-        return socket.create_server((host, port), family=family, backlog=64)
-    except OSError as error:
-        raise ConfigError(f"the view cannot listen on {host}:{port}: {error.strerror}") from None
 
 
 class BodyRefused(Exception):
