@@ -14,16 +14,17 @@ BIN := $(VENV)/bin
 # dbus-daemon, at-spi2-core and libatk-adaptor: each desktop's accessibility bus, and the
 # bridge GTK 2 apps (pcmanfm) publish their tree through; FILES are checked like PROGRAMS.
 # python3-tk: the Tk windows that log their own presses (benchmarks/, tests/apps/).
-# sway: a headless wlroots compositor for the Wayland backend's tests; python3-gi and GTK 3 for
-# the window that logs its presses there (run by the system python3, /usr/bin/python3).
+# sway: a headless wlroots compositor for the Wayland backend's tests, and foot, a native Wayland
+# terminal for its window tests; python3-gi and GTK 3 for the window that logs its presses there
+# (run by the system python3, /usr/bin/python3).
 # x11vnc, TigerVNC's Xvnc (and its vncpasswd) and wayvnc (with openssl for its TLS key): the VNC
 # backend's servers in its tests.
 PROGRAMS := Xvfb openbox xdotool xclip xprop xwininfo xterm mousepad galculator pcmanfm tesseract chromium \
-	ip unshare dbus-daemon sway x11vnc Xvnc vncpasswd wayvnc openssl
+	ip unshare dbus-daemon sway foot x11vnc Xvnc vncpasswd wayvnc openssl
 FILES := /usr/libexec/at-spi-bus-launcher /usr/lib/*/gtk-2.0/modules/libatk-bridge.so
 APT_PACKAGES := xvfb openbox xdotool xclip x11-utils xterm mousepad galculator fonts-dejavu-core \
 	pcmanfm tesseract-ocr chromium iproute2 util-linux dbus-daemon at-spi2-core libatk-adaptor \
-	python3-tk sway python3-gi gir1.2-gtk-3.0 x11vnc tigervnc-standalone-server tigervnc-tools \
+	python3-tk sway foot python3-gi gir1.2-gtk-3.0 x11vnc tigervnc-standalone-server tigervnc-tools \
 	wayvnc openssl
 
 .PHONY: demo test bench lint system-deps venv venv-dev clean

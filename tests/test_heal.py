@@ -22,7 +22,7 @@ from agent.display.virtual import App, VirtualDisplay
 from agent.model.scripted import ScriptedReply, ScriptedServer
 from agent.records import read_trajectory
 from agent.scenarios.stage import chromium_argv
-from skills.ocr import find_text, read_words
+from skills.ocr import Box, find_text, read_words
 from skills.vision import bgra_image
 
 pytestmark = pytest.mark.gui
@@ -40,7 +40,7 @@ def chromium(
     profile = Path(desktop.tmpdir or "/tmp") / f"profile-{time.monotonic_ns()}"
     argv = chromium_argv((PAGES / page).as_uri() + fragment, profile, geometry, app=True)
     app = desktop.launch(argv, wm_class="chromium", timeout=30)
-    wait_for_title(desktop, "ready")
+    assert wait_for_title(desktop, "ready", timeout=30) == "ready"
     return app
 
 
@@ -61,7 +61,20 @@ def where_is(
     desktop: VirtualDisplay, app: App, word: str, *, beside: str | None = None
 ) -> tuple[int, int]:
     """The centre of `word` in the app's window, read by OCR; with `beside`, of the copy on the
-    same line as that other word."""
+    same line as that other word. Read again until it shows: the page's first paint may come
+    after the title its script set."""
+    deadline = time.monotonic() + 15
+    while True:
+        boxes = _boxes_of(desktop, app, word, beside)
+        if len(boxes) == 1 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert len(boxes) == 1, f"{word!r} found {len(boxes)} times"
+    return boxes[0].center
+
+
+def _boxes_of(desktop: VirtualDisplay, app: App, word: str, beside: str | None) -> list[Box]:
+    """Where OCR reads `word` in the app's window now (on the line of `beside`, if given)."""
     with x11_screen(desktop.display) as screen:
         frame = screen.capture()
     w = app.window
@@ -69,11 +82,12 @@ def where_is(
     image = bgra_image(frame.raw, frame.size).crop((w.x, w.y, w.x + w.width, w.y + w.height))
     words = read_words(image, origin=(w.x, w.y), scale=1)
     boxes = find_text(words, word)
-    if beside is not None:
-        (line,) = find_text(words, beside)
-        boxes = [box for box in boxes if abs(box.center[1] - line.center[1]) <= 10]
-    assert len(boxes) == 1, f"{word!r} found {len(boxes)} times"
-    return boxes[0].center
+    if beside is None:
+        return boxes
+    lines = find_text(words, beside)
+    if len(lines) != 1:
+        return []
+    return [box for box in boxes if abs(box.center[1] - lines[0].center[1]) <= 10]
 
 
 def deskpilot(desktop: VirtualDisplay, *args: str) -> subprocess.CompletedProcess[str]:
