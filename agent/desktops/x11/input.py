@@ -6,8 +6,6 @@ import contextlib
 import importlib
 import io
 import os
-import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -22,7 +20,7 @@ from skills.keys import UnknownKey
 _BINDING = threading.Lock()  # pyautogui's display connection is one per process
 _BUTTON_MASKS = {"left": 1 << 8, "middle": 1 << 9, "right": 1 << 10}  # X's Button1Mask...
 FROZEN_SECONDS = 5.0
-CLIPBOARD_SECONDS = 5.0
+PASTE_SECONDS = 5.0
 
 
 class PyAutoGuiDesktop:
@@ -81,32 +79,15 @@ class PyAutoGuiDesktop:
             time.sleep(0.002)
 
     def type_text(self, text: str) -> None:
-        """Type ASCII with key events, and paste anything else through the clipboard."""
+        """Type ASCII with key events, and paste anything else, once the window has taken it."""
         if text.isascii():
             self._gui.write(text)
-        else:
-            # pyautogui silently drops non-ASCII characters; a paste delivers them intact.
-            self._own_clipboard(text)
-            self._gui.hotkey("ctrl", "v")
+            return
+        # pyautogui silently drops non-ASCII characters; a paste delivers them intact.
+        from agent.desktops.x11.clipboard import ClipboardPaste
 
-    def _own_clipboard(self, text: str) -> None:
-        """Put `text` on the clipboard; return once the server has it owned by its new owner.
-
-        xclip's parent exits as soon as it has forked the child that serves the text, which may
-        not have run yet: a paste then got the old clipboard or nothing (measured under load:
-        114 of 200 times xclip had returned before the clipboard changed hands).
-        """
-        import pyautogui._pyautogui_x11 as x11
-
-        conn = x11._display
-        clipboard = conn.intern_atom("CLIPBOARD")
-        before = _owner(conn, clipboard)
-        _copy_to_clipboard(text, self.display)
-        deadline = time.monotonic() + CLIPBOARD_SECONDS
-        while _owner(conn, clipboard) in (before, 0):
-            if time.monotonic() > deadline:
-                raise DisplayError(f"xclip did not take the clipboard in {CLIPBOARD_SECONDS:g} s")
-            time.sleep(0.002)
+        with ClipboardPaste(self.display, text) as clipboard:
+            clipboard.paste(lambda: self._gui.hotkey("ctrl", "v"), PASTE_SECONDS)
 
     def press(self, keys: Sequence[str]) -> None:
         """Press the keys down in order and release them in reverse order; all or none."""
@@ -200,28 +181,3 @@ def _fix_less_than(pyautogui: object) -> None:
 
     comma = x11._display.keysym_to_keycode(x11.Xlib.XK.string_to_keysym("comma"))
     x11.keyboardMapping["<"] = comma
-
-
-def _owner(conn: object, selection: int) -> int:
-    """The id of the window that owns `selection` (0: none)."""
-    owner = conn.get_selection_owner(selection)  # type: ignore[attr-defined]
-    return int(getattr(owner, "id", owner))
-
-
-def _copy_to_clipboard(text: str, display: str) -> None:
-    """Own the clipboard with `text` through xclip, which serves it until the next copy."""
-    xclip = shutil.which("xclip")
-    if xclip is None:
-        raise RuntimeError("typing non-ASCII text needs xclip: apt-get install -y xclip")
-    env = {**os.environ, "DISPLAY": display}
-    # xclip forks a child that serves the clipboard until another program takes it over. It
-    # must not inherit our stdout/stderr, or whoever reads our output waits for it forever.
-    subprocess.run(
-        [xclip, "-selection", "clipboard", "-in"],
-        input=text.encode(),
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        check=True,
-        timeout=5,
-    )
