@@ -9,6 +9,8 @@ selection here tells when the window has taken it, and then it is given up.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import select
 import time
 from collections.abc import Callable
@@ -19,6 +21,7 @@ from Xlib import X, Xatom
 from Xlib import display as xdisplay
 from Xlib.protocol import event as xevent
 
+from agent.display import xlib_events  # noqa: F401  (one event table per connection)
 from agent.errors import ActionError, DisplayError
 
 # What a text field may ask for; TARGETS lists them. STRING and TEXT are Latin-1 only.
@@ -39,7 +42,10 @@ class ClipboardPaste:
             raise ActionError(f"text of {len(self._utf8)} bytes is too long to paste at once")
         self._latin1 = _latin1(text)
         try:
-            self._conn = xdisplay.Display(display)
+            # python-xlib prints an xauthority warning to stdout on displays without a cookie;
+            # stdout belongs to the command (the MCP server speaks JSON-RPC on it).
+            with contextlib.redirect_stdout(io.StringIO()):
+                self._conn = xdisplay.Display(display)
         except Xlib.error.DisplayError as error:
             raise DisplayError(f"cannot open {display} to paste non-ASCII text: {error}") from None
         self._conn.set_error_handler(_ignore)  # a requestor may be gone before we answer
